@@ -1,0 +1,231 @@
+/**
+ * CloudEvents binary-mode codec shared by every adapter.
+ *
+ * Core speaks one canonical header form (the CloudEvents HTTP binding's: `ce-id`, `ce-type`,
+ * `ce-source`, `ce-time`, `ce-specversion`, extensions such as `ce-correlationid`, plus
+ * `content-type`, `traceparent`, `tracestate` and user headers). Adapters translate the `ce-`
+ * prefix to their broker's binding with `toBindingHeaders` / `fromBindingHeaders`
+ * (Kafka: `ce_`, AMQP: `cloudEvents:`, NATS: `ce-` as is).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { DecodeError, ValidationError } from './errors.js';
+import type { PublishOptions, Message } from './types.js';
+import type { WireMessage } from './spi.js';
+
+export const CE_PREFIX = 'ce-';
+export const SPEC_VERSION = '1.0';
+export const JSON_TYPE = 'application/json';
+export const TEXT_TYPE = 'text/plain; charset=utf-8';
+export const BINARY_TYPE = 'application/octet-stream';
+
+export const Attr = {
+  id: 'ce-id',
+  type: 'ce-type',
+  source: 'ce-source',
+  time: 'ce-time',
+  specversion: 'ce-specversion',
+  correlationId: 'ce-correlationid',
+  causationId: 'ce-causationid',
+  contentType: 'content-type',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+} as const;
+
+/** Headers Switchyard itself puts on dead-lettered messages. */
+export const DeadLetterHeader = {
+  error: 'x-switchyard-error',
+  attempts: 'x-switchyard-attempts',
+  originalTopic: 'x-switchyard-original-topic',
+  group: 'x-switchyard-group',
+  failedAt: 'x-switchyard-failed-at',
+} as const;
+
+/** Request/reply extension attributes. */
+export const ReplyAttr = {
+  replyTo: 'ce-replyto',
+  inReplyTo: 'ce-inreplyto',
+  status: 'ce-replystatus',
+  errorCode: 'ce-replyerrorcode',
+} as const;
+
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export interface EncodedBody {
+  readonly bytes: Uint8Array;
+  readonly contentType: string | undefined;
+}
+
+/** JSON by default; bytes as octet-stream; strings as text/plain; `contentType` overrides for bytes/strings. */
+export function encodeBody(body: unknown, contentType?: string): EncodedBody {
+  if (body instanceof Uint8Array) {
+    return { bytes: body, contentType: contentType ?? BINARY_TYPE };
+  }
+  if (typeof body === 'string') {
+    return { bytes: utf8.encode(body), contentType: contentType ?? TEXT_TYPE };
+  }
+  if (contentType !== undefined && !isJson(contentType)) {
+    throw new ValidationError(
+      `contentType "${contentType}" needs a string or Uint8Array body; got ${typeof body}. Serialize the body yourself or drop contentType to send JSON.`,
+    );
+  }
+  if (body === undefined) return { bytes: new Uint8Array(0), contentType: contentType ?? JSON_TYPE };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body);
+  } catch (err) {
+    throw new ValidationError(`Body cannot be serialized as JSON: ${(err as Error).message}`, [], { cause: err });
+  }
+  if (text === undefined) {
+    throw new ValidationError(`Body of type ${typeof body} cannot be serialized as JSON; send an object, array, string, number, boolean, null or Uint8Array.`);
+  }
+  return { bytes: utf8.encode(text), contentType: contentType ?? JSON_TYPE };
+}
+
+function isJson(contentType: string): boolean {
+  const base = contentType.split(';')[0]!.trim().toLowerCase();
+  return base === JSON_TYPE || base.endsWith('+json');
+}
+
+function isText(contentType: string): boolean {
+  return contentType.split(';')[0]!.trim().toLowerCase().startsWith('text/');
+}
+
+export function decodeBody(bytes: Uint8Array, contentType: string | undefined): unknown {
+  const type = contentType ?? BINARY_TYPE;
+  if (isJson(type)) {
+    if (bytes.byteLength === 0) return undefined;
+    let text: string;
+    try {
+      text = strictUtf8.decode(bytes);
+    } catch (err) {
+      throw new DecodeError(`Body labelled ${type} is not valid UTF-8`, { cause: err });
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new DecodeError(`Body labelled ${type} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (isText(type)) {
+    try {
+      return strictUtf8.decode(bytes);
+    } catch (err) {
+      throw new DecodeError(`Body labelled ${type} is not valid UTF-8`, { cause: err });
+    }
+  }
+  return bytes;
+}
+
+export interface EnvelopeInput {
+  readonly topic: string;
+  readonly source: string;
+  readonly body: unknown;
+  readonly options: PublishOptions;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  readonly extraHeaders?: Record<string, string>;
+}
+
+/** Build the wire form of a publish: body bytes + CloudEvents headers + user headers. */
+export function encodeMessage(input: EnvelopeInput): { id: string; wire: WireMessage } {
+  const { options } = input;
+  const id = options.id ?? randomUUID();
+  const encoded = encodeBody(input.body, options.contentType);
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  headers[Attr.specversion] = SPEC_VERSION;
+  headers[Attr.id] = id;
+  headers[Attr.type] = input.topic;
+  headers[Attr.source] = input.source;
+  headers[Attr.time] = new Date().toISOString();
+  headers[Attr.correlationId] = options.correlationId ?? input.correlationId ?? id;
+  const causation = options.causationId ?? input.causationId;
+  if (causation !== undefined) headers[Attr.causationId] = causation;
+  if (encoded.contentType !== undefined) headers[Attr.contentType] = encoded.contentType;
+  Object.assign(headers, input.extraHeaders);
+  const wire: WireMessage = options.key === undefined ? { body: encoded.bytes, headers } : { body: encoded.bytes, headers, key: options.key };
+  return { id, wire };
+}
+
+const METADATA_HEADERS = new Set<string>([Attr.contentType, Attr.traceparent, Attr.tracestate]);
+
+/** User-visible headers: everything but CloudEvents attributes and trace context. */
+export function userHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(CE_PREFIX) || METADATA_HEADERS.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Decode a received wire message. Messages from plain clients without a `ce-id` get a stable id
+ * derived from their bytes, so idempotent handlers still recognise redeliveries.
+ */
+export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: number): Message<T> {
+  const h = wire.headers;
+  const contentType = h[Attr.contentType];
+  const body = decodeBody(wire.body, contentType) as T;
+  return buildMessage<T>(wire, topic, attempt, body);
+}
+
+/** The message with an undecoded body, for dead-lettering what cannot be decoded. */
+export function rawMessage(wire: WireMessage, topic: string, attempt: number): Message<Uint8Array> {
+  return buildMessage(wire, topic, attempt, wire.body);
+}
+
+function buildMessage<T>(wire: WireMessage, topic: string, attempt: number, body: T): Message<T> {
+  const h = wire.headers;
+  const id = h[Attr.id] ?? derivedId(wire);
+  const time = h[Attr.time] === undefined ? new Date() : new Date(h[Attr.time]!);
+  const msg: {
+    -readonly [K in keyof Message<T>]: Message<T>[K];
+  } = {
+    id,
+    topic,
+    body,
+    headers: userHeaders(h),
+    correlationId: h[Attr.correlationId] ?? id,
+    timestamp: Number.isNaN(time.getTime()) ? new Date() : time,
+    attempt,
+    contentType: h[Attr.contentType] ?? BINARY_TYPE,
+  };
+  if (wire.key !== undefined) msg.key = wire.key;
+  if (h[Attr.causationId] !== undefined) msg.causationId = h[Attr.causationId];
+  return msg;
+}
+
+function derivedId(wire: WireMessage): string {
+  const hash = createHash('sha256');
+  hash.update(wire.body);
+  for (const name of Object.keys(wire.headers).sort()) hash.update(`\n${name}:${wire.headers[name]}`);
+  return `sha256-${hash.digest('hex').slice(0, 32)}`;
+}
+
+/** Canonical (`ce-`) headers → a binding's prefix, e.g. `ce_` for Kafka, `cloudEvents:` for AMQP. */
+export function toBindingHeaders(headers: Readonly<Record<string, string>>, prefix: string): Record<string, string> {
+  if (prefix === CE_PREFIX) return { ...headers };
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    out[name.startsWith(CE_PREFIX) ? prefix + name.slice(CE_PREFIX.length) : name] = value;
+  }
+  return out;
+}
+
+/** A binding's headers → canonical (`ce-`) form. Prefix matching is case-insensitive, as the bindings allow. */
+export function fromBindingHeaders(headers: Readonly<Record<string, string>>, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lowerPrefix = prefix.toLowerCase();
+  for (const [name, value] of Object.entries(headers)) {
+    out[name.toLowerCase().startsWith(lowerPrefix) ? CE_PREFIX + name.slice(prefix.length).toLowerCase() : name] = value;
+  }
+  return out;
+}
+
+/** Bytes a message occupies on the wire (body + header names and values), for payload limits. */
+export function wireSize(wire: WireMessage): number {
+  let size = wire.body.byteLength + (wire.key === undefined ? 0 : utf8.encode(wire.key).byteLength);
+  for (const [name, value] of Object.entries(wire.headers)) size += utf8.encode(name).byteLength + utf8.encode(value).byteLength;
+  return size;
+}

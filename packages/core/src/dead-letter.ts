@@ -1,0 +1,40 @@
+import { DeadLetterHeader } from './codec.js';
+import { errorMessage } from './errors.js';
+import type { Transport, WireMessage } from './spi.js';
+import { countDeadLettered } from './telemetry.js';
+
+export interface DeadLetterTarget {
+  readonly transport: Transport;
+  readonly topic: string;
+  readonly group: string;
+  /** false: drop after the last attempt (logged by the caller). */
+  readonly deadLetterTopic: string | false;
+}
+
+/** Max characters of an error message kept in x-switchyard-error (headers have limits on every broker). */
+const MAX_ERROR_LENGTH = 1024;
+
+/**
+ * Republish to the dead-letter topic with body and headers intact plus the x-switchyard-* error
+ * headers. Resolves once the broker confirmed the write; the caller acks the original only then.
+ */
+export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number): Promise<void> {
+  if (target.deadLetterTopic === false) return;
+  const reason = errorMessage(error).replace(/[\r\n\0]+/g, ' ').slice(0, MAX_ERROR_LENGTH);
+  const headers: Record<string, string> = {
+    ...wire.headers,
+    [DeadLetterHeader.error]: reason,
+    [DeadLetterHeader.attempts]: String(attempts),
+    [DeadLetterHeader.originalTopic]: target.topic,
+    [DeadLetterHeader.group]: target.group,
+    [DeadLetterHeader.failedAt]: new Date().toISOString(),
+  };
+  // The emulated-delay marker must not hold the dead letter back.
+  delete headers[NOT_BEFORE];
+  const message: WireMessage = wire.key === undefined ? { body: wire.body, headers } : { body: wire.body, headers, key: wire.key };
+  await target.transport.publish({ topic: target.deadLetterTopic, message });
+  countDeadLettered({ system: target.transport.name, topic: target.topic, group: target.group });
+}
+
+/** Extension attribute carrying the earliest processing time when the broker cannot delay natively. */
+export const NOT_BEFORE = 'ce-notbefore';

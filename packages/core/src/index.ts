@@ -1,0 +1,34 @@
+export { Bus, createBus, type BusOptions } from './bus.js';
+export { defineContract, type Contract, type TopicSpec, type PublishBody, type ReceiveBody, type ResponseBody, type EmptyContract } from './contract.js';
+export {
+  SwitchyardError,
+  ValidationError,
+  ConfigurationError,
+  RequestTimeoutError,
+  RemoteHandlerError,
+  NoResponderError,
+  PayloadTooLargeError,
+  ClosedError,
+  CapabilityError,
+  ConnectionError,
+  NonRetryableError,
+  DecodeError,
+} from './errors.js';
+export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult } from './idempotency.js';
+export { consoleLogger, silentLogger } from './logger.js';
+export { registerTransport, parseUrlOptions, redactUrl, booleanOption, ADAPTER_PACKAGES } from './registry.js';
+export { PORTABLE_NAME } from './names.js';
+export { DEFAULT_RETRY, backoffDelay } from './retry.js';
+export {
+  Attr,
+  DeadLetterHeader,
+  ReplyAttr,
+  CE_PREFIX,
+  toBindingHeaders,
+  fromBindingHeaders,
+  encodeBody,
+  decodeBody,
+  wireSize,
+} from './codec.js';
+export type * from './types.js';
+export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, PublishRequest } from './spi.js';

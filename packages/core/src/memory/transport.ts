@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { ClosedError } from '../errors.js';
+import { parseUrlOptions } from '../registry.js';
+import type { Delivery, Transport, TransportConsumer, TransportFactory } from '../spi.js';
+import type { Capabilities } from '../types.js';
+import { memoryBroker, type Holder, type Lease, type MemoryBroker, type PushConsumer } from './broker.js';
+
+const optionsShape = {
+  /** Largest message accepted, body + headers. */
+  maxPayloadBytes: z.coerce.number().int().positive().max(512 * 1024 * 1024).default(1024 * 1024),
+};
+
+/** memory://[name][?maxPayloadBytes=N] — buses with the same name in one process share a broker. */
+export const createMemoryTransport: TransportFactory = (url) => {
+  const options = parseUrlOptions(url, optionsShape, 'memory');
+  const name = url.hostname || 'default';
+  return new MemoryTransport(memoryBroker(name), name, options.maxPayloadBytes);
+};
+
+class MemoryTransport implements Transport {
+  readonly name = 'memory';
+  readonly capabilities: Capabilities;
+  private readonly pullHolder: Holder = { outstanding: new Set() };
+  private readonly consumers = new Set<MemoryConsumer>();
+  private closed = false;
+
+  constructor(
+    private readonly broker: MemoryBroker,
+    private readonly brokerName: string,
+    maxPayloadBytes: number,
+  ) {
+    this.capabilities = {
+      persistent: false,
+      consumerGroups: true,
+      fanOut: true,
+      ordering: 'perKey',
+      nack: true,
+      redeliveryOnTimeout: false,
+      deliveryCount: true,
+      deadLetter: 'emulated',
+      requestReply: 'emulated',
+      delay: 'native',
+      nativeDedup: false,
+      batchPublish: false,
+      maxPayloadBytes,
+      maxHeaders: 64,
+    };
+  }
+
+  async connect(): Promise<void> {}
+
+  async publish({ topic, message, delayMs }: { topic: string; message: import('../spi.js').WireMessage; delayMs?: number }): Promise<void> {
+    this.assertOpen();
+    // Copy so a caller mutating its buffer after publish cannot change what was "sent".
+    this.broker.publish(topic, { ...message, body: message.body.slice(), headers: { ...message.headers } }, delayMs ?? 0);
+  }
+
+  async declareGroup(topic: string, group: string): Promise<void> {
+    this.assertOpen();
+    this.broker.queue(topic, group);
+  }
+
+  async consume(topic: string, group: string, options: { prefetch: number }, onDelivery: (d: Delivery) => void): Promise<TransportConsumer> {
+    this.assertOpen();
+    const queue = this.broker.queue(topic, group);
+    const consumer: MemoryConsumer = {
+      outstanding: new Set(),
+      prefetch: options.prefetch,
+      stopped: false,
+      deliver: (lease) => onDelivery(toDelivery(lease)),
+      stop: async () => {
+        consumer.stopped = true;
+        queue.removeConsumer(consumer);
+      },
+      close: async () => {
+        consumer.stopped = true;
+        queue.removeConsumer(consumer);
+        abandonAll(consumer);
+        this.consumers.delete(consumer);
+      },
+    };
+    this.consumers.add(consumer);
+    queue.addConsumer(consumer);
+    return consumer;
+  }
+
+  async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
+    this.assertOpen();
+    const queue = this.broker.queue(topic, group);
+    const deadline = Date.now() + options.waitMs;
+    for (;;) {
+      const leases = queue.take(this.pullHolder, options.max);
+      if (leases.length > 0) return leases.map(toDelivery);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || options.signal?.aborted || this.closed) return [];
+      await queue.waitForMessages(options.signal, remaining);
+    }
+  }
+
+  async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
+    return { ok: !this.closed, details: { broker: this.brokerName, ...this.broker.stats() } };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const consumer of [...this.consumers]) await consumer.close();
+    abandonAll(this.pullHolder);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('memory transport');
+  }
+}
+
+interface MemoryConsumer extends PushConsumer, TransportConsumer {}
+
+function abandonAll(holder: Holder): void {
+  for (const lease of [...holder.outstanding]) lease.queue.requeue(lease, 0);
+}
+
+function toDelivery(lease: Lease): Delivery {
+  return {
+    message: lease.entry.wire,
+    deliveryCount: lease.entry.deliveryCount,
+    ack: async () => lease.queue.ack(lease),
+    nack: async ({ delayMs }) => lease.queue.requeue(lease, delayMs),
+    abandon: async () => lease.queue.requeue(lease, 0),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * URL → transport. The scheme picks the adapter package, which is imported on demand so core
+ * depends on no broker client.
+ */
+import { z, type ZodRawShape } from 'zod';
+import { ConfigurationError } from './errors.js';
+import type { TransportContext, TransportFactory, Transport } from './spi.js';
+import { createMemoryTransport } from './memory/transport.js';
+
+const builtIn = new Map<string, TransportFactory>([['memory', createMemoryTransport]]);
+const registered = new Map<string, TransportFactory>();
+
+/** Package that provides each scheme. */
+export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
+  amqp: '@switchyard/amqp',
+  amqps: '@switchyard/amqp',
+  kafka: '@switchyard/kafka',
+  nats: '@switchyard/nats',
+  sqs: '@switchyard/sqs',
+  gcppubsub: '@switchyard/pubsub',
+};
+
+/** Register a transport for a scheme (custom adapters, tests). Overrides the package lookup. */
+export function registerTransport(scheme: string, factory: TransportFactory): void {
+  if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new ConfigurationError(`Invalid URL scheme "${scheme}": use lowercase letters, digits, "+", "." or "-".`);
+  registered.set(scheme, factory);
+}
+
+export function parseBusUrl(url: string | URL): URL {
+  if (url instanceof URL) return url;
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new ConfigurationError('No broker URL given. Pass createBus({ url: "memory://" }) or set SWITCHYARD_URL, e.g. amqp://user:pass@host:5672.');
+  }
+  try {
+    return new URL(url);
+  } catch (err) {
+    throw new ConfigurationError(`"${redactUrl(url)}" is not a valid URL. Use scheme://host[:port][/path][?options], e.g. kafka://127.0.0.1:9092.`, { cause: err });
+  }
+}
+
+export async function createTransport(url: URL, context: TransportContext): Promise<Transport> {
+  const scheme = url.protocol.replace(/:$/, '');
+  const factory = registered.get(scheme) ?? builtIn.get(scheme) ?? (await importAdapter(scheme));
+  return factory(url, context);
+}
+
+interface AdapterModule {
+  createTransport?: TransportFactory;
+}
+
+async function importAdapter(scheme: string): Promise<TransportFactory> {
+  const pkg = ADAPTER_PACKAGES[scheme];
+  if (pkg === undefined) {
+    const known = ['memory', ...Object.keys(ADAPTER_PACKAGES), ...registered.keys()].map((s) => `${s}://`).join(', ');
+    throw new ConfigurationError(`Unknown URL scheme "${scheme}://". Known schemes: ${known}. Custom adapters call registerTransport("${scheme}", factory) first.`);
+  }
+  let mod: AdapterModule;
+  try {
+    mod = (await import(pkg)) as AdapterModule;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new ConfigurationError(`The ${scheme}:// transport lives in ${pkg}, which is not installed. Run: npm install ${pkg}`, { cause: err });
+    }
+    throw new ConfigurationError(`Loading ${pkg} for ${scheme}:// failed: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof mod.createTransport !== 'function') {
+    throw new ConfigurationError(`${pkg} does not export createTransport(); install a version that matches @switchyard/core.`);
+  }
+  return mod.createTransport;
+}
+
+/** The URL without password (and without user info values), for logs and errors. */
+export function redactUrl(url: string | URL): string {
+  try {
+    const u = new URL(url.toString());
+    if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()]) if (/secret|password|token|key|credential|sasl/i.test(key)) u.searchParams.set(key, '***');
+    return u.toString();
+  } catch {
+    return '<unparseable URL>';
+  }
+}
+
+/**
+ * Validate a URL's query options against a zod shape (use z.coerce for numbers/booleans).
+ * Unknown options and bad values throw ConfigurationError naming the allowed options.
+ */
+export function parseUrlOptions<S extends ZodRawShape>(url: URL, shape: S, transport: string): z.infer<z.ZodObject<S>> {
+  const raw: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) {
+    if (key in raw) throw new ConfigurationError(`Option "${key}" appears twice in the ${transport} URL; give it once.`);
+    raw[key] = value;
+  }
+  const allowed = Object.keys(shape);
+  const unknown = Object.keys(raw).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigurationError(
+      `Unknown ${transport} URL option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}. Allowed: ${allowed.join(', ') || '(none)'}.`,
+    );
+  }
+  const parsed = z.object(shape).safeParse(raw);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigurationError(`Invalid ${transport} URL options: ${detail}.`);
+  }
+  return parsed.data;
+}
+
+/** z.coerce.boolean() treats "false" as true; this doesn't. */
+export const booleanOption = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');

@@ -1,0 +1,178 @@
+/**
+ * Request/reply on top of any transport. Each bus has one private inbox: native where the broker
+ * has one (AMQP direct reply-to, NATS inboxes), else a private reply topic with a private group.
+ * Requests carry the inbox address in `ce-replyto`; replies carry the request id in `ce-inreplyto`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ZodType } from 'zod';
+import { Attr, decodeBody, encodeBody, ReplyAttr, SPEC_VERSION } from './codec.js';
+import { validateBody } from './contract.js';
+import { ClosedError, errorMessage, RemoteHandlerError, RequestTimeoutError, SwitchyardError } from './errors.js';
+import type { Inbox, Transport, WireMessage } from './spi.js';
+import type { Logger } from './types.js';
+
+interface Pending {
+  readonly topic: string;
+  readonly schema: ZodType | undefined;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+export class Requester {
+  private inbox: Promise<Inbox> | undefined;
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly busId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The inbox address, created on first use. */
+  address(): Promise<string> {
+    this.inbox ??= this.openInbox().catch((err: unknown) => {
+      this.inbox = undefined;
+      throw err;
+    });
+    return this.inbox.then((inbox) => inbox.address);
+  }
+
+  /**
+   * Wait for the reply to `requestId`. Register before publishing so a fast reply is never missed;
+   * after a timeout or abort the entry is gone, so a late reply is dropped.
+   */
+  expect(requestId: string, topic: string, schema: ZodType | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(requestId);
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(signal?.reason instanceof Error ? signal.reason : new SwitchyardError('ERR_ABORTED', `Request on "${topic}" was aborted.`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new RequestTimeoutError(topic, timeoutMs));
+      }, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(requestId, {
+        topic,
+        schema,
+        resolve: (value) => {
+          cleanup();
+          resolve(value);
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      });
+      if (signal?.aborted) onAbort();
+    });
+  }
+
+  /** Forget a request whose publish failed. */
+  cancel(requestId: string, error: unknown): void {
+    this.pending.get(requestId)?.reject(error);
+  }
+
+  async close(): Promise<void> {
+    for (const pending of [...this.pending.values()]) pending.reject(new ClosedError());
+    const inbox = this.inbox;
+    this.inbox = undefined;
+    if (inbox) await (await inbox.catch(() => undefined))?.close();
+  }
+
+  private readonly onReply = (wire: WireMessage): void => {
+    const requestId = wire.headers[ReplyAttr.inReplyTo];
+    const pending = requestId === undefined ? undefined : this.pending.get(requestId);
+    if (pending === undefined) {
+      this.logger.debug('Dropped a reply nobody waits for (late, or after a timeout)', { inReplyTo: requestId });
+      return;
+    }
+    try {
+      const body = decodeBody(wire.body, wire.headers[Attr.contentType]);
+      if (wire.headers[ReplyAttr.status] === 'error') {
+        const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : String(body);
+        pending.reject(new RemoteHandlerError(pending.topic, message, wire.headers[ReplyAttr.errorCode]));
+        return;
+      }
+      pending.resolve(validateBody(pending.schema, body, `Reply on "${pending.topic}"`));
+    } catch (err) {
+      pending.reject(err);
+    }
+  };
+
+  private async openInbox(): Promise<Inbox> {
+    if (this.transport.createInbox && this.transport.capabilities.requestReply === 'native') {
+      return this.transport.createInbox(this.onReply);
+    }
+    const topic = `switchyard.reply.${this.busId}`;
+    const consumer = await this.transport.consume(topic, topic, { prefetch: 256 }, (delivery) => {
+      // Replies are ephemeral: acknowledge first, then route (a reply nobody waits for is dropped).
+      delivery.ack().catch((err: unknown) => this.logger.warn('Acking a reply failed', { error: errorMessage(err) }));
+      this.onReply(delivery.message);
+    });
+    return {
+      address: topic,
+      close: async () => {
+        await consumer.stop();
+        await consumer.close();
+      },
+    };
+  }
+}
+
+export interface ReplyEnvelope {
+  readonly status: 'ok' | 'error';
+  readonly body: Uint8Array;
+  readonly contentType: string | undefined;
+  readonly errorCode?: string;
+}
+
+export function okReply(result: unknown): ReplyEnvelope {
+  const encoded = encodeBody(result);
+  return { status: 'ok', body: encoded.bytes, contentType: encoded.contentType };
+}
+
+export function errorReply(error: unknown): ReplyEnvelope {
+  const encoded = encodeBody({ message: errorMessage(error) });
+  const code = error instanceof SwitchyardError ? error.code : undefined;
+  return code === undefined ? { status: 'error', body: encoded.bytes, contentType: encoded.contentType } : { status: 'error', body: encoded.bytes, contentType: encoded.contentType, errorCode: code };
+}
+
+/** For idempotent replies: the envelope as a string the store can keep, and back. */
+export function serializeReply(reply: ReplyEnvelope): string {
+  return JSON.stringify({ s: reply.status, b: Buffer.from(reply.body).toString('base64'), c: reply.contentType, e: reply.errorCode });
+}
+
+export function deserializeReply(text: string): ReplyEnvelope {
+  const raw = JSON.parse(text) as { s: 'ok' | 'error'; b: string; c?: string; e?: string };
+  const base = { status: raw.s, body: new Uint8Array(Buffer.from(raw.b, 'base64')), contentType: raw.c };
+  return raw.e === undefined ? base : { ...base, errorCode: raw.e };
+}
+
+/** Send a reply to the address a request named. */
+export async function sendReply(transport: Transport, request: WireMessage, source: string, reply: ReplyEnvelope): Promise<void> {
+  const address = request.headers[ReplyAttr.replyTo];
+  const requestId = request.headers[Attr.id];
+  if (address === undefined || requestId === undefined) return; // a plain publish to a reply topic: nobody to answer
+  const headers: Record<string, string> = {
+    [Attr.specversion]: SPEC_VERSION,
+    [Attr.id]: randomUUID(),
+    [Attr.type]: `${request.headers[Attr.type] ?? 'reply'}.reply`,
+    [Attr.source]: source,
+    [Attr.time]: new Date().toISOString(),
+    [ReplyAttr.inReplyTo]: requestId,
+    [ReplyAttr.status]: reply.status,
+  };
+  const correlationId = request.headers[Attr.correlationId];
+  if (correlationId !== undefined) headers[Attr.correlationId] = correlationId;
+  if (reply.contentType !== undefined) headers[Attr.contentType] = reply.contentType;
+  if (reply.errorCode !== undefined) headers[ReplyAttr.errorCode] = reply.errorCode;
+  const message: WireMessage = { body: reply.body, headers };
+  if (transport.sendToInbox && transport.capabilities.requestReply === 'native') await transport.sendToInbox(address, message);
+  else await transport.publish({ topic: address, message });
+}

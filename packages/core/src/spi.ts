@@ -1,0 +1,91 @@
+/**
+ * The adapter SPI: what a transport implements so core can give it Bus semantics.
+ * Core owns settlement policy (retry, dead-letter, idempotency, request/reply); a transport
+ * only moves bytes and says what it can do natively.
+ */
+import type { Capabilities, Logger } from './types.js';
+
+/**
+ * A message as it travels. `headers` holds CloudEvents binary-mode attributes in their canonical
+ * HTTP-style form (`ce-id`, `ce-type`, ..., `content-type`, `traceparent`) plus user headers;
+ * each adapter maps them to its broker's binding (see codec.ts helpers).
+ */
+export interface WireMessage {
+  readonly body: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly key?: string;
+}
+
+export interface Delivery {
+  readonly message: WireMessage;
+  /** 1 on first delivery; grows on each redelivery (nack, crash, timeout). */
+  readonly deliveryCount: number;
+  ack(): Promise<void>;
+  /** Hand back for redelivery to the same group after delayMs. Only called when capabilities.nack. */
+  nack(options: { delayMs: number }): Promise<void>;
+  /** Leave unsettled: the consumer is going away; the broker will redeliver it to someone. */
+  abandon(): Promise<void>;
+}
+
+export interface ConsumeOptions {
+  /** Max unsettled deliveries handed to core at once. */
+  prefetch: number;
+}
+
+export interface TransportConsumer {
+  /** Stop handing out new deliveries; outstanding ones can still be settled. */
+  stop(): Promise<void>;
+  /** Release resources; anything still unsettled goes back to the broker. */
+  close(): Promise<void>;
+}
+
+export interface Inbox {
+  /** Where replies go; opaque to core. */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+export interface PublishRequest {
+  readonly topic: string;
+  readonly message: WireMessage;
+  readonly delayMs?: number;
+}
+
+export interface Transport {
+  /** Short name for health/logs: 'memory', 'amqp', 'kafka'... Never contains credentials. */
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  connect(): Promise<void>;
+  /** Resolve only once the broker confirmed the write. */
+  publish(request: PublishRequest): Promise<void>;
+  /**
+   * Make sure `group` on `topic` exists so messages published from now on are kept for it even
+   * before anyone consumes (used for dead-letter topics and before pulls).
+   */
+  declareGroup(topic: string, group: string): Promise<void>;
+  consume(
+    topic: string,
+    group: string,
+    options: ConsumeOptions,
+    onDelivery: (delivery: Delivery) => void,
+  ): Promise<TransportConsumer>;
+  /** Wait up to waitMs for at least one message, return up to max. */
+  pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]>;
+  /**
+   * Native request/reply (optional). Without it core creates a private reply topic per bus.
+   * createInbox: a private address whose messages go to onMessage; sendToInbox: deliver there.
+   */
+  createInbox?(onMessage: (message: WireMessage) => void): Promise<Inbox>;
+  sendToInbox?(address: string, message: WireMessage): Promise<void>;
+  health(): Promise<{ ok: boolean; details: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export interface TransportContext {
+  /** The bus service name (e.g. for client ids). */
+  readonly service: string;
+  readonly logger: Logger;
+}
+
+/** What an adapter package exports as `createTransport` for its URL schemes. */
+export type TransportFactory = (url: URL, context: TransportContext) => Transport | Promise<Transport>;

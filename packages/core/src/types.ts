@@ -1,0 +1,171 @@
+import type { IdempotencyStore } from './idempotency.js';
+import type { ZodType } from 'zod';
+
+/** A received message. `attempt` starts at 1 and grows with each redelivery or retry. */
+export interface Message<T = unknown> {
+  readonly id: string;
+  readonly topic: string;
+  readonly body: T;
+  readonly key?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly correlationId: string;
+  readonly causationId?: string;
+  readonly timestamp: Date;
+  readonly attempt: number;
+  /** Media type the body travelled as (application/json, text/plain, application/octet-stream, ...). */
+  readonly contentType: string;
+}
+
+export interface PublishOptions {
+  /** Partition/ordering key: messages with one key are processed in order where the broker supports it. */
+  key?: string;
+  /** User headers (string values). Names starting with ce-, x-switchyard- are reserved. */
+  headers?: Record<string, string>;
+  /** Message id (CloudEvents id). Default: a random UUID. Reusing an id lets idempotent handlers drop duplicates. */
+  id?: string;
+  /** Default: the correlation id of the message being handled (via ctx.publish), else the new message id. */
+  correlationId?: string;
+  /** Id of the message that caused this one. ctx.publish sets it. */
+  causationId?: string;
+  /** Deliver no earlier than this many milliseconds from now. */
+  delayMs?: number;
+  /**
+   * Send a Uint8Array/string body labelled with this media type instead of the default
+   * (application/octet-stream / text/plain). Bytes are sent as they are.
+   */
+  contentType?: string;
+}
+
+export interface PublishResult {
+  readonly id: string;
+}
+
+export interface RetryPolicy {
+  /** Total handler attempts including the first. 1 means no retry. */
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+}
+
+export interface IdempotencyOptions<T = unknown> {
+  store: IdempotencyStore;
+  /** Default: the message id. */
+  key?: (msg: Message<T>) => string;
+  /** How long a "done" mark is remembered. Default 24 h. */
+  ttlMs?: number;
+  /** How long a claim blocks other instances if this one dies mid-handler. Default 60 s. */
+  leaseMs?: number;
+}
+
+export interface SubscribeOptions<T = unknown> {
+  /** Competing consumers share a group; every group gets its own copy. Default: the bus `service`. */
+  group?: string;
+  /** Max handlers in flight for this subscription. Default 1. */
+  concurrency?: number;
+  /** Retry policy, or false to dead-letter on the first failure. */
+  retry?: Partial<RetryPolicy> | false;
+  /** Dead-letter topic, or false to drop after the last attempt (logged). Default `${topic}.dlq`. */
+  deadLetter?: string | false;
+  idempotency?: IdempotencyOptions<T>;
+  /** Validates bodies when the bus has no contract for this topic. */
+  schema?: ZodType<T>;
+}
+
+export interface PullOptions<T = unknown> {
+  group?: string;
+  /** Max messages returned. Default 10. */
+  max?: number;
+  /** How long to wait for the first message. Default 1000 ms; 0 returns at once. */
+  waitMs?: number;
+  /** A message nacked on its last attempt is dead-lettered instead. Default 5. */
+  maxAttempts?: number;
+  deadLetter?: string | false;
+  schema?: ZodType<T>;
+}
+
+export interface ReplyOptions<T = unknown> {
+  group?: string;
+  concurrency?: number;
+  schema?: ZodType<T>;
+  /** A duplicate request (same id) gets the first reply again instead of re-running the handler. */
+  idempotency?: Omit<IdempotencyOptions<T>, 'key'> & { key?: (msg: Message<T>) => string };
+}
+
+export interface RequestOptions {
+  /** Default 5000 ms. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+  key?: string;
+  id?: string;
+  correlationId?: string;
+}
+
+export interface CloseOptions {
+  /**
+   * Wait at most this long for in-flight handlers; after it their signals abort and their
+   * messages are left unsettled, so the broker redelivers them. Default: wait for ever.
+   */
+  drainTimeoutMs?: number;
+}
+
+export interface Subscription {
+  readonly topic: string;
+  readonly group: string;
+  /** Stop fetching, wait for in-flight handlers, settle them. */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface PulledMessage<T = unknown> extends Message<T> {
+  ack(): Promise<void>;
+  /** Give it back for redelivery (after delayMs). On its last attempt it is dead-lettered instead. */
+  nack(options?: { delayMs?: number; reason?: string }): Promise<void>;
+}
+
+export interface HandlerContext {
+  /** Aborted when the subscription closes past its drain timeout. */
+  readonly signal: AbortSignal;
+  readonly attempt: number;
+  /** Publish with this message's correlation id, causation id and trace context. */
+  publish(topic: string, body: unknown, options?: PublishOptions): Promise<PublishResult>;
+  /** Request with this message's correlation id and trace context. */
+  request<R = unknown>(topic: string, body: unknown, options?: RequestOptions): Promise<R>;
+}
+
+export type Handler<T = unknown> = (msg: Message<T>, ctx: HandlerContext) => unknown | Promise<unknown>;
+export type ReplyHandler<T = unknown, R = unknown> = (msg: Message<T>, ctx: HandlerContext) => R | Promise<R>;
+
+export interface Capabilities {
+  /** Messages survive a broker restart. */
+  readonly persistent: boolean;
+  readonly consumerGroups: boolean;
+  readonly fanOut: boolean;
+  readonly ordering: 'none' | 'perKey';
+  /** The broker can take a message back for redelivery (with a delay). */
+  readonly nack: boolean;
+  /** Unacked messages come back after a visibility/ack timeout. */
+  readonly redeliveryOnTimeout: boolean;
+  /** The broker counts deliveries (so `attempt` survives consumer crashes). */
+  readonly deliveryCount: boolean;
+  readonly deadLetter: 'native' | 'emulated';
+  readonly requestReply: 'native' | 'emulated';
+  readonly delay: 'native' | 'emulated';
+  readonly nativeDedup: boolean;
+  readonly batchPublish: boolean;
+  readonly maxPayloadBytes: number;
+  readonly maxHeaders: number;
+}
+
+export interface Health {
+  readonly ok: boolean;
+  readonly transport: string;
+  readonly details: Record<string, unknown>;
+}
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
