@@ -38,6 +38,8 @@ export const DeadLetterHeader = {
   originalTopic: 'x-switchyard-original-topic',
   group: 'x-switchyard-group',
   failedAt: 'x-switchyard-failed-at',
+  /** Set when undecodable bytes are dead-lettered as application/octet-stream. */
+  originalContentType: 'x-switchyard-original-content-type',
 } as const;
 
 /** Request/reply extension attributes. */

@@ -1,5 +1,5 @@
-import { DeadLetterHeader } from './codec.js';
-import { errorMessage } from './errors.js';
+import { Attr, BINARY_TYPE, DeadLetterHeader } from './codec.js';
+import { DecodeError, errorMessage } from './errors.js';
 import type { Transport, WireMessage } from './spi.js';
 import { countDeadLettered } from './telemetry.js';
 
@@ -31,6 +31,12 @@ export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, er
   };
   // The emulated-delay marker must not hold the dead letter back.
   delete headers[NOT_BEFORE];
+  // Bytes that could not be decoded would fail again in the DLQ: label them as raw bytes and keep the claimed type.
+  if (error instanceof DecodeError) {
+    const claimed = wire.headers[Attr.contentType];
+    if (claimed !== undefined) headers[DeadLetterHeader.originalContentType] = claimed;
+    headers[Attr.contentType] = BINARY_TYPE;
+  }
   const message: WireMessage = wire.key === undefined ? { body: wire.body, headers } : { body: wire.body, headers, key: wire.key };
   await target.transport.publish({ topic: target.deadLetterTopic, message });
   countDeadLettered({ system: target.transport.name, topic: target.topic, group: target.group });

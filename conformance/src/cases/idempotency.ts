@@ -1,0 +1,83 @@
+import { memoryIdempotencyStore, type IdempotencyStore, type Message } from '@switchyard/core';
+import type { ConformanceCase } from '../case.js';
+import { Collector } from '../harness.js';
+
+export const idempotencyCases: ConformanceCase[] = [
+  {
+    id: 'idempotency.duplicates',
+    title: 'forced duplicate deliveries cause one side effect',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('idem');
+      const inner = memoryIdempotencyStore();
+      // Watch the claims so the test knows when every delivery was looked at, without sleeping.
+      const claims = new Collector<string>();
+      const store: IdempotencyStore = {
+        claim: async (key, opts) => {
+          const result = await inner.claim(key, opts);
+          if (result.status !== 'busy') claims.push(result.status);
+          return result;
+        },
+        complete: (key, opts) => inner.complete(key, opts),
+        release: (key) => inner.release(key),
+      };
+      const effects = new Map<string, number>();
+      const seen = new Collector<Message>();
+      await bus.subscribe(
+        topic,
+        async (m) => {
+          effects.set(m.id, (effects.get(m.id) ?? 0) + 1);
+          seen.push(m);
+        },
+        { idempotency: { store }, concurrency: 4 },
+      );
+      // Each id published three times: the broker delivers all nine, as a retrying publisher would cause.
+      for (const id of ['a', 'b', 'c']) for (let i = 0; i < 3; i++) await bus.publish(topic, { id }, { id: `${h.run}-${id}` });
+      await claims.waitFor(9);
+      await seen.waitFor(3);
+      expect(claims.items.filter((c) => c === 'claimed')).toHaveLength(3);
+      expect([...effects.values()]).toEqual([1, 1, 1]);
+    },
+  },
+  {
+    id: 'idempotency.failure-releases',
+    title: 'a failed handler releases its claim so the retry runs the side effect once',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('idemfail');
+      const store = memoryIdempotencyStore();
+      const effects = new Collector<number>();
+      await bus.subscribe(
+        topic,
+        async (m) => {
+          if (m.attempt === 1) throw new Error('transient');
+          effects.push(m.attempt);
+        },
+        { idempotency: { store }, retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50, factor: 2 } },
+      );
+      await bus.publish(topic, { x: 1 }, { id: `${h.run}-once` });
+      await effects.waitFor(1);
+      await bus.publish(topic, { x: 1 }, { id: `${h.run}-once` });
+      await bus.publish(topic, { x: 2 }, { id: `${h.run}-other` });
+      await effects.waitFor(2);
+      expect(effects.items).toEqual([2, 2]);
+    },
+  },
+  {
+    id: 'idempotency.reply-repeated',
+    title: 'a duplicate request gets the first reply again without re-running the handler',
+    async run(h, expect) {
+      const server = await h.bus();
+      const client = await h.bus();
+      const topic = h.topic('idemreply');
+      let calls = 0;
+      await server.reply(topic, async () => ({ reservation: ++calls }), { idempotency: { store: memoryIdempotencyStore() } });
+      const id = `${h.run}-reserve`;
+      const first = await client.request(topic, { sku: 'A' }, { id });
+      const second = await client.request(topic, { sku: 'A' }, { id });
+      expect(first).toEqual({ reservation: 1 });
+      expect(second).toEqual({ reservation: 1 });
+      expect(calls).toBe(1);
+    },
+  },
+];

@@ -1,0 +1,80 @@
+/**
+ * @switchyard/conformance — run the shared suite against any transport:
+ *
+ *   // my-broker.conformance.test.ts
+ *   import { runConformance } from '@switchyard/conformance';
+ *   runConformance({ name: 'rabbitmq', url: 'amqp://guest:guest@127.0.0.1:5672' });
+ *
+ * Every case drives only the public Bus API with unique topic and group names, so cases run in
+ * parallel on one long-lived broker. Cases whose capability the transport lacks are reported
+ * "n/a" with the reason (and assert the capability really is absent). A JSON report is written
+ * when the suite ends.
+ */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { createBus, silentLogger, type Capabilities } from '@switchyard/core';
+import { allCases } from './cases/index.js';
+import { Harness, type ConformanceOptions } from './harness.js';
+import { Report } from './report.js';
+
+export type { ConformanceOptions } from './harness.js';
+export type { ConformanceCase } from './case.js';
+export type { ConformanceReport, CaseResult } from './report.js';
+export { allCases } from './cases/index.js';
+export { Collector, deferred } from './harness.js';
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export function runConformance(options: ConformanceOptions): void {
+  if (!options.url && !options.createBus) throw new Error('runConformance needs a url or a createBus function.');
+  const scale = options.timeoutScale ?? 1;
+  let capabilities: Capabilities | undefined;
+  const report = new Report(options);
+
+  describe(`conformance: ${options.name}`, () => {
+    beforeAll(async () => {
+      // One probe bus tells which cases apply; failing here means the broker is unreachable.
+      const probe = options.createBus ? await options.createBus('conformance-probe') : await createBus({ url: options.url!, service: 'conformance-probe', logger: silentLogger });
+      capabilities = probe.capabilities;
+      report.capabilities = capabilities;
+      report.transport = (await probe.health()).transport;
+      await probe.close();
+    }, 60_000 * scale);
+
+    afterAll(async () => {
+      await report.write();
+    });
+
+    const shared = allCases.filter((c) => !c.exclusive);
+    const exclusive = allCases.filter((c) => c.exclusive);
+
+    describe.concurrent('shared broker', () => {
+      for (const c of shared) register(c);
+    });
+    describe.sequential('exclusive', () => {
+      for (const c of exclusive) register(c);
+    });
+
+    function register(c: (typeof allCases)[number]): void {
+      it(`${c.id}: ${c.title}`, { timeout: (c.timeoutMs ?? DEFAULT_TIMEOUT_MS) * scale }, async ({ expect }) => {
+        const caps = capabilities!;
+        const na = c.notApplicable?.(caps, options);
+        if (na) {
+          na.check(expect);
+          report.record(c, 'n/a', 0, na.reason);
+          return;
+        }
+        const harness = new Harness(options, caps);
+        const started = performance.now();
+        try {
+          await c.run(harness, expect);
+          report.record(c, 'pass', performance.now() - started);
+        } catch (err) {
+          report.record(c, 'fail', performance.now() - started, err instanceof Error ? err.message.split('\n')[0] : String(err));
+          throw err;
+        } finally {
+          await harness.cleanup();
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,3 @@
+import { runConformance } from '../src/index.js';
+
+runConformance({ name: 'memory', url: 'memory://' });
