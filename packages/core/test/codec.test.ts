@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBody, encodeBody, fromBindingHeaders, toBindingHeaders, wireSize, DecodeError, ValidationError } from '../src/index.js';
+import { decodeMessage, encodeMessage, userHeaders } from '../src/codec.js';
+
+describe('CloudEvents binary-mode codec', () => {
+  it('labels JSON, text and bytes and decodes them back', () => {
+    for (const body of [{ a: [1, 'x'] }, 42, null, true, 'plain text ✓', new Uint8Array([0, 255, 7])]) {
+      const encoded = encodeBody(body);
+      expect(decodeBody(encoded.bytes, encoded.contentType)).toEqual(body);
+    }
+    expect(encodeBody({}).contentType).toBe('application/json');
+    expect(encodeBody('x').contentType).toBe('text/plain; charset=utf-8');
+    expect(encodeBody(new Uint8Array()).contentType).toBe('application/octet-stream');
+  });
+
+  it('rejects bodies JSON cannot carry, with a ValidationError', () => {
+    expect(() => encodeBody(10n)).toThrow(ValidationError);
+    expect(() => encodeBody(() => 1)).toThrow(/cannot be serialized/);
+    expect(() => encodeBody({ a: 1 }, 'text/csv')).toThrow(/needs a string or Uint8Array/);
+  });
+
+  it('throws DecodeError for bytes that do not match their content type', () => {
+    expect(() => decodeBody(new Uint8Array([0xff, 0xfe]), 'application/json')).toThrow(DecodeError);
+    expect(() => decodeBody(new TextEncoder().encode('{"a":'), 'application/json')).toThrow(/not valid JSON/);
+    expect(() => decodeBody(new Uint8Array([0xc3]), 'text/plain')).toThrow(/UTF-8/);
+    expect(decodeBody(new TextEncoder().encode('{"a":1}'), 'application/cloudevents+json')).toEqual({ a: 1 });
+  });
+
+  it('puts CloudEvents attributes and user headers on the wire and reads them back', () => {
+    const { id, wire } = encodeMessage({ topic: 'order.placed', source: 'orders', body: { o: 1 }, options: { key: 'k', headers: { tenant: 'a' }, correlationId: 'c-1' }, causationId: 'cause' });
+    expect(wire.headers).toMatchObject({ 'ce-id': id, 'ce-type': 'order.placed', 'ce-source': 'orders', 'ce-specversion': '1.0', 'ce-correlationid': 'c-1', 'ce-causationid': 'cause', 'content-type': 'application/json', tenant: 'a' });
+    const msg = decodeMessage(wire, 'order.placed', 1);
+    expect(msg).toMatchObject({ id, key: 'k', body: { o: 1 }, correlationId: 'c-1', causationId: 'cause', headers: { tenant: 'a' }, attempt: 1 });
+    expect(userHeaders({ 'ce-id': 'x', traceparent: 't', 'content-type': 'x', mine: 'y' })).toEqual({ mine: 'y' });
+  });
+
+  it('derives a stable id for messages from plain clients without ce-id', () => {
+    const wire = { body: new TextEncoder().encode('hi'), headers: { 'content-type': 'text/plain' } };
+    const a = decodeMessage(wire, 't', 1);
+    const b = decodeMessage(wire, 't', 2);
+    expect(a.id).toMatch(/^sha256-/);
+    expect(a.id).toBe(b.id);
+  });
+
+  it('maps the canonical ce- prefix to a binding prefix and back', () => {
+    const canonical = { 'ce-id': '1', 'ce-type': 't', 'content-type': 'application/json', user: 'u' };
+    const kafka = toBindingHeaders(canonical, 'ce_');
+    expect(kafka).toEqual({ ce_id: '1', ce_type: 't', 'content-type': 'application/json', user: 'u' });
+    expect(fromBindingHeaders(kafka, 'ce_')).toEqual(canonical);
+    expect(fromBindingHeaders({ 'cloudEvents:id': '1', 'cloudEvents:type': 't' }, 'cloudEvents:')).toEqual({ 'ce-id': '1', 'ce-type': 't' });
+  });
+
+  it('counts body, key and headers toward the payload size', () => {
+    expect(wireSize({ body: new Uint8Array(10), headers: { ab: 'cd' }, key: 'é' })).toBe(10 + 4 + 2);
+  });
+});

@@ -1,0 +1,33 @@
+import { createBus, silentLogger, type Bus, type Capabilities, type Transport } from '../src/index.js';
+import { createMemoryTransport } from '../src/memory/transport.js';
+
+let counter = 0;
+/** A unique topic per test. */
+export const topic = (label: string) => `t.${label}.${process.pid}.${++counter}`;
+
+/** A bus on its own in-process broker, so tests never see each other's messages. */
+export async function memoryBus(service = 'svc', broker = `unit-${++counter}`): Promise<Bus> {
+  return createBus({ url: `memory://${broker}`, service, logger: silentLogger });
+}
+
+/**
+ * The memory transport presenting fewer native capabilities (like Kafka: no nack, emulated delay),
+ * so core's in-place retry and emulated-delay paths run against a real queue.
+ */
+export async function busWithout(caps: Partial<Capabilities>, broker = `unit-${++counter}`): Promise<Bus> {
+  const inner = await createMemoryTransport(new URL(`memory://${broker}`), { service: 'svc', logger: silentLogger });
+  const transport: Transport = Object.create(inner, { capabilities: { value: { ...inner.capabilities, ...caps } } }) as Transport;
+  return createBus({ transport, service: 'svc', logger: silentLogger });
+}
+
+export function waitFor<T>(items: T[], n: number, timeoutMs = 5000): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const check = () => {
+      if (items.length >= n) return resolve(items);
+      if (Date.now() - started > timeoutMs) return reject(new Error(`expected ${n} items, got ${items.length}`));
+      setImmediate(check);
+    };
+    check();
+  });
+}

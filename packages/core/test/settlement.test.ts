@@ -1,0 +1,167 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NonRetryableError, type Bus, type Message } from '../src/index.js';
+import { busWithout, memoryBus, topic, waitFor } from './helpers.js';
+
+const buses: Bus[] = [];
+afterEach(async () => {
+  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 1000 })));
+});
+const track = (b: Bus) => (buses.push(b), b);
+
+describe.each([
+  ['broker nack (memory)', () => memoryBus()],
+  ['in-place retry (transport without nack)', () => busWithout({ nack: false, delay: 'emulated' })],
+])('settlement via %s', (_label, makeBus) => {
+  it('calls an always-throwing handler exactly maxAttempts times, dead-letters it once with x-switchyard-* headers, and keeps later messages flowing', async () => {
+    const bus = track(await makeBus());
+    const t = topic('poison');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    let calls = 0;
+    const attempts: number[] = [];
+    const good: unknown[] = [];
+    await bus.subscribe(
+      t,
+      (m) => {
+        if ((m.body as { poison?: boolean }).poison) {
+          calls++;
+          attempts.push(m.attempt);
+          throw new Error('cannot charge card');
+        }
+        good.push(m.body);
+      },
+      { retry: { maxAttempts: 4, initialDelayMs: 5, maxDelayMs: 20, factor: 2 } },
+    );
+    const { id } = await bus.publish(t, { poison: true }, { headers: { tenant: 'acme' } });
+    await waitFor(dead, 1);
+    for (let i = 0; i < 3; i++) await bus.publish(t, { i });
+    await waitFor(good, 3);
+    expect(calls).toBe(4);
+    expect(attempts).toEqual([1, 2, 3, 4]);
+    expect(dead).toHaveLength(1);
+    const d = dead[0]!;
+    expect(d.id).toBe(id);
+    expect(d.body).toEqual({ poison: true });
+    expect(d.headers).toMatchObject({
+      tenant: 'acme',
+      'x-switchyard-error': 'cannot charge card',
+      'x-switchyard-attempts': '4',
+      'x-switchyard-original-topic': t,
+      'x-switchyard-group': 'svc',
+    });
+    expect(Date.parse(d.headers['x-switchyard-failed-at']!)).not.toBeNaN();
+    expect(good).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    expect(calls).toBe(4);
+  });
+
+  it('dead-letters NonRetryableError on the first attempt', async () => {
+    const bus = track(await makeBus());
+    const t = topic('nonretry');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    let calls = 0;
+    await bus.subscribe(t, () => {
+      calls++;
+      throw new NonRetryableError('bad data');
+    });
+    await bus.publish(t, {});
+    await waitFor(dead, 1);
+    expect(calls).toBe(1);
+    expect(dead[0]!.headers['x-switchyard-attempts']).toBe('1');
+  });
+
+  it('retry: false dead-letters after one attempt; deadLetter: false drops after the last one', async () => {
+    const bus = track(await makeBus());
+    const t = topic('noretry');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    const calls: number[] = [];
+    await bus.subscribe(t, (m) => {
+      calls.push(m.attempt);
+      throw new Error('no');
+    }, { retry: false });
+    await bus.publish(t, {});
+    await waitFor(dead, 1);
+    expect(calls).toEqual([1]);
+
+    const dropped = topic('drop');
+    const dropCalls: number[] = [];
+    const after: unknown[] = [];
+    await bus.subscribe(dropped, (m) => {
+      if ((m.body as { fail?: boolean }).fail) {
+        dropCalls.push(m.attempt);
+        throw new Error('no');
+      }
+      after.push(m.body);
+    }, { retry: { maxAttempts: 2, initialDelayMs: 1 }, deadLetter: false });
+    await bus.publish(dropped, { fail: true });
+    await bus.publish(dropped, { ok: 1 });
+    await waitFor(after, 1);
+    await waitFor(dropCalls, 2);
+    expect(dropCalls).toEqual([1, 2]);
+  });
+});
+
+describe('delivery semantics of the memory transport', () => {
+  it('never delivers inside publish(): the handler runs on a later tick', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('async');
+    const order: string[] = [];
+    await bus.subscribe(t, () => void order.push('handler'));
+    const publishing = bus.publish(t, {});
+    order.push('after publish call');
+    await publishing;
+    order.push('publish resolved');
+    await waitFor(order, 3);
+    expect(order.slice(0, 2)).toEqual(['after publish call', 'publish resolved']);
+  });
+
+  it('holds an emulated-delay message until due when the transport cannot delay natively', async () => {
+    const bus = track(await busWithout({ delay: 'emulated' }));
+    const t = topic('delay');
+    const at: number[] = [];
+    await bus.subscribe(t, () => void at.push(Date.now()));
+    const sent = Date.now();
+    await bus.publish(t, {}, { delayMs: 300 });
+    await waitFor(at, 1);
+    expect(at[0]! - sent).toBeGreaterThanOrEqual(290);
+  });
+
+  it('abandons a message waiting out an in-place retry when the subscription closes, so another consumer gets it', async () => {
+    const broker = `shared-${process.pid}`;
+    const a = track(await busWithout({ nack: false }, broker));
+    const b = track(await busWithout({ nack: false }, broker));
+    const t = topic('abandon');
+    const first: number[] = [];
+    const sub = await a.subscribe(t, (m) => {
+      first.push(m.attempt);
+      throw new Error('fail, retry later');
+    }, { group: 'g', retry: { maxAttempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await a.publish(t, { x: 1 });
+    await waitFor(first, 1);
+    await sub.close(); // must not wait out the 60 s backoff
+    const second: Message[] = [];
+    await b.subscribe(t, (m) => void second.push(m), { group: 'g' });
+    await waitFor(second, 1);
+    expect(second[0]!.body).toEqual({ x: 1 });
+    expect(second[0]!.attempt).toBe(2);
+  });
+
+  it('runs at most `concurrency` handlers at once', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('conc');
+    let active = 0;
+    let peak = 0;
+    const done: number[] = [];
+    await bus.subscribe(t, async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 5));
+      active--;
+      done.push(1);
+    }, { concurrency: 3 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => bus.publish(t, { i })));
+    await waitFor(done, 20);
+    expect(peak).toBe(3);
+  });
+});

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: build, bring up the real brokers, run every test suite, print one summary line.
+ *
+ * Stages run one after another because broker suites restart brokers (restart cases) and must
+ * not disturb each other; inside a stage vitest runs files in parallel where it is safe.
+ *   1. unit: core unit tests + the conformance suite on memory (no broker needed)
+ *   2. brokers: `scripts/brokers up` (installs and starts what is missing; fails loudly)
+ *   3. each broker project: smoke tests of every broker, then each adapter's suites
+ *
+ * Environment:
+ *   SWITCHYARD_TEST_ONLY=core,amqp   run only these vitest projects (names from their configs)
+ *   SWITCHYARD_BROKERS_SKIP_UP=1     don't run scripts/brokers up (you point SWITCHYARD_TEST_*_URL at your own)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const only = process.env.SWITCHYARD_TEST_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const resultsDir = join(root, '.vitest-results');
+mkdirSync(resultsDir, { recursive: true });
+
+function run(command, args, options = {}) {
+  console.log(`\n$ ${command} ${args.join(' ')}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: process.env, ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+/** Vitest projects in the order they run; `broker: true` ones need scripts/brokers up first. */
+function projects() {
+  const list = [{ name: 'unit', dirs: ['packages/core', 'conformance'], broker: false, parallel: true }];
+  if (existsSync(join(root, 'scripts/smoke/vitest.config.ts'))) list.push({ name: 'brokers', dirs: ['scripts/smoke'], broker: true, parallel: false });
+  const adapters = existsSync(join(root, 'adapters')) ? readdirSync(join(root, 'adapters')).sort() : [];
+  for (const adapter of adapters) {
+    if (existsSync(join(root, 'adapters', adapter, 'vitest.config.ts'))) list.push({ name: adapter, dirs: [`adapters/${adapter}`], broker: true, parallel: false });
+  }
+  return only ? list.filter((p) => only.includes(p.name)) : list;
+}
+
+let status = run('npm', ['run', 'build', '--silent']);
+if (status !== 0) {
+  console.error('\nBuild failed; no tests ran.');
+  process.exit(status);
+}
+
+const stages = projects();
+if (stages.some((p) => p.broker) && process.env.SWITCHYARD_BROKERS_SKIP_UP !== '1') {
+  status = run(join(root, 'scripts/brokers'), ['up']);
+  if (status !== 0) {
+    console.error('\nscripts/brokers up failed (see the log tail above). Broker tests cannot run; failing the test run.');
+    process.exit(status);
+  }
+}
+
+const totals = { passed: 0, failed: 0, files: 0 };
+const failedStages = [];
+for (const stage of stages) {
+  const outputFile = join(resultsDir, `${stage.name}.json`);
+  const args = ['vitest', 'run', ...stage.dirs.flatMap((d) => ['--project', projectName(d)]), '--reporter=default', '--reporter=json', `--outputFile.json=${outputFile}`];
+  if (!stage.parallel) args.push('--no-file-parallelism');
+  const code = run('npx', args);
+  const counts = readCounts(outputFile);
+  totals.passed += counts.passed;
+  totals.failed += counts.failed;
+  if (code !== 0 || counts.failed > 0 || counts.passed === 0) failedStages.push(`${stage.name} (exit ${code}, ${counts.passed} passed, ${counts.failed} failed)`);
+}
+
+function projectName(dir) {
+  const config = readFileSync(join(root, dir, 'vitest.config.ts'), 'utf8');
+  const match = /name:\s*'([^']+)'/.exec(config);
+  if (!match) throw new Error(`${dir}/vitest.config.ts has no test.name`);
+  return match[1];
+}
+
+function readCounts(file) {
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    return { passed: json.numPassedTests ?? 0, failed: (json.numFailedTests ?? 0) + (json.numFailedTestSuites ?? 0) };
+  } catch {
+    return { passed: 0, failed: 1 };
+  }
+}
+
+console.log('');
+if (failedStages.length) console.log(`Failed stages: ${failedStages.join('; ')}`);
+console.log(`Tests: ${totals.passed} passed, ${totals.failed} failed`);
+process.exit(failedStages.length ? 1 : 0);
