@@ -31,12 +31,12 @@ function run(command, args, options = {}) {
 
 /** Vitest projects in the order they run; `broker: true` ones need scripts/brokers up first. */
 function projects() {
-  const list = [{ name: 'unit', dirs: ['packages/core', 'conformance'], broker: false, parallel: true }];
+  const withConfig = (parent) =>
+    existsSync(join(root, parent)) ? readdirSync(join(root, parent)).sort().map((d) => `${parent}/${d}`).filter((d) => existsSync(join(root, d, 'vitest.config.ts'))) : [];
+  // No broker needed: core (memory transport), the conformance suite on memory, the examples on memory.
+  const list = [{ name: 'unit', dirs: [...withConfig('packages'), 'conformance', ...withConfig('examples')], broker: false, parallel: true }];
   if (existsSync(join(root, 'scripts/smoke/vitest.config.ts'))) list.push({ name: 'brokers', dirs: ['scripts/smoke'], broker: true, parallel: false });
-  const adapters = existsSync(join(root, 'adapters')) ? readdirSync(join(root, 'adapters')).sort() : [];
-  for (const adapter of adapters) {
-    if (existsSync(join(root, 'adapters', adapter, 'vitest.config.ts'))) list.push({ name: adapter, dirs: [`adapters/${adapter}`], broker: true, parallel: false });
-  }
+  for (const dir of withConfig('adapters')) list.push({ name: dir.slice('adapters/'.length), dirs: [dir], broker: true, parallel: false });
   return only ? list.filter((p) => only.includes(p.name)) : list;
 }
 
