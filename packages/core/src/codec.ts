@@ -227,7 +227,7 @@ export function fromBindingHeaders(headers: Readonly<Record<string, string>>, pr
 
 /** Bytes a message occupies on the wire (body + header names and values), for payload limits. */
 export function wireSize(wire: WireMessage): number {
-  let size = wire.body.byteLength + (wire.key === undefined ? 0 : utf8.encode(wire.key).byteLength);
-  for (const [name, value] of Object.entries(wire.headers)) size += utf8.encode(name).byteLength + utf8.encode(value).byteLength;
+  let size = wire.body.byteLength + (wire.key === undefined ? 0 : Buffer.byteLength(wire.key));
+  for (const [name, value] of Object.entries(wire.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
   return size;
 }

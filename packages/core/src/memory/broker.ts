@@ -34,8 +34,59 @@ interface PullWaiter {
   readonly wake: () => void;
 }
 
+/**
+ * Messages ready for delivery, in publish order. Taking from the middle (when an earlier key is
+ * busy) leaves a hole that is skipped and compacted later, so the common case — take the head —
+ * is O(1) instead of an array shift per message.
+ */
+class ReadyQueue {
+  private items: (Entry | undefined)[] = [];
+  private head = 0;
+  private live = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  insert(entry: Entry): void {
+    this.live++;
+    const last = this.items[this.items.length - 1];
+    if (last === undefined || last.seq <= entry.seq) {
+      this.items.push(entry);
+      return;
+    }
+    // A redelivery goes back among the messages published after it (rare): ordered insert.
+    this.compact(true);
+    let index = this.items.length;
+    while (index > 0 && this.items[index - 1]!.seq > entry.seq) index--;
+    this.items.splice(index, 0, entry);
+  }
+
+  /** Visit live entries in order; `take` returns true to remove the visited entry, 'stop' to end. */
+  scan(visit: (entry: Entry) => 'take' | 'skip' | 'stop'): void {
+    for (let i = this.head; i < this.items.length; i++) {
+      const entry = this.items[i];
+      if (entry === undefined) continue;
+      const verdict = visit(entry);
+      if (verdict === 'stop') break;
+      if (verdict === 'take') {
+        this.items[i] = undefined;
+        this.live--;
+      }
+    }
+    while (this.head < this.items.length && this.items[this.head] === undefined) this.head++;
+    this.compact(false);
+  }
+
+  private compact(force: boolean): void {
+    if (!force && (this.head < 1024 || this.head * 2 < this.items.length)) return;
+    this.items = this.items.filter((e) => e !== undefined);
+    this.head = 0;
+  }
+}
+
 export class GroupQueue {
-  private readonly ready: Entry[] = [];
+  private readonly ready = new ReadyQueue();
   /** Keys with a message out (delivered, or waiting out a nack delay): later ones of that key wait. */
   private readonly busyKeys = new Map<string, number>();
   private readonly consumers: PushConsumer[] = [];
@@ -49,7 +100,7 @@ export class GroupQueue {
   ) {}
 
   get depth(): number {
-    return this.ready.length;
+    return this.ready.size;
   }
 
   enqueue(entry: Entry): void {
@@ -94,15 +145,12 @@ export class GroupQueue {
   /** Take up to `max` messages for a puller, as a consumer with no prefetch limit would. */
   take(holder: Holder, max: number): Lease[] {
     const leases: Lease[] = [];
-    for (let i = 0; i < this.ready.length && leases.length < max; ) {
-      const entry = this.ready[i]!;
-      if (!this.isDispatchable(entry)) {
-        i++;
-        continue;
-      }
-      this.ready.splice(i, 1);
+    this.ready.scan((entry) => {
+      if (leases.length >= max) return 'stop';
+      if (!this.isDispatchable(entry)) return 'skip';
       leases.push(this.lease(entry, holder));
-    }
+      return 'take';
+    });
     return leases;
   }
 
@@ -152,9 +200,7 @@ export class GroupQueue {
 
   /** Keep publish order (seq) so a redelivered message goes back ahead of later ones. */
   private insertOrdered(entry: Entry): void {
-    let index = this.ready.length;
-    while (index > 0 && this.ready[index - 1]!.seq > entry.seq) index--;
-    this.ready.splice(index, 0, entry);
+    this.ready.insert(entry);
   }
 
   private schedule(): void {
@@ -167,19 +213,18 @@ export class GroupQueue {
   }
 
   private dispatch(): void {
-    for (const waiter of [...this.pullWaiters]) if (this.ready.length > 0) waiter.wake();
+    if (this.ready.size > 0) for (const waiter of [...this.pullWaiters]) waiter.wake();
     if (this.consumers.length === 0) return;
-    for (let i = 0; i < this.ready.length; ) {
+    const handed: [PushConsumer, Lease][] = [];
+    this.ready.scan((entry) => {
+      if (!this.isDispatchable(entry)) return 'skip';
       const consumer = this.pickConsumer();
-      if (consumer === undefined) return;
-      const entry = this.ready[i]!;
-      if (!this.isDispatchable(entry)) {
-        i++;
-        continue;
-      }
-      this.ready.splice(i, 1);
-      consumer.deliver(this.lease(entry, consumer));
-    }
+      if (consumer === undefined) return 'stop';
+      handed.push([consumer, this.lease(entry, consumer)]);
+      return 'take';
+    });
+    // Hand over after the scan so a consumer reacting synchronously cannot re-enter it.
+    for (const [consumer, lease] of handed) consumer.deliver(lease);
   }
 
   /** Round-robin over consumers with spare prefetch, so competing consumers share the work. */
