@@ -70,6 +70,8 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly operations = new Set<Promise<unknown>>();
   private state: State = 'open';
   private closing: Promise<void> | undefined;
+  /** Aborts when close() starts: pending pulls return early instead of holding close up. */
+  private readonly closeSignal = new AbortController();
 
   /** Use createBus(). */
   constructor(
@@ -133,7 +135,7 @@ export class Bus<C extends Contract = EmptyContract> {
       const target = { transport: this.transport, topic, group, deadLetterTopic: this.deadLetterOf(topic, options.deadLetter) };
       if (target.deadLetterTopic !== false) await this.transport.declareGroup(target.deadLetterTopic, group);
       const schema = this.schemaFor(topic, options.schema);
-      const deliveries = await this.transport.pull(topic, group, { max, waitMs });
+      const deliveries = await this.transport.pull(topic, group, { max, waitMs, signal: this.closeSignal.signal });
       const out: PulledMessage<ReceiveBody<C, K>>[] = [];
       for (const delivery of deliveries) {
         const attempt = delivery.deliveryCount;
@@ -195,10 +197,12 @@ export class Bus<C extends Contract = EmptyContract> {
 
   /** Send a request and wait for its reply (default timeout 5 s). */
   request<K extends string>(topic: K, body: PublishBody<C, K>, options: RequestOptions = {}): Promise<ResponseBody<C, K>> {
-    return this.track(() => {
+    try {
       this.assertState('open');
-      return this.ask(topic, body, options, {}) as Promise<ResponseBody<C, K>>;
-    });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.ask(topic, body, options, {}) as Promise<ResponseBody<C, K>>;
   }
 
   async health(): Promise<Health> {
@@ -218,6 +222,7 @@ export class Bus<C extends Contract = EmptyContract> {
 
   private async shutdown(options: CloseOptions): Promise<void> {
     this.state = 'closing';
+    this.closeSignal.abort();
     // Let subscribe()/publish() calls already under way finish, so nothing they started is left half-done.
     await Promise.allSettled([...this.operations]);
     await Promise.allSettled([...this.subscriptions].map((s) => s.close(options)));
@@ -300,15 +305,19 @@ export class Bus<C extends Contract = EmptyContract> {
     if (options.key !== undefined) publishOptions.key = options.key;
     if (options.id !== undefined) publishOptions.id = options.id;
     if (options.correlationId !== undefined) publishOptions.correlationId = options.correlationId;
-    const address = await this.requester.address();
-    const { id, wire } = this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
-    const reply = this.requester.expect(id, topic, responseSchema(this.contract, topic), timeoutMs, options.signal);
-    try {
-      await this.deliver(topic, wire, undefined, inherited, id);
-    } catch (err) {
-      this.requester.cancel(id, err);
-    }
-    return reply;
+    // close() waits for the send; a reply still outstanding at close is rejected with ClosedError.
+    const reply = await this.track(async () => {
+      const address = await this.requester.address();
+      const { id, wire } = this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
+      const pending = this.requester.expect(id, topic, responseSchema(this.contract, topic), timeoutMs, options.signal);
+      try {
+        await this.deliver(topic, wire, undefined, inherited, id);
+      } catch (err) {
+        this.requester.cancel(id, err);
+      }
+      return { pending };
+    });
+    return reply.pending;
   }
 
   private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context) => HandlerContext {

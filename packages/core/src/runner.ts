@@ -65,6 +65,11 @@ export class SubscriptionRunner {
 
   /** Called by the transport for each delivery. */
   readonly onDelivery = (delivery: Delivery): void => {
+    if (this.stopping.signal.aborted) {
+      // Arrived after stop() (in flight from the broker): hand it back untouched.
+      delivery.abandon().catch((err: unknown) => this.config.logger.debug('Returning a late delivery failed; the broker redelivers it', { error: errorMessage(err) }));
+      return;
+    }
     const tracked: Tracked = { delivery, settled: false };
     const work = this.process(tracked).catch((err: unknown) => {
       this.config.logger.error('Settling a message failed; the broker will redeliver it', { topic: this.config.topic, group: this.config.group, error: errorMessage(err) });

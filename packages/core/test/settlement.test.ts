@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NonRetryableError, type Bus, type Message } from '../src/index.js';
+import { ClosedError, NonRetryableError, type Bus, type Message } from '../src/index.js';
 import { busWithout, memoryBus, topic, waitFor } from './helpers.js';
 
 const buses: Bus[] = [];
@@ -163,5 +163,18 @@ describe('delivery semantics of the memory transport', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => bus.publish(t, { i })));
     await waitFor(done, 20);
     expect(peak).toBe(3);
+  });
+});
+
+describe('closing a bus', () => {
+  it('does not wait for a pending pull or an unanswered request; the request gets ClosedError', async () => {
+    const bus = await memoryBus();
+    const pulling = bus.pull(topic('idle'), { waitMs: 60_000 });
+    await bus.reply(topic('never-answers-other'), () => 'x');
+    const unanswered = bus.request(topic('nobody'), {}, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await new Promise((r) => setImmediate(r));
+    await bus.close();
+    await expect(pulling).resolves.toEqual([]);
+    expect(await unanswered).toBeInstanceOf(ClosedError);
   });
 });
