@@ -1,0 +1,404 @@
+/**
+ * One Kafka consumer-group member for one (topic, group), handing deliveries to core.
+ *
+ * Offset model: offsets are committed manually (autoCommit off). Per partition we track the
+ * offsets handed out and not yet settled; the committed offset is always the lowest unsettled
+ * one (or the next to fetch when none is), so a commit never passes a message that is still in
+ * flight, however acks arrive. Commits are coalesced: at most one commit request in flight.
+ *
+ * Concurrency: up to `prefetch` unsettled deliveries across all partitions. Within a partition a
+ * message is handed out while earlier ones are in flight only if its key is not in flight
+ * (keyless messages never wait for each other), so per-key order holds; a message whose key is
+ * busy holds back its partition (head of line) until that key settles.
+ *
+ * Abandon: while the consumer runs, the partition is sought back to the abandoned offset, so the
+ * message comes back (later offsets still in flight or settled are skipped on the re-read). At
+ * close, abandoned and unsettled offsets are simply not committed: the group's next member
+ * reads them again.
+ */
+import { ConnectionError, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { errorMessage } from './errors.js';
+import type { KafkaSettings } from './options.js';
+import { fromKafkaMessage } from './wire.js';
+
+/** Redeliveries seen by this process, per (group, partition, offset): Kafka keeps no delivery count. */
+export class DeliveryCounts {
+  private readonly counts = new Map<string, number>();
+  private static readonly MAX = 100_000;
+
+  next(key: string): number {
+    const count = (this.counts.get(key) ?? 0) + 1;
+    this.counts.delete(key);
+    this.counts.set(key, count);
+    if (this.counts.size > DeliveryCounts.MAX) this.counts.delete(this.counts.keys().next().value!);
+    return count;
+  }
+
+  forget(key: string): void {
+    this.counts.delete(key);
+  }
+}
+
+/** Wake-ups for loops waiting on a free slot or key. */
+class Signal {
+  private waiters: (() => void)[] = [];
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.waiters = self.waiters.filter((w) => w !== done);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+}
+
+class PartitionState {
+  /** Next offset not yet handed out (highest delivered + 1, or the first fetched). */
+  next: number | undefined;
+  readonly pending = new Set<number>();
+  readonly abandoned = new Set<number>();
+  readonly busyKeys = new Map<string, number>();
+  /** Last offset this member committed. */
+  committed = -1;
+  revoked = false;
+
+  constructor(readonly partition: number) {}
+
+  /** Lowest offset not settled: everything below it may be committed. */
+  low(): number | undefined {
+    let low = this.next;
+    for (const o of this.pending) if (low === undefined || o < low) low = o;
+    for (const o of this.abandoned) if (low === undefined || o < low) low = o;
+    return low;
+  }
+
+  shouldDeliver(offset: number): boolean {
+    if (this.abandoned.has(offset)) return true;
+    return this.next === undefined || offset >= this.next;
+  }
+
+  keyBusy(key: string | undefined): boolean {
+    return key !== undefined && this.busyKeys.has(key);
+  }
+
+  takeKey(key: string | undefined): void {
+    if (key !== undefined) this.busyKeys.set(key, (this.busyKeys.get(key) ?? 0) + 1);
+  }
+
+  releaseKey(key: string | undefined): void {
+    if (key === undefined) return;
+    const n = (this.busyKeys.get(key) ?? 1) - 1;
+    if (n <= 0) this.busyKeys.delete(key);
+    else this.busyKeys.set(key, n);
+  }
+}
+
+export interface GroupConsumerOptions {
+  readonly kafka: Kafka;
+  readonly settings: KafkaSettings;
+  readonly logger: Logger;
+  readonly topic: string;
+  readonly group: string;
+  readonly groupId: string;
+  readonly prefetch: number;
+  readonly counts: DeliveryCounts;
+  readonly onDelivery: (delivery: Delivery) => void;
+}
+
+export class GroupConsumer implements TransportConsumer {
+  private consumer: Consumer | undefined;
+  private readonly states = new Map<number, PartitionState>();
+  private readonly changed = new Signal();
+  private inFlight = 0;
+  private stopping = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private commitDirty = false;
+  private committing: Promise<void> | undefined;
+  private generation = 0;
+  /** True once the first join succeeded: later unrecoverable crashes restart the member. */
+  private running = false;
+  private readonly waitStep: number;
+
+  constructor(private readonly options: GroupConsumerOptions) {
+    this.waitStep = Math.min(options.settings.heartbeatInterval, 1000);
+  }
+
+  /** Connect, join the group and resolve once partitions are assigned. */
+  async start(): Promise<void> {
+    try {
+      await this.startConsumer();
+    } catch (err) {
+      this.closed = true;
+      await this.consumer?.disconnect().catch(() => undefined);
+      throw new ConnectionError(`Kafka consumer for "${this.options.topic}" (group "${this.options.group}") could not join: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  private async startConsumer(): Promise<void> {
+    const { kafka, settings, topic, groupId, prefetch } = this.options;
+    const generation = ++this.generation;
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: settings.sessionTimeout,
+      rebalanceTimeout: settings.rebalanceTimeout,
+      heartbeatInterval: settings.heartbeatInterval,
+      maxWaitTimeInMs: settings.maxWaitTime,
+      allowAutoTopicCreation: false,
+      retry: {
+        initialRetryTime: 100,
+        maxRetryTime: 2000,
+        retries: 8,
+        restartOnFailure: async () => !this.closed,
+      },
+    });
+    this.consumer = consumer;
+    let joined!: () => void;
+    let failed!: (err: unknown) => void;
+    const join = new Promise<void>((resolve, reject) => {
+      joined = resolve;
+      failed = reject;
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      if (generation !== this.generation) return;
+      this.onAssignment(event.payload.memberAssignment[topic] ?? []);
+      if (this.stopping) {
+        try {
+          consumer.pause([{ topic }]);
+        } catch {
+          // not running: nothing to pause
+        }
+      }
+      joined();
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (generation !== this.generation || this.closed) return;
+      const { error, restart } = event.payload;
+      if (restart) {
+        this.options.logger.warn('Kafka consumer crashed; kafkajs restarts it', { topic, group: this.options.group, error: errorMessage(error) });
+        return;
+      }
+      failed(error);
+      if (!this.running) return;
+      this.options.logger.error('Kafka consumer crashed; restarting it', { topic, group: this.options.group, error: errorMessage(error) });
+      void this.restart();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Math.max(1, Math.min(prefetch, 32)),
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    const timeoutMs = settings.sessionTimeout + settings.rebalanceTimeout + 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        join,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no group assignment within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.running = true;
+    if (this.stopping) consumer.pause([{ topic }]);
+  }
+
+  /** A crash kafkajs does not recover from: build a fresh member, keeping the offset bookkeeping. */
+  private async restart(): Promise<void> {
+    const old = this.consumer;
+    await old?.disconnect().catch(() => undefined);
+    for (let delay = 500; !this.closed; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        await this.startConsumer();
+        return;
+      } catch (err) {
+        this.options.logger.warn('Restarting the Kafka consumer failed; trying again', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
+        await this.consumer?.disconnect().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private onAssignment(partitions: number[]): void {
+    const assigned = new Set(partitions);
+    for (const [partition, state] of this.states) {
+      if (assigned.has(partition)) continue;
+      // Revoked: another member reads it from the committed offset; our in-flight ones can no longer commit.
+      state.revoked = true;
+      this.states.delete(partition);
+    }
+    this.changed.notify();
+  }
+
+  private stateFor(partition: number): PartitionState {
+    let state = this.states.get(partition);
+    if (!state) {
+      state = new PartitionState(partition);
+      this.states.set(partition, state);
+    }
+    return state;
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const state = this.stateFor(batch.partition);
+    const halted = () => this.stopping || state.revoked || !isRunning() || isStale();
+    for (const message of batch.messages) {
+      if (halted()) return;
+      const offset = Number(message.offset);
+      if (state.next === undefined) state.next = offset;
+      if (!state.shouldDeliver(offset)) {
+        resolveOffset(message.offset);
+        continue;
+      }
+      const key = message.key === null || message.key === undefined ? undefined : message.key.toString('utf8');
+      while (this.inFlight >= this.options.prefetch || state.keyBusy(key)) {
+        await this.changed.wait(this.waitStep);
+        if (halted()) return;
+        // Long handlers must not cost the membership: keep heartbeating while we wait.
+        await heartbeat();
+      }
+      this.deliver(state, message, offset, key);
+      resolveOffset(message.offset);
+    }
+  }
+
+  private deliver(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined): void {
+    const { options } = this;
+    state.abandoned.delete(offset);
+    state.pending.add(offset);
+    state.takeKey(key);
+    if (state.next === undefined || offset >= state.next) state.next = offset + 1;
+    this.inFlight++;
+    const countKey = `${options.groupId}\0${state.partition}\0${offset}`;
+    let settled = false;
+    const settle = (outcome: 'ack' | 'abandon') => {
+      if (settled) return;
+      settled = true;
+      this.inFlight--;
+      state.pending.delete(offset);
+      state.releaseKey(key);
+      if (outcome === 'ack') {
+        options.counts.forget(countKey);
+      } else if (!state.revoked) {
+        state.abandoned.add(offset);
+        this.rewind(state);
+      }
+      this.changed.notify();
+      if (!state.revoked) this.scheduleCommit();
+    };
+    const delivery: Delivery = {
+      message: fromKafkaMessage(message),
+      deliveryCount: options.counts.next(countKey),
+      ack: async () => settle('ack'),
+      // Never called: capabilities.nack is false. Treat as abandon should a caller try.
+      nack: async () => settle('abandon'),
+      abandon: async () => settle('abandon'),
+    };
+    options.onDelivery(delivery);
+  }
+
+  /** Read an abandoned message again: seek its partition back to the lowest abandoned offset. */
+  private rewind(state: PartitionState): void {
+    if (this.stopping || this.closed || this.consumer === undefined) return;
+    let lowest: number | undefined;
+    for (const o of state.abandoned) if (lowest === undefined || o < lowest) lowest = o;
+    if (lowest === undefined) return;
+    try {
+      this.consumer.seek({ topic: this.options.topic, partition: state.partition, offset: String(lowest) });
+    } catch (err) {
+      // Not running right now (rejoining): the re-read from the committed offset brings it back anyway.
+      this.options.logger.debug('Seek after abandon failed; the message comes back after the rejoin', { error: errorMessage(err) });
+    }
+  }
+
+  private scheduleCommit(): void {
+    this.commitDirty = true;
+    this.committing ??= this.commitLoop().finally(() => {
+      this.committing = undefined;
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    while (this.commitDirty && this.consumer !== undefined && !this.closed) {
+      this.commitDirty = false;
+      const offsets: { topic: string; partition: number; offset: string }[] = [];
+      const states: [PartitionState, number][] = [];
+      for (const state of this.states.values()) {
+        const low = state.low();
+        if (state.revoked || low === undefined || low <= state.committed) continue;
+        offsets.push({ topic: this.options.topic, partition: state.partition, offset: String(low) });
+        states.push([state, low]);
+      }
+      if (offsets.length === 0) continue;
+      try {
+        await this.consumer.commitOffsets(offsets);
+        for (const [state, low] of states) state.committed = Math.max(state.committed, low);
+      } catch (err) {
+        this.options.logger.debug('Committing offsets failed; will retry', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
+        this.commitDirty = true;
+        if (this.stopping) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /** Settle what can be committed now (used on close). */
+  private async flushCommits(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let tries = 0; tries < 20 && Date.now() < deadline; tries++) {
+      if (this.committing) {
+        await Promise.race([this.committing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      }
+      let outstanding = false;
+      for (const state of this.states.values()) {
+        const low = state.low();
+        if (!state.revoked && low !== undefined && low > state.committed) outstanding = true;
+      }
+      if (!outstanding) return;
+      this.scheduleCommit();
+      await Promise.race([this.committing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.changed.notify();
+    try {
+      this.consumer?.pause([{ topic: this.options.topic }]);
+    } catch {
+      // Not running (crashed, restarting): nothing is fetched anyway.
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.stop();
+    await this.flushCommits(10_000);
+    this.closed = true;
+    this.changed.notify();
+    await this.consumer?.disconnect().catch((err: unknown) => {
+      this.options.logger.warn('Disconnecting the Kafka consumer failed', { topic: this.options.topic, error: errorMessage(err) });
+    });
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * kafka://[user:password@]host:port[?options] → validated settings.
+ *
+ * WHATWG URLs cannot carry a comma-separated host list, so extra bootstrap brokers ride in the
+ * `brokers` option: kafka://k1:9092?brokers=k2:9092,k3:9092.
+ */
+import { z } from 'zod';
+import { booleanOption, ConfigurationError, parseUrlOptions, redactUrl } from '@switchyard/core';
+
+const hostPort = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?):\d{1,5}$/i;
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const optionsShape = {
+  /** Client id sent to the brokers (quotas, logs). Default: switchyard-<service>. */
+  clientId: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, 'letters, digits, ".", "_" or "-", at most 200').optional(),
+  /** More bootstrap brokers, comma-separated host:port. */
+  brokers: z.string().optional(),
+  /** Partitions of topics this transport creates on first use. */
+  partitions: int(1, 10_000).default(4),
+  /** Replication factor of topics it creates; -1 = the broker's default.replication.factor. */
+  replicationFactor: int(-1, 32).default(-1),
+  /** TLS to the brokers (system CAs). */
+  ssl: booleanOption.default(false),
+  /** SASL mechanism; credentials come from the URL's user info. Default plain when user info is given. */
+  sasl: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  /** Consumer group session timeout (ms): how long a silent member keeps its partitions. */
+  sessionTimeout: int(3_000, 300_000).default(10_000),
+  /** Heartbeat interval (ms); must be below sessionTimeout (about a third or less). */
+  heartbeatInterval: int(100, 100_000).default(1_000),
+  /** How long the coordinator waits for members to rejoin during a rebalance (ms). */
+  rebalanceTimeout: int(3_000, 600_000).default(20_000),
+  /** Longest a fetch waits for data (ms). Lower = faster rebalances and shutdowns, more requests. */
+  maxWaitTime: int(10, 10_000).default(250),
+  connectionTimeout: int(100, 120_000).default(3_000),
+  requestTimeout: int(1_000, 300_000).default(30_000),
+  /** Max bytes of messages sent to the broker in one produce request (micro-batching). */
+  maxBatchBytes: int(1_024, 16 * 1024 * 1024).default(900_000),
+};
+
+export interface KafkaSettings {
+  readonly brokers: string[];
+  readonly clientId: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly ssl: boolean;
+  readonly sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+  readonly sessionTimeout: number;
+  readonly heartbeatInterval: number;
+  readonly rebalanceTimeout: number;
+  readonly maxWaitTime: number;
+  readonly connectionTimeout: number;
+  readonly requestTimeout: number;
+  readonly maxBatchBytes: number;
+  /** The URL without credentials, for logs and health. */
+  readonly redacted: string;
+}
+
+export function parseKafkaUrl(url: URL, service: string): KafkaSettings {
+  const redacted = redactUrl(url);
+  const options = parseUrlOptions(url, optionsShape, 'kafka');
+  if (url.pathname !== '' && url.pathname !== '/') {
+    throw new ConfigurationError(`The kafka URL takes no path (got "${url.pathname}" in ${redacted}). Use kafka://host:port[?options].`);
+  }
+  if (!url.hostname) throw new ConfigurationError(`The kafka URL needs a broker host: kafka://host:9092 (got ${redacted}).`);
+  const first = `${url.hostname}:${url.port || '9092'}`;
+  const extra = (options.brokers ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  for (const broker of extra) {
+    if (!hostPort.test(broker)) throw new ConfigurationError(`Invalid broker "${broker}" in the kafka "brokers" option: use host:port[,host:port].`);
+  }
+  if (options.heartbeatInterval >= options.sessionTimeout) {
+    throw new ConfigurationError(`kafka option heartbeatInterval (${options.heartbeatInterval}) must be below sessionTimeout (${options.sessionTimeout}); about a third of it is usual.`);
+  }
+  const username = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  let sasl: KafkaSettings['sasl'];
+  if (options.sasl !== undefined || username !== '') {
+    if (username === '' || password === '') {
+      throw new ConfigurationError(`kafka SASL needs a username and password in the URL: kafka://user:password@host:9092?sasl=${options.sasl ?? 'plain'} (got ${redacted}).`);
+    }
+    sasl = { mechanism: options.sasl ?? 'plain', username, password };
+  }
+  return {
+    brokers: [first, ...extra.filter((b) => b !== first)],
+    clientId: options.clientId ?? `switchyard-${service}`,
+    partitions: options.partitions,
+    replicationFactor: options.replicationFactor,
+    ssl: options.ssl,
+    sasl,
+    sessionTimeout: options.sessionTimeout,
+    heartbeatInterval: options.heartbeatInterval,
+    rebalanceTimeout: options.rebalanceTimeout,
+    maxWaitTime: options.maxWaitTime,
+    connectionTimeout: options.connectionTimeout,
+    requestTimeout: options.requestTimeout,
+    maxBatchBytes: options.maxBatchBytes,
+    redacted,
+  };
+}

@@ -1,0 +1,394 @@
+import {
+  ClosedError,
+  ConnectionError,
+  wireSize,
+  type Capabilities,
+  type Delivery,
+  type Logger,
+  type PublishRequest,
+  type Transport,
+  type TransportConsumer,
+  type TransportContext,
+  type TransportFactory,
+} from '@switchyard/core';
+import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
+import { DeliveryCounts, GroupConsumer } from './consumer.js';
+import { errorMessage } from './errors.js';
+import { kafkaLogCreator } from './logging.js';
+import { parseKafkaUrl, type KafkaSettings } from './options.js';
+import { Publisher } from './publisher.js';
+import { toKafkaMessage } from './wire.js';
+
+/** Kafka consumer group id for a Switchyard (topic, group): `<group>:<topic>`. ':' never occurs in portable names, so ids never collide. */
+export function kafkaGroupId(topic: string, group: string): string {
+  return `${group}:${topic}`;
+}
+
+/** Largest body + headers + key accepted: under the broker default message.max.bytes (1,048,588) with room for record overhead. */
+export const MAX_PAYLOAD_BYTES = 1_000_000;
+
+/** kafka://host:port[?options] — see README for the options. */
+export const createKafkaTransport: TransportFactory = (url: URL, context: TransportContext) => {
+  const settings = parseKafkaUrl(url, context.service);
+  return new KafkaTransport(settings, context.logger);
+};
+
+interface InternalBroker {
+  offsetCommit(request: {
+    groupId: string;
+    groupGenerationId: number;
+    memberId: string;
+    retentionTime: number;
+    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+  }): Promise<unknown>;
+}
+
+interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  findGroupCoordinator(request: { groupId: string }): Promise<InternalBroker>;
+  refreshMetadata(): Promise<void>;
+}
+
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  readonly capabilities: Capabilities = {
+    persistent: true,
+    consumerGroups: true,
+    fanOut: true,
+    ordering: 'perKey',
+    nack: false,
+    redeliveryOnTimeout: false,
+    deliveryCount: false,
+    deadLetter: 'emulated',
+    requestReply: 'emulated',
+    delay: 'emulated',
+    nativeDedup: false,
+    batchPublish: false,
+    maxPayloadBytes: MAX_PAYLOAD_BYTES,
+    maxHeaders: 64,
+  };
+
+  private readonly kafka: Kafka;
+  private admin: Admin | undefined;
+  private adminConnecting: Promise<Admin> | undefined;
+  private offsetsCluster: Promise<InternalCluster | undefined> | undefined;
+  private readonly publisher: Publisher;
+  private readonly topics = new Map<string, Promise<void>>();
+  private readonly groups = new Map<string, Promise<void>>();
+  private readonly consumers = new Set<GroupConsumer>();
+  private readonly pullSources = new Map<string, Promise<PullSource>>();
+  private readonly counts = new DeliveryCounts();
+  private closed = false;
+
+  constructor(
+    private readonly settings: KafkaSettings,
+    private readonly logger: Logger,
+  ) {
+    const secrets = settings.sasl ? [settings.sasl.password] : [];
+    this.kafka = new Kafka({
+      clientId: settings.clientId,
+      brokers: settings.brokers,
+      ssl: settings.ssl,
+      ...(settings.sasl ? { sasl: settings.sasl as SASLOptions } : {}),
+      connectionTimeout: settings.connectionTimeout,
+      requestTimeout: settings.requestTimeout,
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 },
+      logLevel: logLevel.INFO,
+      logCreator: kafkaLogCreator(logger, secrets),
+    });
+    this.publisher = new Publisher(this.kafka, settings.maxBatchBytes, settings.requestTimeout, logger);
+  }
+
+  async connect(): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.getAdmin();
+      await this.publisher.connect();
+    } catch (err) {
+      throw this.connectionError(`Cannot connect to Kafka at ${this.settings.brokers.join(',')}`, err);
+    }
+  }
+
+  async publish({ topic, message }: PublishRequest): Promise<void> {
+    this.assertOpen();
+    await this.ensureTopic(topic);
+    try {
+      await this.publisher.send(topic, toKafkaMessage(message), wireSize(message) + 64);
+    } catch (err) {
+      throw this.connectionError(`Publishing to "${topic}" on Kafka failed`, err, 'The message was not confirmed; retry the publish.');
+    }
+  }
+
+  async declareGroup(topic: string, group: string): Promise<void> {
+    this.assertOpen();
+    await this.ensureTopic(topic);
+    await this.ensureGroup(topic, kafkaGroupId(topic, group));
+  }
+
+  async consume(topic: string, group: string, options: { prefetch: number }, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
+    this.assertOpen();
+    await this.declareGroup(topic, group);
+    const consumer = new GroupConsumer({
+      kafka: this.kafka,
+      settings: this.settings,
+      logger: this.logger,
+      topic,
+      group,
+      groupId: kafkaGroupId(topic, group),
+      prefetch: options.prefetch,
+      counts: this.counts,
+      onDelivery,
+    });
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (err) {
+      this.consumers.delete(consumer);
+      throw err;
+    }
+    if (this.closed) {
+      await consumer.close();
+      throw new ClosedError('kafka transport');
+    }
+    return {
+      stop: () => consumer.stop(),
+      close: async () => {
+        await consumer.close();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
+    this.assertOpen();
+    const id = kafkaGroupId(topic, group);
+    let source = this.pullSources.get(id);
+    if (!source) {
+      source = (async () => {
+        await this.declareGroup(topic, group);
+        const created = new PullSource();
+        const consumer = new GroupConsumer({
+          kafka: this.kafka,
+          settings: this.settings,
+          logger: this.logger,
+          topic,
+          group,
+          groupId: id,
+          prefetch: PULL_BUFFER,
+          counts: this.counts,
+          onDelivery: (d) => created.push(d),
+        });
+        created.consumer = consumer;
+        await consumer.start();
+        return created;
+      })();
+      this.pullSources.set(id, source);
+      source.catch(() => this.pullSources.delete(id));
+    }
+    const ready = await source;
+    return ready.take(options.max, options.waitMs, options.signal, () => this.closed);
+  }
+
+  async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
+    const details: Record<string, unknown> = { brokers: this.settings.brokers, clientId: this.settings.clientId, consumers: this.consumers.size, pullSources: this.pullSources.size };
+    if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
+    try {
+      const admin = await this.getAdmin();
+      const cluster = await admin.describeCluster();
+      return { ok: true, details: { ...details, clusterId: cluster.clusterId, nodes: cluster.brokers.length, controller: cluster.controller } };
+    } catch (err) {
+      return { ok: false, details: { ...details, error: this.scrub(errorMessage(err)) } };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const sources = await Promise.all([...this.pullSources.values()].map((s) => s.catch(() => undefined)));
+    this.pullSources.clear();
+    await Promise.allSettled([...this.consumers].map((c) => c.close()));
+    await Promise.allSettled(sources.map((s) => s?.close()));
+    this.consumers.clear();
+    await this.publisher.close().catch(() => undefined);
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.disconnect().catch(() => undefined);
+    const cluster = await this.offsetsCluster?.catch(() => undefined);
+    await cluster?.disconnect().catch(() => undefined);
+  }
+
+  /** Create the topic on first use (partitions from the URL); an existing topic is fine. */
+  private ensureTopic(topic: string): Promise<void> {
+    let pending = this.topics.get(topic);
+    if (!pending) {
+      pending = (async () => {
+        const admin = await this.getAdmin();
+        try {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: [{ topic, numPartitions: this.settings.partitions, replicationFactor: this.settings.replicationFactor }],
+          });
+        } catch (err) {
+          if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+          throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
+        }
+      })();
+      this.topics.set(topic, pending);
+      pending.catch(() => this.topics.delete(topic));
+    }
+    return pending;
+  }
+
+  /**
+   * A group with no committed offset for a partition starts there at the partition's end offset
+   * as of now (committed as a "simple consumer" commit while the group has no members), so what is
+   * published from now on is kept for the group, and older history is not replayed.
+   */
+  private ensureGroup(topic: string, groupId: string): Promise<void> {
+    const cacheKey = `${groupId}\0${topic}`;
+    let pending = this.groups.get(cacheKey);
+    if (!pending) {
+      pending = this.initGroupOffsets(topic, groupId);
+      this.groups.set(cacheKey, pending);
+      pending.catch(() => this.groups.delete(cacheKey));
+    }
+    return pending;
+  }
+
+  private async initGroupOffsets(topic: string, groupId: string): Promise<void> {
+    const admin = await this.getAdmin();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const missing = new Set((committed?.partitions ?? []).filter((p) => Number(p.offset) < 0).map((p) => p.partition));
+      if (missing.size === 0) return;
+      const ends = await admin.fetchTopicOffsets(topic);
+      const partitions = ends.filter((e) => missing.has(e.partition)).map((e) => ({ partition: e.partition, offset: e.high ?? e.offset }));
+      await this.commitAsSimpleConsumer(groupId, topic, partitions);
+    } catch (err) {
+      throw this.connectionError(`Preparing Kafka consumer group "${groupId}" on "${topic}" failed`, err);
+    }
+  }
+
+  private async commitAsSimpleConsumer(groupId: string, topic: string, partitions: { partition: number; offset: string }[]): Promise<void> {
+    const cluster = await this.getOffsetsCluster();
+    if (cluster === undefined) {
+      // Public-API fallback (joins the group briefly; slower).
+      await (await this.getAdmin()).setOffsets({ groupId, topic, partitions }).catch((err: unknown) => {
+        this.logger.debug('Group already active; it keeps its own offsets', { groupId, error: errorMessage(err) });
+      });
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const coordinator = await cluster.findGroupCoordinator({ groupId });
+        await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions }] });
+        return;
+      } catch (err) {
+        const type = (err as { type?: string }).type ?? '';
+        if (['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS'].includes(type)) {
+          // Members are active: the group already started and keeps its own offsets.
+          this.logger.debug('Group already active; it keeps its own offsets', { groupId, type });
+          return;
+        }
+        if (attempt >= 6) throw err;
+        if (type === 'NOT_COORDINATOR' || type === 'NOT_COORDINATOR_FOR_GROUP') await cluster.refreshMetadata().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  }
+
+  /** kafkajs's internal cluster (for an OffsetCommit outside a group generation); undefined if this kafkajs build hides it. */
+  private getOffsetsCluster(): Promise<InternalCluster | undefined> {
+    this.offsetsCluster ??= (async () => {
+      const symbol = Object.getOwnPropertySymbols(this.kafka).find((s) => s.description === 'private:Kafka:createCluster');
+      const create = symbol === undefined ? undefined : (this.kafka as unknown as Record<symbol, unknown>)[symbol];
+      if (typeof create !== 'function') return undefined;
+      const cluster = (create as (o: object) => InternalCluster)({ allowAutoTopicCreation: false });
+      await cluster.connect();
+      return cluster;
+    })();
+    this.offsetsCluster.catch(() => {
+      this.offsetsCluster = undefined;
+    });
+    return this.offsetsCluster;
+  }
+
+  private getAdmin(): Promise<Admin> {
+    if (this.admin) return Promise.resolve(this.admin);
+    this.adminConnecting ??= (async () => {
+      const admin = this.kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 } });
+      try {
+        await admin.connect();
+      } catch (err) {
+        await admin.disconnect().catch(() => undefined);
+        throw err;
+      }
+      if (this.closed) {
+        await admin.disconnect().catch(() => undefined);
+        throw new ClosedError('kafka transport');
+      }
+      this.admin = admin;
+      return admin;
+    })().finally(() => {
+      this.adminConnecting = undefined;
+    });
+    return this.adminConnecting;
+  }
+
+  private scrub(text: string): string {
+    const password = this.settings.sasl?.password;
+    return password ? text.split(password).join('***') : text;
+  }
+
+  private connectionError(what: string, err: unknown, hint = ''): Error {
+    if (err instanceof ClosedError || err instanceof ConnectionError) return err;
+    return new ConnectionError(`${what}: ${this.scrub(errorMessage(err))}.${hint ? ` ${hint}` : ''}`, { cause: err });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('kafka transport');
+  }
+}
+
+const PULL_BUFFER = 256;
+
+/** Buffers what a pull consumer fetched; pull() hands out up to max at a time. */
+class PullSource {
+  consumer: GroupConsumer | undefined;
+  private readonly buffer: Delivery[] = [];
+  private waiters: (() => void)[] = [];
+
+  push(delivery: Delivery): void {
+    this.buffer.push(delivery);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async take(max: number, waitMs: number, signal: AbortSignal | undefined, closed: () => boolean): Promise<Delivery[]> {
+    if (this.buffer.length === 0 && waitMs > 0 && !signal?.aborted && !closed()) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          this.waiters = this.waiters.filter((w) => w !== done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        signal?.addEventListener('abort', done, { once: true });
+        this.waiters.push(done);
+      });
+    }
+    return this.buffer.splice(0, max);
+  }
+
+  async close(): Promise<void> {
+    // Buffered deliveries were never handed out: they stay uncommitted and come back to the group.
+    this.buffer.length = 0;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+    await this.consumer?.close();
+  }
+}

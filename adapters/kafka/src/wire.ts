@@ -1,0 +1,40 @@
+/**
+ * WireMessage ⇄ Kafka record, following the CloudEvents Kafka protocol binding (binary mode):
+ * `ce-*` attributes travel as `ce_*` headers, the media type as `content-type`, the body as the
+ * record value and the Switchyard key as the record key. Other headers pass through unchanged.
+ */
+import { fromBindingHeaders, toBindingHeaders, type WireMessage } from '@switchyard/core';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+
+export const KAFKA_PREFIX = 'ce_';
+
+export function toKafkaMessage(wire: WireMessage): Message {
+  const body = wire.body;
+  return {
+    key: wire.key ?? null,
+    value: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    headers: toBindingHeaders(wire.headers, KAFKA_PREFIX),
+  };
+}
+
+function headerText(value: IHeaders[string]): string | undefined {
+  if (value === undefined) return undefined;
+  const single = Array.isArray(value) ? value[0] : value;
+  if (single === undefined) return undefined;
+  return typeof single === 'string' ? single : single.toString('utf8');
+}
+
+export function fromKafkaMessage(message: KafkaMessage): WireMessage {
+  const raw: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const text = headerText(value);
+    if (text === undefined) continue;
+    // The binding names it `content-type`; accept any case from other producers.
+    raw[name.toLowerCase() === 'content-type' ? 'content-type' : name] = text;
+  }
+  const headers = fromBindingHeaders(raw, KAFKA_PREFIX);
+  const value = message.value;
+  const body = value === null ? new Uint8Array(0) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  const key = message.key === null || message.key === undefined ? undefined : message.key.toString('utf8');
+  return key === undefined ? { body, headers } : { body, headers, key };
+}

@@ -1,0 +1,18 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const KAFKA_URL = process.env['SWITCHYARD_TEST_KAFKA_URL'] ?? 'kafka://127.0.0.1:9092';
+
+/** host:port list for plain kafkajs clients. */
+export function brokersOf(url: string): string[] {
+  const u = new URL(url);
+  const extra = u.searchParams.get('brokers')?.split(',').filter(Boolean) ?? [];
+  return [`${u.hostname}:${u.port || '9092'}`, ...extra];
+}
+
+const brokersScript = fileURLToPath(new URL('../../../scripts/brokers', import.meta.url));
+
+export async function restartKafka(): Promise<void> {
+  await promisify(execFile)(brokersScript, ['restart', 'kafka'], { timeout: 300_000 });
+}

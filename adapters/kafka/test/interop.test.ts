@@ -1,0 +1,103 @@
+/**
+ * CloudEvents Kafka binding interop: a plain kafkajs client that follows the binding talks to
+ * Switchyard both ways.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
+import { Collector } from '@switchyard/conformance';
+import { brokersOf, KAFKA_URL } from './helpers.js';
+
+const kafka = new Kafka({ clientId: 'interop-test', brokers: brokersOf(KAFKA_URL), logLevel: logLevel.NOTHING });
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
+});
+
+async function bus(service: string): Promise<Bus> {
+  const b = await createBus({ url: KAFKA_URL, service, logger: silentLogger });
+  cleanups.push(() => b.close({ drainTimeoutMs: 1000 }));
+  return b;
+}
+
+const uid = () => randomUUID().slice(0, 8);
+
+describe('kafka interop (CloudEvents Kafka binding)', () => {
+  it('a plain kafkajs producer using ce_ headers reaches a Switchyard subscriber', async () => {
+    const topic = `interop.in.${uid()}`;
+    const sub = await bus(`interop-in-${uid()}`);
+    const got = new Collector<Message>();
+    await sub.subscribe(topic, (m) => got.push(m));
+
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        {
+          key: 'order-7',
+          value: JSON.stringify({ orderId: 'o-7', total: 12.5 }),
+          headers: {
+            ce_specversion: '1.0',
+            ce_id: 'evt-123',
+            ce_type: 'com.example.order.placed',
+            ce_source: '/legacy/java-service',
+            ce_time: '2024-05-01T12:00:00.000Z',
+            ce_correlationid: 'corr-9',
+            'content-type': 'application/json',
+            tenant: 'acme',
+          },
+        },
+        // No CloudEvents headers at all: still delivered, as bytes, with a stable derived id.
+        { value: Buffer.from([1, 2, 3]) },
+      ],
+    });
+    const items = await got.waitFor(2);
+    const ce = items.find((m) => m.id === 'evt-123')!;
+    expect(ce).toBeDefined();
+    expect(ce.body).toEqual({ orderId: 'o-7', total: 12.5 });
+    expect(ce.key).toBe('order-7');
+    expect(ce.correlationId).toBe('corr-9');
+    expect(ce.contentType).toBe('application/json');
+    expect(ce.timestamp.toISOString()).toBe('2024-05-01T12:00:00.000Z');
+    expect(ce.headers).toEqual({ tenant: 'acme' });
+    const raw = items.find((m) => m.id !== 'evt-123')!;
+    expect(raw.id).toMatch(/^sha256-/);
+    expect(raw.contentType).toBe('application/octet-stream');
+    expect(Buffer.from(raw.body as Uint8Array).equals(Buffer.from([1, 2, 3]))).toBe(true);
+  });
+
+  it('a Switchyard publish is read by a plain kafkajs consumer with ce_ headers and the key', async () => {
+    const topic = `interop.out.${uid()}`;
+    const pub = await bus(`interop-out-${uid()}`);
+    const { id } = await pub.publish(topic, { sku: 'A', qty: 2 }, { key: 'sku-A', headers: { tenant: 'acme' }, correlationId: 'corr-1' });
+
+    const consumer = kafka.consumer({ groupId: `plain-${uid()}`, maxWaitTimeInMs: 250 });
+    await consumer.connect();
+    cleanups.push(() => consumer.disconnect());
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const seen = new Collector<{ key: string | undefined; value: string; headers: Record<string, string> }>();
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
+        seen.push({ key: message.key?.toString(), value: message.value?.toString() ?? '', headers });
+      },
+    });
+    const [m] = await seen.waitFor(1, 60_000);
+    expect(m!.key).toBe('sku-A');
+    expect(JSON.parse(m!.value)).toEqual({ sku: 'A', qty: 2 });
+    expect(m!.headers['ce_id']).toBe(id);
+    expect(m!.headers['ce_type']).toBe(topic);
+    expect(m!.headers['ce_specversion']).toBe('1.0');
+    expect(m!.headers['ce_source']).toMatch(/^interop-out-/);
+    expect(m!.headers['ce_correlationid']).toBe('corr-1');
+    expect(Number.isNaN(Date.parse(m!.headers['ce_time']!))).toBe(false);
+    expect(m!.headers['content-type']).toBe('application/json');
+    expect(m!.headers['tenant']).toBe('acme');
+    expect(Object.keys(m!.headers).filter((h) => h.startsWith('ce-'))).toEqual([]);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError, createBus, silentLogger } from '@switchyard/core';
+import { createTransport } from '../src/index.js';
+import { KAFKA_URL } from './helpers.js';
+
+const context = { service: 'opts', logger: silentLogger };
+const make = (url: string) => createTransport(new URL(url), context);
+
+describe('kafka URL options', () => {
+  it('rejects unknown options with ConfigurationError naming the allowed ones', () => {
+    expect(() => make('kafka://127.0.0.1:9092?partitons=3')).toThrow(ConfigurationError);
+    expect(() => make('kafka://127.0.0.1:9092?partitons=3')).toThrow(/Unknown kafka URL option "partitons".*partitions/);
+  });
+
+  it('validates values', () => {
+    expect(() => make('kafka://127.0.0.1:9092?partitions=0')).toThrow(ConfigurationError);
+    expect(() => make('kafka://127.0.0.1:9092?ssl=yes')).toThrow(ConfigurationError);
+    expect(() => make('kafka://127.0.0.1:9092?sasl=kerberos')).toThrow(ConfigurationError);
+    expect(() => make('kafka://127.0.0.1:9092?sessionTimeout=6000&heartbeatInterval=6000')).toThrow(/heartbeatInterval/);
+    expect(() => make('kafka://127.0.0.1:9092?brokers=bad host')).toThrow(/Invalid broker/);
+    expect(() => make('kafka://127.0.0.1:9092/some/path')).toThrow(/no path/);
+    expect(() => make('kafka://127.0.0.1:9092?sasl=plain')).toThrow(/username and password/);
+  });
+
+  it('accepts the documented options', () => {
+    const t = make('kafka://user:pw@127.0.0.1:9092?brokers=127.0.0.2:9092&clientId=my-app&partitions=8&replicationFactor=1&ssl=false&sasl=scram-sha-512&sessionTimeout=30000&heartbeatInterval=3000&rebalanceTimeout=60000&maxWaitTime=500&connectionTimeout=5000&requestTimeout=20000&maxBatchBytes=100000');
+    expect(t).toHaveProperty('name', 'kafka');
+  });
+
+  it('never shows the SASL password in errors', async () => {
+    const err = await createBus({ url: 'kafka://alice:s3cr3t-pw@127.0.0.1:9092?sasl=plain&bogus=1', service: 's', logger: silentLogger }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect(String((err as Error).message)).not.toContain('s3cr3t-pw');
+    // Wrong credentials against a broker without SASL: a connection error, still without the password.
+    const conn = await createBus({ url: 'kafka://alice:s3cr3t-pw@127.0.0.1:1?sasl=plain&connectionTimeout=200', service: 's', logger: silentLogger }).catch((e: unknown) => e);
+    expect(conn).toBeInstanceOf(Error);
+    expect(String((conn as Error).message)).not.toContain('s3cr3t-pw');
+    expect(JSON.stringify(conn, Object.getOwnPropertyNames(conn))).not.toContain('s3cr3t-pw');
+  });
+
+  it('SWITCHYARD_URL=kafka://... works through createBus and the registry', async () => {
+    const previous = process.env['SWITCHYARD_URL'];
+    process.env['SWITCHYARD_URL'] = KAFKA_URL;
+    try {
+      const bus = await createBus({ service: 'env-url', logger: silentLogger });
+      try {
+        expect(bus.capabilities.ordering).toBe('perKey');
+        const health = await bus.health();
+        expect(health).toMatchObject({ ok: true, transport: 'kafka' });
+      } finally {
+        await bus.close();
+      }
+    } finally {
+      if (previous === undefined) delete process.env['SWITCHYARD_URL'];
+      else process.env['SWITCHYARD_URL'] = previous;
+    }
+  });
+});
