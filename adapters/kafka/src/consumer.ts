@@ -40,6 +40,18 @@ export class DeliveryCounts {
   }
 }
 
+/** Held messages beyond this are handed to core at once (core then waits out their delay itself). */
+const MAX_HELD = 10_000;
+
+/** The emulated-delay time core puts on delayed messages (`ce-notbefore`, `ce_notbefore` on Kafka); 0 if none. */
+function notBefore(message: KafkaMessage): number {
+  const raw = message.headers?.['ce_notbefore'];
+  if (raw === undefined) return 0;
+  const text = Array.isArray(raw) ? raw[0] : raw;
+  const time = Date.parse(typeof text === 'string' ? text : (text?.toString('utf8') ?? ''));
+  return Number.isNaN(time) ? 0 : time;
+}
+
 /** Wake-ups for loops waiting on a free slot or key. */
 class Signal {
   private waiters: (() => void)[] = [];
@@ -122,6 +134,9 @@ export class GroupConsumer implements TransportConsumer {
   private readonly states = new Map<number, PartitionState>();
   private readonly changed = new Signal();
   private inFlight = 0;
+  /** Messages held until their emulated-delay time (not counted in inFlight). */
+  private held = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -267,6 +282,14 @@ export class GroupConsumer implements TransportConsumer {
         continue;
       }
       const key = message.key === null || message.key === undefined ? undefined : message.key.toString('utf8');
+      const dueIn = notBefore(message) - Date.now();
+      if (dueIn > 0 && this.held < MAX_HELD) {
+        // Emulated delay: hold it here, taking no handler slot and no key until it is due, so
+        // the messages behind it flow meanwhile. It stays uncommitted while held.
+        this.hold(state, message, offset, key, dueIn);
+        resolveOffset(message.offset);
+        continue;
+      }
       while (this.inFlight >= this.options.prefetch || state.keyBusy(key)) {
         await this.changed.wait(this.waitStep);
         if (halted()) return;
@@ -276,6 +299,31 @@ export class GroupConsumer implements TransportConsumer {
       this.deliver(state, message, offset, key);
       resolveOffset(message.offset);
     }
+  }
+
+  private hold(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined, dueIn: number): void {
+    state.abandoned.delete(offset);
+    state.pending.add(offset);
+    if (state.next === undefined || offset >= state.next) state.next = offset + 1;
+    this.held++;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.releaseHeld(state, message, offset, key);
+    }, dueIn);
+    this.timers.add(timer);
+  }
+
+  /** A held message is due: hand it out when a slot and its key are free (it stays pending meanwhile). */
+  private async releaseHeld(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined): Promise<void> {
+    while (this.inFlight >= this.options.prefetch || state.keyBusy(key)) {
+      if (this.stopping || state.revoked) break;
+      await this.changed.wait(this.waitStep);
+    }
+    this.held--;
+    // Stopped or revoked meanwhile: it was never committed, so the group reads it again.
+    if (this.stopping || state.revoked) return;
+    state.pending.delete(offset);
+    this.deliver(state, message, offset, key);
   }
 
   private deliver(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined): void {
@@ -396,6 +444,8 @@ export class GroupConsumer implements TransportConsumer {
     await this.stop();
     await this.flushCommits(10_000);
     this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.changed.notify();
     await this.consumer?.disconnect().catch((err: unknown) => {
       this.options.logger.warn('Disconnecting the Kafka consumer failed', { topic: this.options.topic, error: errorMessage(err) });

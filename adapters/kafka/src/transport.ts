@@ -225,19 +225,38 @@ export class KafkaTransport implements Transport {
       pending = (async () => {
         const admin = await this.getAdmin();
         try {
+          // kafkajs's own waitForLeaders trips over UNKNOWN_TOPIC_OR_PARTITION on KRaft brokers; wait below instead.
           await admin.createTopics({
-            waitForLeaders: true,
+            waitForLeaders: false,
             topics: [{ topic, numPartitions: this.settings.partitions, replicationFactor: this.settings.replicationFactor }],
           });
         } catch (err) {
-          if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
-          throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
+          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
         }
+        await this.waitForLeaders(admin, topic);
       })();
       this.topics.set(topic, pending);
       pending.catch(() => this.topics.delete(topic));
     }
     return pending;
+  }
+
+  /** Until every partition of the topic has a leader (a new topic takes a moment to appear everywhere). */
+  private async waitForLeaders(admin: Admin, topic: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    let lastError: unknown;
+    for (let attempt = 0; Date.now() < deadline && !this.closed; attempt++) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      } catch (err) {
+        lastError = err;
+        if ((err as { retriable?: boolean }).retriable === false) break;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+    }
+    throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, lastError ?? new Error('timed out waiting for partition leaders'));
   }
 
   /**
@@ -257,6 +276,20 @@ export class KafkaTransport implements Transport {
   }
 
   private async initGroupOffsets(topic: string, groupId: string): Promise<void> {
+    // Coordinator moves and loads (a fresh or restarting broker) are retriable: try for a while.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.initGroupOffsetsOnce(topic, groupId);
+        return;
+      } catch (err) {
+        const cause = (err as { cause?: { retriable?: boolean } }).cause;
+        if (attempt >= 12 || cause?.retriable !== true || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+      }
+    }
+  }
+
+  private async initGroupOffsetsOnce(topic: string, groupId: string): Promise<void> {
     const admin = await this.getAdmin();
     try {
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });

@@ -13,6 +13,9 @@ export function brokersOf(url: string): string[] {
 
 const brokersScript = fileURLToPath(new URL('../../../scripts/brokers', import.meta.url));
 
+/** `scripts/brokers restart kafka`, or $SWITCHYARD_TEST_KAFKA_RESTART (a command) for a broker of your own. */
 export async function restartKafka(): Promise<void> {
-  await promisify(execFile)(brokersScript, ['restart', 'kafka'], { timeout: 300_000 });
+  const custom = process.env['SWITCHYARD_TEST_KAFKA_RESTART'];
+  if (custom) await promisify(execFile)('sh', ['-c', custom], { timeout: 300_000 });
+  else await promisify(execFile)(brokersScript, ['restart', 'kafka'], { timeout: 300_000 });
 }
