@@ -282,8 +282,9 @@ export class KafkaTransport implements Transport {
         await this.initGroupOffsetsOnce(topic, groupId);
         return;
       } catch (err) {
+        // Also kafkajs's own races (e.g. fetchTopicOffsets on metadata refreshed concurrently): try again.
         const cause = (err as { cause?: { retriable?: boolean } }).cause;
-        if (attempt >= 12 || cause?.retriable !== true || this.closed) throw err;
+        if (attempt >= 12 || cause?.retriable === false || this.closed) throw err;
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
       }
     }
