@@ -16,8 +16,8 @@ export const PARTITION_KEY = 'ce-partitionkey';
 
 /** Deliveries this message already used up before it was republished through a delay queue. */
 export const DELIVERY_COUNT_HEADER = 'x-switchyard-delivery-count';
-/** Selects the delay bucket queue on the delay (headers) exchange. */
-export const DELAY_BUCKET_HEADER = 'x-switchyard-delay';
+/** Selects the delay bucket queue on the delay (headers) exchange. Not x-: RabbitMQ's headers exchange ignores x- headers; a ":" keeps it out of user header space. */
+export const DELAY_BUCKET_HEADER = 'switchyard:delay-bucket';
 /** Quorum queues count returns (nack with requeue, consumer/channel/connection loss) here. */
 export const QUORUM_DELIVERY_COUNT = 'x-delivery-count';
 
