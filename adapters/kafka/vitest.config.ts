@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     maxConcurrency: 6,
+    // The conformance restart case restarts the broker: files must not run beside it.
+    fileParallelism: false,
   },
 });

@@ -24,6 +24,9 @@ export function kafkaGroupId(topic: string, group: string): string {
   return `${group}:${topic}`;
 }
 
+/** Core's emulated request/reply inboxes: one private topic per bus; one partition is plenty. */
+const REPLY_TOPIC_PREFIX = 'switchyard.reply.';
+
 /** Largest body + headers + key accepted: under the broker default message.max.bytes (1,048,588) with room for record overhead. */
 export const MAX_PAYLOAD_BYTES = 1_000_000;
 
@@ -228,7 +231,7 @@ export class KafkaTransport implements Transport {
           // kafkajs's own waitForLeaders trips over UNKNOWN_TOPIC_OR_PARTITION on KRaft brokers; wait below instead.
           await admin.createTopics({
             waitForLeaders: false,
-            topics: [{ topic, numPartitions: this.settings.partitions, replicationFactor: this.settings.replicationFactor }],
+            topics: [{ topic, numPartitions: topic.startsWith(REPLY_TOPIC_PREFIX) ? 1 : this.settings.partitions, replicationFactor: this.settings.replicationFactor }],
           });
         } catch (err) {
           if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
