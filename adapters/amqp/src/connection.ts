@@ -5,7 +5,7 @@
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
 import { ClosedError, ConnectionError, type Logger } from '@switchyard/core';
 import type { ResolvedConfig } from './options.js';
-import { describeError, sleep } from './util.js';
+import { closeQuietly, describeError, sleep } from './util.js';
 
 export type LinkState = 'new' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -230,7 +230,6 @@ export class ChannelSlot<C extends Channel> {
     const cur = this.current;
     this.current = undefined;
     if (!cur || cur.closed) return;
-    const ch = await cur.promise.catch(() => undefined);
-    await ch?.close().catch(() => undefined);
+    await closeQuietly(await cur.promise.catch(() => undefined));
   }
 }

@@ -18,7 +18,7 @@ import {
 import { ChannelSlot, channelErrors, Link } from './connection.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
-import { describeError, sleep } from './util.js';
+import { closeQuietly, describeError, sleep } from './util.js';
 import { DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
 /** How long consumers, pulls and topology declarations wait for a reconnect before giving up an attempt. */
@@ -439,7 +439,7 @@ abstract class Attachment {
     });
     ch.on('close', () => this.channelClosed(ch));
     if (this.stopped || this.closed) {
-      await ch.close().catch(() => undefined);
+      await closeQuietly(ch);
       return;
     }
     this.ch = ch;
@@ -451,7 +451,7 @@ abstract class Attachment {
         this.ch = undefined;
         this.chConn = undefined;
       }
-      await ch.close().catch(() => undefined);
+      await closeQuietly(ch);
       throw err;
     }
   }
@@ -495,7 +495,7 @@ abstract class Attachment {
       this.ch = undefined;
       this.chConn = undefined;
     }
-    ch.close().catch(() => undefined);
+    void closeQuietly(ch);
     this.resume();
   }
 
@@ -512,7 +512,7 @@ abstract class Attachment {
     const ch = this.ch;
     this.ch = undefined;
     await this.beforeClose(ch);
-    await ch?.close().catch(() => undefined);
+    await closeQuietly(ch);
   }
 
   protected async beforeClose(_ch: Channel | undefined): Promise<void> {}
@@ -595,7 +595,10 @@ class InboxConsumer extends Attachment implements Inbox {
   }
 
   protected override async beforeClose(ch: Channel | undefined): Promise<void> {
-    await ch?.deleteQueue(this.address).catch(() => undefined);
+    if (ch === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ch.deleteQueue(this.address).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
   }
 }
 
