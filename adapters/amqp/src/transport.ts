@@ -121,7 +121,7 @@ export class AmqpTransport implements Transport {
    * zero times once this resolves.
    */
   private async confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: () => Promise<void>): Promise<void> {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const conn = await this.link.whenOpen(deadline - Date.now());
       let ch: ConfirmChannel | undefined;
       try {
@@ -141,8 +141,11 @@ export class AmqpTransport implements Transport {
         }
         const serverError = ch === undefined ? undefined : channelErrors.get(ch);
         if (serverError !== undefined || err instanceof ConfigurationError) {
-          // The broker closed the channel because of this publish (e.g. message too large, exchange gone).
+          // The broker closed the channel: because of this publish (e.g. over its max message size,
+          // exchange deleted) or of another one in flight on the same channel. Try again on a fresh
+          // channel with topology re-declared; a publish that is itself the cause fails again.
           this.forgetTopology();
+          if (attempt < 3 && !(err instanceof ConfigurationError) && Date.now() < deadline) continue;
           throw err instanceof ConfigurationError ? err : new ConnectionError(`RabbitMQ rejected the publish to "${routingKey}": ${this.link.scrub(describeError(serverError ?? err))}`, { cause: err });
         }
         if (Date.now() >= deadline) {
@@ -209,7 +212,7 @@ export class AmqpTransport implements Transport {
 
   /** Run a declaration once per connection; retried across reconnects until the deadline. */
   private async assertOnce(key: string, deadline: number, declare: (ch: Channel) => Promise<void>): Promise<void> {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const conn = await this.link.whenOpen(deadline - Date.now());
       if (this.assertedGeneration !== this.link.generation) {
         this.asserted = new Map();
@@ -229,8 +232,8 @@ export class AmqpTransport implements Transport {
         return;
       } catch (err) {
         if (err instanceof ConfigurationError || err instanceof ClosedError || this.closed) throw err;
-        if (this.link.conn === conn && this.link.isOpen) {
-          // The connection is fine, so the broker refused the declaration.
+        if (this.link.conn === conn && this.link.isOpen && attempt >= 3) {
+          // The connection is fine, so the broker keeps refusing the declaration.
           throw new ConnectionError(`Declaring RabbitMQ topology failed: ${this.link.scrub(describeError(err))}`, { cause: err });
         }
         if (Date.now() >= deadline) throw new ConnectionError(`RabbitMQ at ${this.link.where} went away while declaring topology: ${describeError(err)}`, { cause: err });
@@ -244,10 +247,11 @@ export class AmqpTransport implements Transport {
     try {
       await declare(ch);
     } catch (err) {
-      const serverError = channelErrors.get(ch);
-      if (serverError !== undefined && /PRECONDITION_FAILED|406/.test(describeError(serverError))) {
+      // Only the operation that made the broker close the channel carries its reply code; others
+      // sharing the channel just see "Channel ended" and are retried on a fresh one.
+      if ((err as { code?: unknown }).code === 406) {
         throw new ConfigurationError(
-          `RabbitMQ already has this queue or exchange with different settings (${describeError(serverError)}). ` +
+          `RabbitMQ already has this queue or exchange with different settings (${describeError(err)}). ` +
             `Queues made by another queueType/deliveryLimit/queueExpiresMs keep their arguments: use the same URL options, or delete the old queue.`,
           { cause: err },
         );

@@ -98,3 +98,21 @@ describe('amqp URL options', () => {
     }
   });
 });
+
+describe('amqp topology conflicts', () => {
+  it('a group queue that exists with other arguments is a ConfigurationError saying why', async () => {
+    const topic = `conflict.${Math.random().toString(36).slice(2, 10)}`;
+    const quorum = await createBus({ url: `${RABBITMQ_URL}?queueExpiresMs=600000`, service: 'conflict-q', logger: silentLogger });
+    const classic = await createBus({ url: `${RABBITMQ_URL}?queueExpiresMs=600000&queueType=classic`, service: 'conflict-c', logger: silentLogger });
+    try {
+      await quorum.pull(topic, { group: 'g', waitMs: 0 });
+      const err = await failure(classic.pull(topic, { group: 'g', waitMs: 0 }));
+      expect(err).toBeInstanceOf(ConfigurationError);
+      expect(err.message).toMatch(/different settings.*x-queue-type/);
+      // The bus stays usable for other queues.
+      await expect(classic.pull(`${topic}.other`, { group: 'g', waitMs: 0 })).resolves.toEqual([]);
+    } finally {
+      await Promise.all([quorum.close(), classic.close()]);
+    }
+  });
+});
