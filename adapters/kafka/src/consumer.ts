@@ -18,7 +18,7 @@
  */
 import { ConnectionError, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '@switchyard/core';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage } from './wire.js';
 

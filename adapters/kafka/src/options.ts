@@ -1,8 +1,8 @@
 /**
- * kafka://[user:password@]host:port[?options] → validated settings.
+ * kafka://[user:password@]host:port[,host:port...][?options] → validated settings.
  *
- * WHATWG URLs cannot carry a comma-separated host list, so extra bootstrap brokers ride in the
- * `brokers` option: kafka://k1:9092?brokers=k2:9092,k3:9092.
+ * WHATWG URLs cannot carry a comma-separated host list; core splits it off and passes every
+ * host in TransportContext.hosts (the URL keeps the first).
  */
 import { z } from 'zod';
 import { booleanOption, ConfigurationError, parseUrlOptions, redactUrl } from '@switchyard/core';
@@ -13,8 +13,6 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const optionsShape = {
   /** Client id sent to the brokers (quotas, logs). Default: switchyard-<service>. */
   clientId: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, 'letters, digits, ".", "_" or "-", at most 200').optional(),
-  /** More bootstrap brokers, comma-separated host:port. */
-  brokers: z.string().optional(),
   /** Partitions of topics this transport creates on first use. */
   partitions: int(1, 10_000).default(4),
   /** Replication factor of topics it creates; -1 = the broker's default.replication.factor. */
@@ -55,7 +53,7 @@ export interface KafkaSettings {
   readonly redacted: string;
 }
 
-export function parseKafkaUrl(url: URL, service: string): KafkaSettings {
+export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[] = []): KafkaSettings {
   const redacted = redactUrl(url);
   const options = parseUrlOptions(url, optionsShape, 'kafka');
   if (url.pathname !== '' && url.pathname !== '/') {
@@ -63,12 +61,9 @@ export function parseKafkaUrl(url: URL, service: string): KafkaSettings {
   }
   if (!url.hostname) throw new ConfigurationError(`The kafka URL needs a broker host: kafka://host:9092 (got ${redacted}).`);
   const first = `${url.hostname}:${url.port || '9092'}`;
-  const extra = (options.brokers ?? '')
-    .split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
+  const extra = hosts.slice(1).map((h) => (/:\d+$/.test(h) ? h : `${h}:9092`));
   for (const broker of extra) {
-    if (!hostPort.test(broker)) throw new ConfigurationError(`Invalid broker "${broker}" in the kafka "brokers" option: use host:port[,host:port].`);
+    if (!hostPort.test(broker)) throw new ConfigurationError(`Invalid broker "${broker}" in the kafka URL: use kafka://host:port[,host:port].`);
   }
   if (options.heartbeatInterval >= options.sessionTimeout) {
     throw new ConfigurationError(`kafka option heartbeatInterval (${options.heartbeatInterval}) must be below sessionTimeout (${options.sessionTimeout}); about a third of it is usual.`);

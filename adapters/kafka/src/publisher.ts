@@ -5,7 +5,7 @@
  * Each publish resolves only when the broker acknowledged the request that carried it.
  */
 import type { Logger } from '@switchyard/core';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '@switchyard/core';
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 
 interface Queued {

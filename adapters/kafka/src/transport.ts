@@ -13,7 +13,7 @@ import {
 } from '@switchyard/core';
 import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
 import { DeliveryCounts, GroupConsumer } from './consumer.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '@switchyard/core';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
@@ -32,7 +32,7 @@ export const MAX_PAYLOAD_BYTES = 1_000_000;
 
 /** kafka://host:port[?options] — see README for the options. */
 export const createKafkaTransport: TransportFactory = (url: URL, context: TransportContext) => {
-  const settings = parseKafkaUrl(url, context.service);
+  const settings = parseKafkaUrl(url, context.service, context.hosts);
   return new KafkaTransport(settings, context.logger);
 };
 

@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { parseBusUrl } from '@switchyard/core';
 
 export const KAFKA_URL = process.env['SWITCHYARD_TEST_KAFKA_URL'] ?? 'kafka://127.0.0.1:9092';
 
 /** host:port list for plain kafkajs clients. */
 export function brokersOf(url: string): string[] {
-  const u = new URL(url);
-  const extra = u.searchParams.get('brokers')?.split(',').filter(Boolean) ?? [];
-  return [`${u.hostname}:${u.port || '9092'}`, ...extra];
+  return parseBusUrl(url).hosts.map((h) => (/:\d+$/.test(h) ? h : `${h}:9092`));
 }
 
 const brokersScript = fileURLToPath(new URL('../../../scripts/brokers', import.meta.url));

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, createBus, silentLogger } from '@switchyard/core';
+import { ConfigurationError, createBus, parseBusUrl, silentLogger } from '@switchyard/core';
 import { createTransport } from '../src/index.js';
 import { KAFKA_URL } from './helpers.js';
 
 const context = { service: 'opts', logger: silentLogger };
-const make = (url: string) => createTransport(new URL(url), context);
+const make = (url: string) => {
+  const { url: parsed, hosts } = parseBusUrl(url);
+  return createTransport(parsed, { ...context, hosts });
+};
 
 describe('kafka URL options', () => {
   it('rejects unknown options with ConfigurationError naming the allowed ones', () => {
@@ -17,13 +20,13 @@ describe('kafka URL options', () => {
     expect(() => make('kafka://127.0.0.1:9092?ssl=yes')).toThrow(ConfigurationError);
     expect(() => make('kafka://127.0.0.1:9092?sasl=kerberos')).toThrow(ConfigurationError);
     expect(() => make('kafka://127.0.0.1:9092?sessionTimeout=6000&heartbeatInterval=6000')).toThrow(/heartbeatInterval/);
-    expect(() => make('kafka://127.0.0.1:9092?brokers=bad host')).toThrow(/Invalid broker/);
+    expect(() => make('kafka://127.0.0.1:9092,bad_host:9092')).toThrow(/Invalid broker "bad_host:9092"/);
     expect(() => make('kafka://127.0.0.1:9092/some/path')).toThrow(/no path/);
     expect(() => make('kafka://127.0.0.1:9092?sasl=plain')).toThrow(/username and password/);
   });
 
   it('accepts the documented options', () => {
-    const t = make('kafka://user:pw@127.0.0.1:9092?brokers=127.0.0.2:9092&clientId=my-app&partitions=8&replicationFactor=1&ssl=false&sasl=scram-sha-512&sessionTimeout=30000&heartbeatInterval=3000&rebalanceTimeout=60000&maxWaitTime=500&connectionTimeout=5000&requestTimeout=20000&maxBatchBytes=100000');
+    const t = make('kafka://user:pw@127.0.0.1:9092,127.0.0.2:9092?clientId=my-app&partitions=8&replicationFactor=1&ssl=false&sasl=scram-sha-512&sessionTimeout=30000&heartbeatInterval=3000&rebalanceTimeout=60000&maxWaitTime=500&connectionTimeout=5000&requestTimeout=20000&maxBatchBytes=100000');
     expect(t).toHaveProperty('name', 'kafka');
   });
 

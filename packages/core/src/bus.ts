@@ -433,8 +433,8 @@ export async function createBus<const C extends Contract = EmptyContract>(option
   const logger = options.logger ?? consoleLogger;
   let transport = options.transport;
   if (transport === undefined) {
-    const url = parseBusUrl(options.url ?? process.env['SWITCHYARD_URL'] ?? 'memory://');
-    transport = await createTransport(url, { service: options.service, logger });
+    const { url, hosts } = parseBusUrl(options.url ?? process.env['SWITCHYARD_URL'] ?? 'memory://');
+    transport = await createTransport(url, { service: options.service, logger, hosts });
     try {
       await transport.connect();
     } catch (err) {

@@ -13,10 +13,11 @@ export {
   ConnectionError,
   NonRetryableError,
   DecodeError,
+  errorMessage,
 } from './errors.js';
 export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult } from './idempotency.js';
 export { consoleLogger, silentLogger } from './logger.js';
-export { registerTransport, parseUrlOptions, redactUrl, booleanOption, ADAPTER_PACKAGES } from './registry.js';
+export { registerTransport, parseUrlOptions, parseBusUrl, redactUrl, booleanOption, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
 export { PORTABLE_NAME } from './names.js';
 export { DEFAULT_RETRY, backoffDelay } from './retry.js';
 export {

@@ -26,16 +26,52 @@ export function registerTransport(scheme: string, factory: TransportFactory): vo
   registered.set(scheme, factory);
 }
 
-export function parseBusUrl(url: string | URL): URL {
-  if (url instanceof URL) return url;
-  if (typeof url !== 'string' || url.length === 0) {
+export interface ParsedBusUrl {
+  /** The URL, with only the first host when the authority listed several. */
+  readonly url: URL;
+  /** Every host[:port] of the authority, in order (`kafka://k1:9092,k2:9092` → two). */
+  readonly hosts: readonly string[];
+}
+
+const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is;
+
+/**
+ * Parse a bus URL. A comma-separated host list in the authority (common for Kafka and NATS
+ * clusters) is not a WHATWG URL, so it is split off: the URL keeps the first host and `hosts`
+ * lists all of them.
+ */
+export function parseBusUrl(input: string | URL): ParsedBusUrl {
+  if (input instanceof URL) return { url: input, hosts: input.host ? [input.host] : [] };
+  if (typeof input !== 'string' || input.length === 0) {
     throw new ConfigurationError('No broker URL given. Pass createBus({ url: "memory://" }) or set SWITCHYARD_URL, e.g. amqp://user:pass@host:5672.');
   }
-  try {
-    return new URL(url);
-  } catch (err) {
-    throw new ConfigurationError(`"${redactUrl(url)}" is not a valid URL. Use scheme://host[:port][/path][?options], e.g. kafka://127.0.0.1:9092.`, { cause: err });
+  let text = input;
+  let hosts: string[] | undefined;
+  const parts = AUTHORITY.exec(input);
+  if (parts && parts[2]!.includes(',')) {
+    const authority = parts[2]!;
+    const at = authority.lastIndexOf('@');
+    const userInfo = at >= 0 ? authority.slice(0, at + 1) : '';
+    hosts = authority.slice(at + 1).split(',').map((h) => h.trim());
+    if (hosts.some((h) => h === '')) throw new ConfigurationError(`"${redactUrl(input)}" has an empty host in its host list. Use scheme://host1:port,host2:port.`);
+    text = `${parts[1]}${userInfo}${hosts[0]}${parts[3]}`;
   }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (err) {
+    throw new ConfigurationError(`"${redactUrl(input)}" is not a valid URL. Use scheme://host[:port][/path][?options], e.g. kafka://127.0.0.1:9092.`, { cause: err });
+  }
+  if (hosts) {
+    for (const host of hosts.slice(1)) {
+      try {
+        new URL(`${parts![1]}${host}`);
+      } catch (err) {
+        throw new ConfigurationError(`Host "${host}" in "${redactUrl(url)}" is not a valid host[:port].`, { cause: err });
+      }
+    }
+  }
+  return { url, hosts: hosts ?? (url.host ? [url.host] : []) };
 }
 
 export async function createTransport(url: URL, context: TransportContext): Promise<Transport> {
@@ -78,7 +114,8 @@ export function redactUrl(url: string | URL): string {
     for (const key of [...u.searchParams.keys()]) if (/secret|password|token|key|credential|sasl/i.test(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
-    return '<unparseable URL>';
+    // Not a WHATWG URL (e.g. a host list): still hide user info.
+    return url.toString().replace(/\/\/[^/@]*@/, '//***@');
   }
 }
 

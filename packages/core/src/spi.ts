@@ -51,6 +51,13 @@ export interface PublishRequest {
   readonly delayMs?: number;
 }
 
+/**
+ * Delayed delivery: with `capabilities.delay === 'native'` core passes `delayMs` to publish().
+ * With 'emulated', core stamps a `ce-notbefore` header and, as a fallback, holds a not-yet-due
+ * message in its handler slot until due — which blocks the messages behind it when concurrency
+ * is 1. A transport with emulated delay should therefore hold such messages itself without
+ * counting them against prefetch (the Kafka adapter does).
+ */
 export interface Transport {
   /** Short name for health/logs: 'memory', 'amqp', 'kafka'... Never contains credentials. */
   readonly name: string;
@@ -85,6 +92,11 @@ export interface TransportContext {
   /** The bus service name (e.g. for client ids). */
   readonly service: string;
   readonly logger: Logger;
+  /**
+   * Every host[:port] in the URL's authority. WHATWG URLs cannot hold `k1:9092,k2:9092`, so the
+   * URL passed to the factory keeps only the first; adapters for clustered brokers read this.
+   */
+  readonly hosts?: readonly string[];
 }
 
 /** What an adapter package exports as `createTransport` for its URL schemes. */

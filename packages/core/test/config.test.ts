@@ -6,6 +6,7 @@ import {
   createBus,
   defineContract,
   memoryIdempotencyStore,
+  parseBusUrl,
   parseUrlOptions,
   redactUrl,
   registerTransport,
@@ -47,6 +48,19 @@ describe('URL → transport registry', () => {
     expect((await bus.health()).transport).toBe('memory');
     await bus.close();
     expect(() => registerTransport('Bad Scheme', () => { throw new Error(); })).toThrow(ConfigurationError);
+  });
+
+  it('splits a comma-separated host list off the URL for clustered brokers', () => {
+    const parsed = parseBusUrl('kafka://user:pw@k1:9092,k2:9093,[::1]:9094/path?clientId=x');
+    expect(parsed.hosts).toEqual(['k1:9092', 'k2:9093', '[::1]:9094']);
+    expect(parsed.url.host).toBe('k1:9092');
+    expect(parsed.url.username).toBe('user');
+    expect(parsed.url.pathname).toBe('/path');
+    expect(parsed.url.searchParams.get('clientId')).toBe('x');
+    expect(parseBusUrl('amqp://h:5672').hosts).toEqual(['h:5672']);
+    expect(() => parseBusUrl('kafka://k1:9092,,k2:9092')).toThrow(/empty host/);
+    expect(() => parseBusUrl('kafka://user:secret@k1:9092,k2:bad')).toThrow(ConfigurationError);
+    expect(() => parseBusUrl('kafka://user:secret@k1:9092,k2:bad')).not.toThrow(/secret/);
   });
 
   it('never shows passwords or secret-looking options', () => {
