@@ -130,7 +130,11 @@ describe('pubsub', () => {
     const { apiEndpoint, projectId } = pubsubTarget();
     const pubsub = new PubSub({ projectId, apiEndpoint });
     expect(pubsub.isEmulator).toBe(true);
-    const [topic] = await pubsub.createTopic(unique('smoke'));
+    // gRPC would retry an unreachable emulator until the test timeout; fail sooner and clearly.
+    const [topic] = await within(pubsub.createTopic(unique('smoke')), 15_000, `a Pub/Sub topic on ${apiEndpoint}`).catch(async (error: unknown) => {
+      await pubsub.close();
+      throw error;
+    });
     const [subscription] = await topic.createSubscription(unique('smoke-sub'));
     try {
       const body = randomUUID();
