@@ -24,6 +24,12 @@ import { DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './
 /** How long consumers, pulls and topology declarations wait for a reconnect before giving up an attempt. */
 const REATTACH_WAIT_MS = 60_000;
 
+class ConfirmTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`no publisher confirm within ${ms} ms`);
+  }
+}
+
 export class AmqpTransport implements Transport {
   readonly name = 'amqp';
   readonly capabilities: Capabilities;
@@ -128,14 +134,30 @@ export class AmqpTransport implements Transport {
         await prepare?.();
         ch = await this.publisher.get(conn);
         while (this.drained) await this.drained;
+        const confirmWithinMs = Math.max(this.config.options.publishTimeoutMs, 5000);
         await new Promise<void>((resolve, reject) => {
-          const flowing = ch!.publish(exchange, routingKey, content, options, (err: unknown) => (err ? reject(err) : resolve()));
-          if (!flowing) this.waitForDrain(ch!);
+          // A blocked connection (resource alarm) or a stuck broker must not hang publish for ever.
+          const timer = setTimeout(() => reject(new ConfirmTimeout(confirmWithinMs)), confirmWithinMs);
+          try {
+            const flowing = ch!.publish(exchange, routingKey, content, options, (err: unknown) => {
+              clearTimeout(timer);
+              if (err) reject(err);
+              else resolve();
+            });
+            if (!flowing) this.waitForDrain(ch!);
+          } catch (err) {
+            clearTimeout(timer); // channel already closed
+            reject(err);
+          }
         });
         return;
       } catch (err) {
         if (err instanceof ClosedError || this.closed) throw new ClosedError('amqp transport');
         const message = describeError(err);
+        if (ch === undefined && err instanceof ConnectionError && this.link.isOpen) throw err; // topology refused
+        if (err instanceof ConfirmTimeout) {
+          throw new ConnectionError(`RabbitMQ did not confirm the publish to "${routingKey}" within ${err.ms} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`, { cause: err });
+        }
         if (message === 'message nacked') {
           throw new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err });
         }
