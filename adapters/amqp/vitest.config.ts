@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     maxConcurrency: 8,
+    // The conformance suite restarts the broker; other files must not run meanwhile.
+    fileParallelism: false,
   },
 });
