@@ -111,7 +111,7 @@ export function redactUrl(url: string | URL): string {
   try {
     const u = new URL(url.toString());
     if (u.password) u.password = '***';
-    for (const key of [...u.searchParams.keys()]) if (/secret|password|token|key|credential|sasl/i.test(key)) u.searchParams.set(key, '***');
+    for (const key of [...u.searchParams.keys()]) if (/secret|pass|token|key|credential|sasl|auth/i.test(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
     // Not a WHATWG URL (e.g. a host list): still hide user info.

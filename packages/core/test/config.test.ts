@@ -65,6 +65,7 @@ describe('URL → transport registry', () => {
 
   it('never shows passwords or secret-looking options', () => {
     expect(redactUrl('amqp://user:hunter2@host:5672/?token=abc&x=1')).toBe('amqp://user:***@host:5672/?token=***&x=1');
+    expect(redactUrl('amqps://h/?passphrase=p&cert=/c.pem')).toBe('amqps://h/?passphrase=***&cert=%2Fc.pem');
     expect(() => parseUrlOptions(new URL('kafka://h?a=1&a=2'), { a: z.string() }, 'kafka')).toThrow(/appears twice/);
   });
 
