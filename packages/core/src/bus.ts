@@ -310,6 +310,10 @@ export class Bus<C extends Contract = EmptyContract> {
       const address = await this.requester.address();
       const { id, wire } = this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
       const pending = this.requester.expect(id, topic, responseSchema(this.contract, topic), timeoutMs, options.signal);
+      // The reply can fail (abort, timeout) while the publish below still awaits its confirm —
+      // on a real broker the request may be handled before the confirm is back. Mark it handled
+      // now; the caller still receives the rejection through the returned promise.
+      pending.catch(() => undefined);
       try {
         await this.deliver(topic, wire, undefined, inherited, id);
       } catch (err) {

@@ -14,9 +14,11 @@ export async function memoryBus(service = 'svc', broker = `unit-${++counter}`): 
  * The memory transport presenting fewer native capabilities (like Kafka: no nack, emulated delay),
  * so core's in-place retry and emulated-delay paths run against a real queue.
  */
-export async function busWithout(caps: Partial<Capabilities>, broker = `unit-${++counter}`): Promise<Bus> {
+export async function busWithout(caps: Partial<Capabilities>, broker = `unit-${++counter}`, overrides: Partial<Transport> = {}): Promise<Bus> {
   const inner = await createMemoryTransport(new URL(`memory://${broker}`), { service: 'svc', logger: silentLogger });
-  const transport: Transport = Object.create(inner, { capabilities: { value: { ...inner.capabilities, ...caps } } }) as Transport;
+  const properties: PropertyDescriptorMap = { capabilities: { value: { ...inner.capabilities, ...caps } } };
+  for (const [name, value] of Object.entries(overrides)) properties[name] = { value };
+  const transport = Object.create(inner, properties) as Transport;
   return createBus({ transport, service: 'svc', logger: silentLogger });
 }
 

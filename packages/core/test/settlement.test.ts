@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError, NonRetryableError, type Bus, type Message } from '../src/index.js';
+import type { Transport } from '../src/index.js';
 import { busWithout, memoryBus, topic, waitFor } from './helpers.js';
 
 const buses: Bus[] = [];
@@ -176,5 +177,36 @@ describe('closing a bus', () => {
     await bus.close();
     await expect(pulling).resolves.toEqual([]);
     expect(await unanswered).toBeInstanceOf(ClosedError);
+  });
+});
+
+describe('request aborted before the publish is confirmed', () => {
+  it('rejects the request without an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // A transport whose publish confirm arrives late, as a real broker's can.
+      let releaseConfirm!: () => void;
+      const confirmGate = new Promise<void>((r) => (releaseConfirm = r));
+      const bus = await busWithout({}, undefined, {
+        publish: async function (this: Transport, request) {
+          await Object.getPrototypeOf(this).publish.call(this, request);
+          await confirmGate;
+        },
+      });
+      const controller = new AbortController();
+      const pending = bus.request(topic('slow-confirm'), {}, { signal: controller.signal, timeoutMs: 10_000 });
+      await new Promise((r) => setImmediate(r));
+      controller.abort(new Error('gave up'));
+      await new Promise((r) => setImmediate(r));
+      releaseConfirm();
+      await expect(pending).rejects.toThrow('gave up');
+      await new Promise((r) => setImmediate(r)); // Node reports unhandled rejections after the microtask queue drains
+      expect(unhandled).toEqual([]);
+      await bus.close();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
