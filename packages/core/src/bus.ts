@@ -352,9 +352,14 @@ export class Bus<C extends Contract = EmptyContract> {
     return {
       ...msg,
       ack: () => once(() => delivery.ack()),
-      nack: (options = {}) =>
-        once(async () => {
-          const delayMs = intInRange(options.delayMs, 0, 0, DAY_MS, 'delayMs');
+      nack: (options = {}) => {
+        let delayMs: number;
+        try {
+          delayMs = intInRange(options.delayMs, 0, 0, DAY_MS, 'delayMs'); // before settling: a bad value must not strand the message
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return once(async () => {
           if (msg.attempt >= maxAttempts) {
             await this.deadLetterOrKeep(target, delivery, new Error(options.reason ?? `Nacked on attempt ${msg.attempt} of ${maxAttempts}`), msg.attempt);
           } else if (this.transport.capabilities.nack) {
@@ -362,7 +367,8 @@ export class Bus<C extends Contract = EmptyContract> {
           } else {
             await delivery.abandon();
           }
-        }),
+        });
+      },
     };
   }
 

@@ -210,3 +210,20 @@ describe('request aborted before the publish is confirmed', () => {
     }
   });
 });
+
+describe('pull', () => {
+  it('rejects a bad nack delay without stranding the message, and refuses to settle twice', async () => {
+    const bus = await memoryBus();
+    const t = topic('pullnack');
+    await bus.pull(t, { waitMs: 0 });
+    await bus.publish(t, { x: 1 });
+    const [m] = await bus.pull(t, { waitMs: 1000 });
+    await expect(m!.nack({ delayMs: -1 })).rejects.toThrow(/delayMs must be an integer/);
+    await m!.nack();
+    await expect(m!.ack()).rejects.toThrow(/already acked or nacked/);
+    const [again] = await bus.pull(t, { waitMs: 1000 });
+    expect(again!.attempt).toBe(2);
+    await again!.ack();
+    await bus.close();
+  });
+});
