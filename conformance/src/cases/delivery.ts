@@ -37,7 +37,7 @@ export const deliveryCases: ConformanceCase[] = [
   },
   {
     id: 'delivery.binary',
-    title: 'binary body arrives byte-exact as application/octet-stream',
+    title: 'binary body arrives byte-exact as application/octet-stream, unaffected by the caller reusing its buffer',
     async run(h, expect) {
       const bus = await h.bus();
       const topic = h.topic('bin');
@@ -45,11 +45,15 @@ export const deliveryCases: ConformanceCase[] = [
       await bus.subscribe(topic, (m) => got.push(m));
       const bytes = new Uint8Array(4096);
       for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 8)) % 256;
-      await bus.publish(topic, bytes);
+      const original = Buffer.from(bytes);
+      const publishing = bus.publish(topic, bytes);
+      // The caller may reuse its buffer while the publish awaits its confirm: what was sent must not change.
+      bytes.fill(0);
+      await publishing;
       const [m] = await got.waitFor(1);
       expect(m!.contentType).toBe('application/octet-stream');
       expect(m!.body).toBeInstanceOf(Uint8Array);
-      expect(Buffer.from(m!.body as Uint8Array).equals(Buffer.from(bytes))).toBe(true);
+      expect(Buffer.from(m!.body as Uint8Array).equals(original)).toBe(true);
     },
   },
   {

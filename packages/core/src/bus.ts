@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { decodeMessage, encodeMessage, ReplyAttr, wireSize } from './codec.js';
+import { Attr, decodeMessage, encodeMessage, ReplyAttr, wireSize } from './codec.js';
 import { messageSchema, responseSchema, validateBody, type Contract, type EmptyContract, type PublishBody, type ReceiveBody, type ResponseBody } from './contract.js';
-import { deadLetter, NOT_BEFORE } from './dead-letter.js';
+import { deadLetter } from './dead-letter.js';
 import { ClosedError, ConnectionError, errorMessage, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger } from './logger.js';
 import { assertHeaders, assertTopicName } from './names.js';
@@ -12,7 +12,7 @@ import { createTransport, parseBusUrl, redactUrl } from './registry.js';
 import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeReply, type ReplyEnvelope } from './request-reply.js';
 import { resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
-import type { Delivery, Transport } from './spi.js';
+import type { Delivery, Transport, WireMessage } from './spi.js';
 import { injectTrace, runInContext, withPublishSpan } from './telemetry.js';
 import type {
   Capabilities,
@@ -161,7 +161,7 @@ export class Bus<C extends Contract = EmptyContract> {
       assertTopicName(topic);
       const group = this.groupOf(options.group);
       const resSchema = responseSchema(this.contract, topic);
-      const send = (request: import('./spi.js').WireMessage, reply: ReplyEnvelope) => sendReply(this.transport, request, this.service, reply);
+      const send = (request: WireMessage, reply: ReplyEnvelope) => sendReply(this.transport, request, this.service, reply);
       const idem = options.idempotency as IdempotencyOptions | undefined;
       const runner = new SubscriptionRunner({
         transport: this.transport,
@@ -267,7 +267,7 @@ export class Bus<C extends Contract = EmptyContract> {
     const delayMs = intInRange(options.delayMs, 0, 0, 15 * 60_000 * 4 * 24, 'delayMs');
     validateBody(messageSchema(this.contract, topic), body, `Body for "${topic}"`);
     const extra = { ...extraHeaders };
-    if (delayMs > 0 && this.transport.capabilities.delay === 'emulated') extra[NOT_BEFORE] = new Date(Date.now() + delayMs).toISOString();
+    if (delayMs > 0 && this.transport.capabilities.delay === 'emulated') extra[Attr.notBefore] = new Date(Date.now() + delayMs).toISOString();
     const inheritedIds: { correlationId?: string; causationId?: string } = {};
     if (inherited.correlationId !== undefined) inheritedIds.correlationId = inherited.correlationId;
     if (inherited.causationId !== undefined) inheritedIds.causationId = inherited.causationId;
@@ -281,9 +281,9 @@ export class Bus<C extends Contract = EmptyContract> {
     return { id, wire };
   }
 
-  private async deliver(topic: string, wire: import('./spi.js').WireMessage, delayMs: number | undefined, inherited: Inherited, id: string): Promise<void> {
+  private async deliver(topic: string, wire: WireMessage, delayMs: number | undefined, inherited: Inherited, id: string): Promise<void> {
     const publish = () =>
-      withPublishSpan({ system: this.transport.name, topic, id, correlationId: wire.headers['ce-correlationid'] }, async (inject) => {
+      withPublishSpan({ system: this.transport.name, topic, id, correlationId: wire.headers[Attr.correlationId] }, async (inject) => {
         const headers = { ...wire.headers };
         inject(headers);
         const native = delayMs !== undefined && delayMs > 0 && this.transport.capabilities.delay === 'native' ? { delayMs } : {};

@@ -26,6 +26,8 @@ export const Attr = {
   specversion: 'ce-specversion',
   correlationId: 'ce-correlationid',
   causationId: 'ce-causationid',
+  /** Earliest processing time (ISO) when the transport cannot delay natively; see spi.ts. */
+  notBefore: 'ce-notbefore',
   contentType: 'content-type',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
@@ -61,7 +63,9 @@ export interface EncodedBody {
 /** JSON by default; bytes as octet-stream; strings as text/plain; `contentType` overrides for bytes/strings. */
 export function encodeBody(body: unknown, contentType?: string): EncodedBody {
   if (body instanceof Uint8Array) {
-    return { bytes: body, contentType: contentType ?? BINARY_TYPE };
+    // The caller owns these bytes and may reuse them while the publish awaits its confirm:
+    // copy once here, so no transport has to (WireMessage is immutable from here on).
+    return { bytes: body.slice(), contentType: contentType ?? BINARY_TYPE };
   }
   if (typeof body === 'string') {
     return { bytes: utf8.encode(body), contentType: contentType ?? TEXT_TYPE };

@@ -30,7 +30,7 @@ export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, er
     [DeadLetterHeader.failedAt]: new Date().toISOString(),
   };
   // The emulated-delay marker must not hold the dead letter back.
-  delete headers[NOT_BEFORE];
+  delete headers[Attr.notBefore];
   // Bytes that could not be decoded would fail again in the DLQ: label them as raw bytes and keep the claimed type.
   if (error instanceof DecodeError) {
     const claimed = wire.headers[Attr.contentType];
@@ -41,6 +41,3 @@ export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, er
   await target.transport.publish({ topic: target.deadLetterTopic, message });
   countDeadLettered({ system: target.transport.name, topic: target.topic, group: target.group });
 }
-
-/** Extension attribute carrying the earliest processing time when the broker cannot delay natively. */
-export const NOT_BEFORE = 'ce-notbefore';

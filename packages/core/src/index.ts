@@ -20,6 +20,7 @@ export { consoleLogger, silentLogger } from './logger.js';
 export { registerTransport, parseUrlOptions, parseBusUrl, redactUrl, booleanOption, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
 export { PORTABLE_NAME } from './names.js';
 export { DEFAULT_RETRY, backoffDelay } from './retry.js';
+export { sleep } from './sleep.js';
 export {
   Attr,
   DeadLetterHeader,

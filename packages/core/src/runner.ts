@@ -9,7 +9,7 @@ import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
 import { Attr, decodeMessage } from './codec.js';
 import { validateBody } from './contract.js';
-import { deadLetter, NOT_BEFORE } from './dead-letter.js';
+import { deadLetter } from './dead-letter.js';
 import { DecodeError, errorMessage, NonRetryableError, ValidationError } from './errors.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { backoffDelay } from './retry.js';
@@ -138,7 +138,7 @@ export class SubscriptionRunner {
 
   /** Emulated delay: hold a message until its not-before time. False if closing meanwhile. */
   private async waitUntilDue(wire: WireMessage): Promise<boolean> {
-    const notBefore = wire.headers[NOT_BEFORE];
+    const notBefore = wire.headers[Attr.notBefore];
     if (notBefore === undefined) return true;
     const wait = Date.parse(notBefore) - Date.now();
     if (wait > 0) await sleep(wait, this.stopping.signal);

@@ -6,7 +6,9 @@
 import type { Capabilities, Logger } from './types.js';
 
 /**
- * A message as it travels. `headers` holds CloudEvents binary-mode attributes in their canonical
+ * A message as it travels. Immutable once core hands it over: core owns the bytes (it copies a
+ * caller's Uint8Array when encoding), so a transport may keep or share it without copying.
+ * Its `headers` hold CloudEvents binary-mode attributes in their canonical
  * HTTP-style form (`ce-id`, `ce-type`, ..., `content-type`, `traceparent`) plus user headers;
  * each adapter maps them to its broker's binding (see codec.ts helpers).
  */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ClosedError } from '../errors.js';
 import { parseUrlOptions } from '../registry.js';
-import type { Delivery, Transport, TransportConsumer, TransportFactory } from '../spi.js';
+import type { Delivery, PublishRequest, Transport, TransportConsumer, TransportFactory } from '../spi.js';
 import type { Capabilities } from '../types.js';
 import { memoryBroker, type Holder, type Lease, type MemoryBroker, type PushConsumer } from './broker.js';
 
@@ -49,10 +49,9 @@ class MemoryTransport implements Transport {
 
   async connect(): Promise<void> {}
 
-  async publish({ topic, message, delayMs }: { topic: string; message: import('../spi.js').WireMessage; delayMs?: number }): Promise<void> {
+  async publish({ topic, message, delayMs }: PublishRequest): Promise<void> {
     this.assertOpen();
-    // Copy so a caller mutating its buffer after publish cannot change what was "sent".
-    this.broker.publish(topic, { ...message, body: message.body.slice(), headers: { ...message.headers } }, delayMs ?? 0);
+    this.broker.publish(topic, message, delayMs ?? 0);
   }
 
   async declareGroup(topic: string, group: string): Promise<void> {
