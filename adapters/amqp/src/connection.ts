@@ -3,9 +3,9 @@
  * (`whenOpen`) and re-attaches when `onReconnect` listeners fire.
  */
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
-import { ClosedError, ConnectionError, type Logger } from '@switchyard/core';
+import { backoffDelay, ClosedError, ConnectionError, errorMessage, sleep, type Logger } from '@switchyard/core';
 import type { ResolvedConfig } from './options.js';
-import { closeQuietly, describeError, sleep } from './util.js';
+import { closeQuietly } from './util.js';
 
 export type LinkState = 'new' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -107,7 +107,7 @@ export class Link {
   }
 
   connectionError(err: unknown): ConnectionError {
-    return new ConnectionError(`Cannot connect to RabbitMQ at ${this.where}: ${this.scrub(describeError(err))}. Check that the broker is running and the URL (host, port, vhost, credentials) is right.`, { cause: err });
+    return new ConnectionError(`Cannot connect to RabbitMQ at ${this.where}: ${this.scrub(errorMessage(err))}. Check that the broker is running and the URL (host, port, vhost, credentials) is right.`, { cause: err });
   }
 
   /** Never let a password through in a message. */
@@ -139,7 +139,7 @@ export class Link {
       await conn.close().catch(() => undefined);
       throw new ClosedError('amqp transport');
     }
-    conn.on('error', (err: unknown) => this.logger.warn('RabbitMQ connection error', { where: this.where, error: this.scrub(describeError(err)) }));
+    conn.on('error', (err: unknown) => this.logger.warn('RabbitMQ connection error', { where: this.where, error: this.scrub(errorMessage(err)) }));
     conn.on('close', () => this.lost(conn));
     conn.on('blocked', (reason: unknown) => this.logger.warn('RabbitMQ blocked this connection (resource alarm); publishes wait', { where: this.where, reason: String(reason) }));
     conn.on('unblocked', () => this.logger.info('RabbitMQ unblocked this connection', { where: this.where }));
@@ -162,15 +162,16 @@ export class Link {
 
   private async reconnectLoop(): Promise<void> {
     const { reconnectMinMs, reconnectMaxMs } = this.config.options;
+    const policy = { maxAttempts: Number.MAX_SAFE_INTEGER, initialDelayMs: reconnectMinMs, maxDelayMs: reconnectMaxMs, factor: 2 };
     for (let attempt = 0; this.state === 'reconnecting'; attempt++) {
-      const base = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(attempt, 20));
-      await sleep(base / 2 + Math.random() * (base / 2), this.stopReconnect.signal);
+      // Same exponential backoff with equal jitter as core's retries (attempt 0 waits ~reconnectMinMs).
+      await sleep(backoffDelay(policy, attempt + 2), this.stopReconnect.signal);
       if (this.state !== 'reconnecting') return;
       try {
         await this.open();
       } catch (err) {
         if (this.state !== 'reconnecting') return;
-        this.logger.debug('Reconnect attempt failed', { where: this.where, attempt, error: this.scrub(describeError(err)) });
+        this.logger.debug('Reconnect attempt failed', { where: this.where, attempt, error: this.scrub(errorMessage(err)) });
         continue;
       }
       this.reconnects += 1;
@@ -179,7 +180,7 @@ export class Link {
         try {
           listener();
         } catch (err) {
-          this.logger.warn('A reconnect listener failed', { error: describeError(err) });
+          this.logger.warn('A reconnect listener failed', { error: errorMessage(err) });
         }
       }
       return;
@@ -212,7 +213,7 @@ export class ChannelSlot<C extends Channel> {
       (ch) => {
         ch.on('error', (err: Error) => {
           channelErrors.set(ch, err);
-          this.logger.warn(`RabbitMQ closed the ${this.what} channel`, { error: describeError(err) });
+          this.logger.warn(`RabbitMQ closed the ${this.what} channel`, { error: errorMessage(err) });
         });
         ch.on('close', () => (entry.closed = true));
         return ch;

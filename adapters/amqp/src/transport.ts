@@ -4,6 +4,8 @@ import {
   ClosedError,
   ConfigurationError,
   ConnectionError,
+  errorMessage,
+  sleep,
   redactUrl,
   type Capabilities,
   type Delivery,
@@ -18,7 +20,7 @@ import {
 import { ChannelSlot, channelErrors, Link } from './connection.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
-import { closeQuietly, describeError, sleep } from './util.js';
+import { closeQuietly } from './util.js';
 import { DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
 /** How long consumers, pulls and topology declarations wait for a reconnect before giving up an attempt. */
@@ -153,7 +155,7 @@ export class AmqpTransport implements Transport {
         return;
       } catch (err) {
         if (err instanceof ClosedError || this.closed) throw new ClosedError('amqp transport');
-        const message = describeError(err);
+        const message = errorMessage(err);
         if (ch === undefined && err instanceof ConnectionError && this.link.isOpen) throw err; // topology refused
         if (err instanceof ConfirmTimeout) {
           throw new ConnectionError(`RabbitMQ did not confirm the publish to "${routingKey}" within ${err.ms} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`, { cause: err });
@@ -168,7 +170,7 @@ export class AmqpTransport implements Transport {
           // channel with topology re-declared; a publish that is itself the cause fails again.
           this.forgetTopology();
           if (attempt < 3 && !(err instanceof ConfigurationError) && Date.now() < deadline) continue;
-          throw err instanceof ConfigurationError ? err : new ConnectionError(`RabbitMQ rejected the publish to "${routingKey}": ${this.link.scrub(describeError(serverError ?? err))}`, { cause: err });
+          throw err instanceof ConfigurationError ? err : new ConnectionError(`RabbitMQ rejected the publish to "${routingKey}": ${this.link.scrub(errorMessage(serverError ?? err))}`, { cause: err });
         }
         if (Date.now() >= deadline) {
           throw new ConnectionError(`Publishing to "${routingKey}" on RabbitMQ at ${this.link.where} was not confirmed before the connection was lost: ${this.link.scrub(message)}. Retry the publish.`, { cause: err });
@@ -256,9 +258,9 @@ export class AmqpTransport implements Transport {
         if (err instanceof ConfigurationError || err instanceof ClosedError || this.closed) throw err;
         if (this.link.conn === conn && this.link.isOpen && attempt >= 3) {
           // The connection is fine, so the broker keeps refusing the declaration.
-          throw new ConnectionError(`Declaring RabbitMQ topology failed: ${this.link.scrub(describeError(err))}`, { cause: err });
+          throw new ConnectionError(`Declaring RabbitMQ topology failed: ${this.link.scrub(errorMessage(err))}`, { cause: err });
         }
-        if (Date.now() >= deadline) throw new ConnectionError(`RabbitMQ at ${this.link.where} went away while declaring topology: ${describeError(err)}`, { cause: err });
+        if (Date.now() >= deadline) throw new ConnectionError(`RabbitMQ at ${this.link.where} went away while declaring topology: ${errorMessage(err)}`, { cause: err });
         await sleep(20);
       }
     }
@@ -273,7 +275,7 @@ export class AmqpTransport implements Transport {
       // sharing the channel just see "Channel ended" and are retried on a fresh one.
       if ((err as { code?: unknown }).code === 406) {
         throw new ConfigurationError(
-          `RabbitMQ already has this queue or exchange with different settings (${describeError(err)}). ` +
+          `RabbitMQ already has this queue or exchange with different settings (${errorMessage(err)}). ` +
             `Queues made by another queueType/deliveryLimit/queueExpiresMs keep their arguments: use the same URL options, or delete the old queue.`,
           { cause: err },
         );
@@ -290,7 +292,7 @@ export class AmqpTransport implements Transport {
     if (this.closed) return;
     const deadline = Date.now() + REATTACH_WAIT_MS;
     for (const { topic, group } of this.knownGroups.values()) {
-      this.ensureGroup(topic, group, deadline).catch((err: unknown) => this.logger.warn('Re-declaring a group queue after reconnect failed', { topic, group, error: describeError(err) }));
+      this.ensureGroup(topic, group, deadline).catch((err: unknown) => this.logger.warn('Re-declaring a group queue after reconnect failed', { topic, group, error: errorMessage(err) }));
     }
     for (const attachment of this.attachments) attachment.resume();
   }
@@ -332,7 +334,7 @@ export class AmqpTransport implements Transport {
         if (this.closed || options.signal?.aborted) return [];
         if (Date.now() >= deadline) {
           if (err instanceof ConnectionError) throw err;
-          throw new ConnectionError(`Pulling from "${topic}" on RabbitMQ at ${this.link.where} failed: ${this.link.scrub(describeError(err))}`, { cause: err });
+          throw new ConnectionError(`Pulling from "${topic}" on RabbitMQ at ${this.link.where} failed: ${this.link.scrub(errorMessage(err))}`, { cause: err });
         }
         // A server-side error (queue deleted under us) or a reconnect: declare again and retry.
         this.forgetTopology();
@@ -375,7 +377,7 @@ export class AmqpTransport implements Transport {
           const out = toAmqp(wire, { [DELIVERY_COUNT_HEADER]: String(deliveryCount) });
           await this.publishDelayed(queue, out.content, out.options, delayMs, Date.now() + this.config.options.publishTimeoutMs);
         } catch (err) {
-          this.logger.warn('Could not schedule a delayed redelivery; requeueing at once', { queue, error: describeError(err) });
+          this.logger.warn('Could not schedule a delayed redelivery; requeueing at once', { queue, error: errorMessage(err) });
           return requeue();
         }
         this.onChannel(() => ch.ack(msg));
@@ -388,7 +390,7 @@ export class AmqpTransport implements Transport {
     try {
       action();
     } catch (err) {
-      this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: describeError(err) });
+      this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
     }
   }
 
@@ -461,7 +463,7 @@ abstract class Attachment {
     const ch = await conn.createChannel();
     ch.on('error', (err: Error) => {
       channelErrors.set(ch, err);
-      this.transport.logger.warn('RabbitMQ closed a consumer channel', { what: this.describe(), error: describeError(err) });
+      this.transport.logger.warn('RabbitMQ closed a consumer channel', { what: this.describe(), error: errorMessage(err) });
     });
     ch.on('close', () => this.channelClosed(ch));
     if (this.stopped || this.closed) {
@@ -498,7 +500,7 @@ abstract class Attachment {
         return;
       } catch (err) {
         if (this.stopped || this.closed || this.transport.isClosed()) return;
-        this.transport.logger.warn('Resuming a consumer failed; retrying', { what: this.describe(), error: describeError(err) });
+        this.transport.logger.warn('Resuming a consumer failed; retrying', { what: this.describe(), error: errorMessage(err) });
         await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
       }
     }
@@ -609,7 +611,7 @@ class InboxConsumer extends Attachment implements Inbox {
         try {
           this.onMessage(fromAmqp(msg, false).wire);
         } catch (err) {
-          this.transport.logger.warn('Handling a reply failed', { error: describeError(err) });
+          this.transport.logger.warn('Handling a reply failed', { error: errorMessage(err) });
         }
       },
       { noAck: true, exclusive: true },

@@ -8,7 +8,7 @@
  * Messages are persistent (delivery-mode 2).
  */
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
-import { Attr, fromBindingHeaders, toBindingHeaders, type WireMessage } from '@switchyard/core';
+import { Attr, fromBindingHeaders, ReplyAttr, toBindingHeaders, type WireMessage } from '@switchyard/core';
 
 export const CE_AMQP_PREFIX = 'cloudEvents:';
 export const CE_AMQP_PREFIX_ALT = 'cloudEvents_';
@@ -46,13 +46,13 @@ export function toAmqp(message: WireMessage, extraHeaders: Record<string, string
   if (id !== undefined && Buffer.byteLength(id) <= SHORTSTR_MAX) options.messageId = id;
   const correlationId = message.headers[Attr.correlationId];
   if (correlationId !== undefined && Buffer.byteLength(correlationId) <= SHORTSTR_MAX) options.correlationId = correlationId;
-  const replyTo = message.headers['ce-replyto'];
+  const replyTo = message.headers[ReplyAttr.replyTo];
   if (replyTo !== undefined && Buffer.byteLength(replyTo) <= SHORTSTR_MAX) options.replyTo = replyTo;
   const timeHeader = message.headers[Attr.time];
   const time = timeHeader === undefined ? Number.NaN : Date.parse(timeHeader);
   if (!Number.isNaN(time)) options.timestamp = Math.floor(time / 1000);
-  // A copy: the caller may reuse its buffer while the publish waits for a confirm or a reconnect.
-  const content = Buffer.from(message.body);
+  // A view, not a copy: core hands transports immutable bytes (see WireMessage).
+  const content = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
   return { content, options };
 }
 
