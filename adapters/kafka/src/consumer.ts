@@ -16,11 +16,10 @@
  * close, abandoned and unsettled offsets are simply not committed: the group's next member
  * reads them again.
  */
-import { ConnectionError, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
+import { Attr, CE_PREFIX, ConnectionError, errorMessage, sleep, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { errorMessage } from '@switchyard/core';
 import type { KafkaSettings } from './options.js';
-import { fromKafkaMessage } from './wire.js';
+import { fromKafkaMessage, KAFKA_PREFIX } from './wire.js';
 
 /** Redeliveries seen by this process, per (group, partition, offset): Kafka keeps no delivery count. */
 export class DeliveryCounts {
@@ -43,9 +42,12 @@ export class DeliveryCounts {
 /** Held messages beyond this are handed to core at once (core then waits out their delay itself). */
 const MAX_HELD = 10_000;
 
-/** The emulated-delay time core puts on delayed messages (`ce-notbefore`, `ce_notbefore` on Kafka); 0 if none. */
+/** Core's emulated-delay attribute (`ce-notbefore`) in the Kafka binding (`ce_notbefore`). */
+const NOT_BEFORE_HEADER = KAFKA_PREFIX + Attr.notBefore.slice(CE_PREFIX.length);
+
+/** The emulated-delay time core puts on delayed messages; 0 if none. */
 function notBefore(message: KafkaMessage): number {
-  const raw = message.headers?.['ce_notbefore'];
+  const raw = message.headers?.[NOT_BEFORE_HEADER];
   if (raw === undefined) return 0;
   const text = Array.isArray(raw) ? raw[0] : raw;
   const time = Date.parse(typeof text === 'string' ? text : (text?.toString('utf8') ?? ''));
@@ -245,7 +247,7 @@ export class GroupConsumer implements TransportConsumer {
       } catch (err) {
         this.options.logger.warn('Restarting the Kafka consumer failed; trying again', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
         await this.consumer?.disconnect().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay);
       }
     }
   }
@@ -401,7 +403,7 @@ export class GroupConsumer implements TransportConsumer {
         this.options.logger.debug('Committing offsets failed; will retry', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
         this.commitDirty = true;
         if (this.stopping) return;
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
     }
   }
@@ -411,7 +413,7 @@ export class GroupConsumer implements TransportConsumer {
     const deadline = Date.now() + timeoutMs;
     for (let tries = 0; tries < 20 && Date.now() < deadline; tries++) {
       if (this.committing) {
-        await Promise.race([this.committing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+        await Promise.race([this.committing, sleep(deadline - Date.now())]);
       }
       let outstanding = false;
       for (const state of this.states.values()) {
@@ -420,7 +422,7 @@ export class GroupConsumer implements TransportConsumer {
       }
       if (!outstanding) return;
       this.scheduleCommit();
-      await Promise.race([this.committing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      await Promise.race([this.committing, sleep(deadline - Date.now())]);
     }
   }
 

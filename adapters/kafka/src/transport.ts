@@ -1,6 +1,8 @@
 import {
   ClosedError,
   ConnectionError,
+  errorMessage,
+  sleep,
   wireSize,
   type Capabilities,
   type Delivery,
@@ -13,7 +15,6 @@ import {
 } from '@switchyard/core';
 import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
 import { DeliveryCounts, GroupConsumer } from './consumer.js';
-import { errorMessage } from '@switchyard/core';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
@@ -132,17 +133,7 @@ export class KafkaTransport implements Transport {
   async consume(topic: string, group: string, options: { prefetch: number }, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
     this.assertOpen();
     await this.declareGroup(topic, group);
-    const consumer = new GroupConsumer({
-      kafka: this.kafka,
-      settings: this.settings,
-      logger: this.logger,
-      topic,
-      group,
-      groupId: kafkaGroupId(topic, group),
-      prefetch: options.prefetch,
-      counts: this.counts,
-      onDelivery,
-    });
+    const consumer = this.groupConsumer(topic, group, options.prefetch, onDelivery);
     this.consumers.add(consumer);
     try {
       await consumer.start();
@@ -163,6 +154,11 @@ export class KafkaTransport implements Transport {
     };
   }
 
+  private groupConsumer(topic: string, group: string, prefetch: number, onDelivery: (delivery: Delivery) => void): GroupConsumer {
+    const { kafka, settings, logger, counts } = this;
+    return new GroupConsumer({ kafka, settings, logger, topic, group, groupId: kafkaGroupId(topic, group), prefetch, counts, onDelivery });
+  }
+
   async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
     this.assertOpen();
     const id = kafkaGroupId(topic, group);
@@ -171,17 +167,7 @@ export class KafkaTransport implements Transport {
       source = (async () => {
         await this.declareGroup(topic, group);
         const created = new PullSource();
-        const consumer = new GroupConsumer({
-          kafka: this.kafka,
-          settings: this.settings,
-          logger: this.logger,
-          topic,
-          group,
-          groupId: id,
-          prefetch: PULL_BUFFER,
-          counts: this.counts,
-          onDelivery: (d) => created.push(d),
-        });
+        const consumer = this.groupConsumer(topic, group, PULL_BUFFER, (d) => created.push(d));
         created.consumer = consumer;
         await consumer.start();
         return created;
@@ -257,7 +243,7 @@ export class KafkaTransport implements Transport {
         lastError = err;
         if ((err as { retriable?: boolean }).retriable === false) break;
       }
-      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+      await sleep(Math.min(50 * 2 ** attempt, 500));
     }
     throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, lastError ?? new Error('timed out waiting for partition leaders'));
   }
@@ -288,7 +274,7 @@ export class KafkaTransport implements Transport {
         // Also kafkajs's own races (e.g. fetchTopicOffsets on metadata refreshed concurrently): try again.
         const cause = (err as { cause?: { retriable?: boolean } }).cause;
         if (attempt >= 12 || cause?.retriable === false || this.closed) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+        await sleep(Math.min(100 * 2 ** attempt, 2000));
       }
     }
   }
@@ -330,7 +316,7 @@ export class KafkaTransport implements Transport {
         }
         if (attempt >= 6) throw err;
         if (type === 'NOT_COORDINATOR' || type === 'NOT_COORDINATOR_FOR_GROUP') await cluster.refreshMetadata().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 100 * attempt));
+        await sleep(100 * attempt);
       }
     }
   }
