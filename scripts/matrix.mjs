@@ -46,7 +46,9 @@ const lines = [];
 const header = `| | ${reports.map((r) => `**${r.name}**`).join(' | ')} |`;
 const rule = `| --- | ${reports.map(() => ':---:').join(' | ')} |`;
 lines.push(header, rule);
-lines.push(`| conformance | ${reports.map((r) => `${r.summary.pass} ✅ ${r.summary.fail ? `${r.summary.fail} ❌ ` : ''}${r.summary.na ? `${r.summary.na} n/a` : ''}`.trim()).join(' | ')} |`);
+lines.push(
+  `| conformance | ${reports.map((r) => `${r.summary.pass} ✅ ${r.summary.fail ? `${r.summary.fail} ❌ ` : ''}${r.summary.na ? `${r.summary.na} n/a` : ''}`.trim()).join(' | ')} |`,
+);
 for (const [key, label] of capabilityRows) lines.push(`| ${label} | ${reports.map((r) => fmt(r.capabilities?.[key])).join(' | ')} |`);
 lines.push('');
 lines.push('<details><summary>Every case</summary>', '');

@@ -4,6 +4,7 @@
  *
  * Stages run one after another because broker suites restart brokers (restart cases) and must
  * not disturb each other; inside a stage vitest runs files in parallel where it is safe.
+ *   0. lint: `biome check .` (formatting + lint rules, one tool for the whole repo)
  *   1. unit: core unit tests + the conformance suite on memory (no broker needed)
  *   2. brokers: `scripts/brokers up` (installs and starts what is missing; fails loudly)
  *   3. each broker project: smoke tests of every broker, then each adapter's suites
@@ -18,7 +19,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const only = process.env.SWITCHYARD_TEST_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const only = process.env.SWITCHYARD_TEST_ONLY?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const resultsDir = join(root, '.vitest-results');
 mkdirSync(resultsDir, { recursive: true });
 
@@ -32,13 +35,21 @@ function run(command, args, options = {}) {
 /** Vitest projects in the order they run; `broker: true` ones need scripts/brokers up first. */
 function projects() {
   const withConfig = (parent) =>
-    existsSync(join(root, parent)) ? readdirSync(join(root, parent)).sort().map((d) => `${parent}/${d}`).filter((d) => existsSync(join(root, d, 'vitest.config.ts'))) : [];
+    existsSync(join(root, parent))
+      ? readdirSync(join(root, parent))
+          .sort()
+          .map((d) => `${parent}/${d}`)
+          .filter((d) => existsSync(join(root, d, 'vitest.config.ts')))
+      : [];
   // No broker needed: core (memory transport), the conformance suite on memory, the examples on memory.
   const list = [{ name: 'unit', dirs: [...withConfig('packages'), 'conformance', ...withConfig('examples')], broker: false, parallel: true }];
   if (existsSync(join(root, 'scripts/smoke/vitest.config.ts'))) list.push({ name: 'brokers', dirs: ['scripts/smoke'], broker: true, parallel: false });
   for (const dir of withConfig('adapters')) list.push({ name: dir.slice('adapters/'.length), dirs: [dir], broker: true, parallel: false });
   return only ? list.filter((p) => only.includes(p.name)) : list;
 }
+
+// Formatting and lint first: cheap, and a failure is reported with the test results instead of hiding them.
+const lintStatus = run('npx', ['biome', 'check', '.']);
 
 let status = run('npm', ['run', 'build', '--silent']);
 if (status !== 0) {
@@ -56,7 +67,7 @@ if (stages.some((p) => p.broker) && process.env.SWITCHYARD_BROKERS_SKIP_UP !== '
 }
 
 const totals = { passed: 0, failed: 0, files: 0 };
-const failedStages = [];
+const failedStages = lintStatus === 0 ? [] : [`lint (biome check exit ${lintStatus}; npm run format fixes formatting)`];
 for (const stage of stages) {
   const outputFile = join(resultsDir, `${stage.name}.json`);
   const args = ['vitest', 'run', ...stage.dirs.flatMap((d) => ['--project', projectName(d)]), '--reporter=default', '--reporter=json', `--outputFile.json=${outputFile}`];

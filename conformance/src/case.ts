@@ -15,4 +15,3 @@ export interface ConformanceCase {
   readonly notApplicable?: (caps: Capabilities, options: ConformanceOptions) => { reason: string; check: (expect: Expect) => void } | undefined;
   run(h: Harness, expect: Expect): Promise<void>;
 }
-

@@ -53,7 +53,7 @@ export class Report {
       cases,
     };
     const file = join(dir, `${this.options.name}.json`);
-    await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     return file;
   }
 }

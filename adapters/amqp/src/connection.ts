@@ -77,10 +77,13 @@ export class Link {
         finish();
         reject(signal?.reason instanceof Error ? signal.reason : new ConnectionError('Aborted while waiting for the RabbitMQ connection.'));
       };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new ConnectionError(`RabbitMQ at ${this.where} is unreachable (reconnecting for ${Math.round(timeoutMs)} ms); nothing was sent. Retry later.`));
-      }, Math.max(0, timeoutMs));
+      const timer = setTimeout(
+        () => {
+          finish();
+          reject(new ConnectionError(`RabbitMQ at ${this.where} is unreachable (reconnecting for ${Math.round(timeoutMs)} ms); nothing was sent. Retry later.`));
+        },
+        Math.max(0, timeoutMs),
+      );
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(waiter);
     });
@@ -107,7 +110,10 @@ export class Link {
   }
 
   connectionError(err: unknown): ConnectionError {
-    return new ConnectionError(`Cannot connect to RabbitMQ at ${this.where}: ${this.scrub(errorMessage(err))}. Check that the broker is running and the URL (host, port, vhost, credentials) is right.`, { cause: err });
+    return new ConnectionError(
+      `Cannot connect to RabbitMQ at ${this.where}: ${this.scrub(errorMessage(err))}. Check that the broker is running and the URL (host, port, vhost, credentials) is right.`,
+      { cause: err },
+    );
   }
 
   /** Never let a password through in a message. */

@@ -25,7 +25,12 @@ export const optionsShape = {
   /** Upper bound for the per-consumer prefetch (basic.qos) core asks for. */
   maxPrefetch: z.coerce.number().int().min(1).max(65_535).default(1000),
   /** Largest message accepted (body + headers). RabbitMQ's own default limit is 128 MiB. */
-  maxPayloadBytes: z.coerce.number().int().positive().max(128 * MIB).default(16 * MIB),
+  maxPayloadBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(128 * MIB)
+    .default(16 * MIB),
   /** How long a publish waits for the connection to come back (and for the confirm) before failing with ConnectionError. */
   publishTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
   /** TCP/TLS connect timeout per attempt. */
@@ -89,7 +94,9 @@ export function resolveConfig(url: URL): ResolvedConfig {
       try {
         tls[file] = readFileSync(path);
       } catch (err) {
-        throw new ConfigurationError(`Cannot read the amqps ${file} file given in the URL: ${(err as NodeJS.ErrnoException).code ?? 'read failed'}. Give a readable PEM file path.`);
+        throw new ConfigurationError(
+          `Cannot read the amqps ${file} file given in the URL: ${(err as NodeJS.ErrnoException).code ?? 'read failed'}. Give a readable PEM file path.`,
+        );
       }
     }
     if (options.passphrase !== undefined) tls['passphrase'] = options.passphrase;

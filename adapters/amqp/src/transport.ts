@@ -158,7 +158,10 @@ export class AmqpTransport implements Transport {
         const message = errorMessage(err);
         if (ch === undefined && err instanceof ConnectionError && this.link.isOpen) throw err; // topology refused
         if (err instanceof ConfirmTimeout) {
-          throw new ConnectionError(`RabbitMQ did not confirm the publish to "${routingKey}" within ${err.ms} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`, { cause: err });
+          throw new ConnectionError(
+            `RabbitMQ did not confirm the publish to "${routingKey}" within ${err.ms} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`,
+            { cause: err },
+          );
         }
         if (message === 'message nacked') {
           throw new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err });
@@ -170,10 +173,15 @@ export class AmqpTransport implements Transport {
           // channel with topology re-declared; a publish that is itself the cause fails again.
           this.forgetTopology();
           if (attempt < 3 && !(err instanceof ConfigurationError) && Date.now() < deadline) continue;
-          throw err instanceof ConfigurationError ? err : new ConnectionError(`RabbitMQ rejected the publish to "${routingKey}": ${this.link.scrub(errorMessage(serverError ?? err))}`, { cause: err });
+          throw err instanceof ConfigurationError
+            ? err
+            : new ConnectionError(`RabbitMQ rejected the publish to "${routingKey}": ${this.link.scrub(errorMessage(serverError ?? err))}`, { cause: err });
         }
         if (Date.now() >= deadline) {
-          throw new ConnectionError(`Publishing to "${routingKey}" on RabbitMQ at ${this.link.where} was not confirmed before the connection was lost: ${this.link.scrub(message)}. Retry the publish.`, { cause: err });
+          throw new ConnectionError(
+            `Publishing to "${routingKey}" on RabbitMQ at ${this.link.where} was not confirmed before the connection was lost: ${this.link.scrub(message)}. Retry the publish.`,
+            { cause: err },
+          );
         }
         // Connection going away: wait for the reconnect and publish again.
         await sleep(20);
@@ -292,7 +300,9 @@ export class AmqpTransport implements Transport {
     if (this.closed) return;
     const deadline = Date.now() + REATTACH_WAIT_MS;
     for (const { topic, group } of this.knownGroups.values()) {
-      this.ensureGroup(topic, group, deadline).catch((err: unknown) => this.logger.warn('Re-declaring a group queue after reconnect failed', { topic, group, error: errorMessage(err) }));
+      this.ensureGroup(topic, group, deadline).catch((err: unknown) =>
+        this.logger.warn('Re-declaring a group queue after reconnect failed', { topic, group, error: errorMessage(err) }),
+      );
     }
     for (const attachment of this.attachments) attachment.resume();
   }

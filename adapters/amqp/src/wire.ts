@@ -22,7 +22,15 @@ export const DELAY_BUCKET_HEADER = 'switchyard:delay-bucket';
 export const QUORUM_DELIVERY_COUNT = 'x-delivery-count';
 
 /** Broker- and adapter-added headers that are not part of the message. */
-const INTERNAL_HEADERS = new Set([DELIVERY_COUNT_HEADER, DELAY_BUCKET_HEADER, QUORUM_DELIVERY_COUNT, 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason']);
+const INTERNAL_HEADERS = new Set([
+  DELIVERY_COUNT_HEADER,
+  DELAY_BUCKET_HEADER,
+  QUORUM_DELIVERY_COUNT,
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+]);
 const isInternal = (name: string) => INTERNAL_HEADERS.has(name) || name.startsWith('x-last-death-');
 
 const SHORTSTR_MAX = 255;

@@ -13,7 +13,12 @@ const URL_ = urlWith({ queueExpiresMs: '600000' });
 const EXCHANGE = 'switchyard.topics';
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).reverse().map((c) => c()));
+  await Promise.allSettled(
+    cleanups
+      .splice(0)
+      .reverse()
+      .map((c) => c()),
+  );
 });
 
 async function bus(service: string): Promise<Bus> {
@@ -124,7 +129,13 @@ describe('amqp interop (CloudEvents AMQP binding)', () => {
         const request = JSON.parse(msg.content.toString('utf8')) as { n: number };
         ch.sendToQueue(msg.properties.replyTo as string, Buffer.from(JSON.stringify({ double: request.n * 2 })), {
           contentType: 'application/json',
-          headers: { 'cloudEvents:specversion': '1.0', 'cloudEvents:id': randomUUID(), 'cloudEvents:type': `${topic}.reply`, 'cloudEvents:source': '/plain', 'cloudEvents:inreplyto': msg.properties.headers!['cloudEvents:id'] },
+          headers: {
+            'cloudEvents:specversion': '1.0',
+            'cloudEvents:id': randomUUID(),
+            'cloudEvents:type': `${topic}.reply`,
+            'cloudEvents:source': '/plain',
+            'cloudEvents:inreplyto': msg.properties.headers!['cloudEvents:id'],
+          },
         });
       },
       { noAck: true },

@@ -9,9 +9,7 @@ export class CuttableProxy {
   private readonly sockets = new Set<net.Socket>();
   private down = false;
 
-  private constructor(
-    private readonly target: { host: string; port: number },
-  ) {
+  private constructor(private readonly target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
       if (this.down) {
         client.resetAndDestroy();

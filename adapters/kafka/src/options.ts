@@ -12,7 +12,10 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 export const optionsShape = {
   /** Client id sent to the brokers (quotas, logs). Default: switchyard-<service>. */
-  clientId: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, 'letters, digits, ".", "_" or "-", at most 200').optional(),
+  clientId: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,200}$/, 'letters, digits, ".", "_" or "-", at most 200')
+    .optional(),
   /** Partitions of topics this transport creates on first use. */
   partitions: int(1, 10_000).default(4),
   /** Replication factor of topics it creates; -1 = the broker's default.replication.factor. */
@@ -66,7 +69,9 @@ export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[
     if (!hostPort.test(broker)) throw new ConfigurationError(`Invalid broker "${broker}" in the kafka URL: use kafka://host:port[,host:port].`);
   }
   if (options.heartbeatInterval >= options.sessionTimeout) {
-    throw new ConfigurationError(`kafka option heartbeatInterval (${options.heartbeatInterval}) must be below sessionTimeout (${options.sessionTimeout}); about a third of it is usual.`);
+    throw new ConfigurationError(
+      `kafka option heartbeatInterval (${options.heartbeatInterval}) must be below sessionTimeout (${options.sessionTimeout}); about a third of it is usual.`,
+    );
   }
   const username = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);

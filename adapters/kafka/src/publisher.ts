@@ -92,7 +92,10 @@ export class Publisher {
           const byTopic = new Map<string, Message[]>();
           for (const q of batch) {
             let list = byTopic.get(q.topic);
-            if (!list) byTopic.set(q.topic, (list = []));
+            if (!list) {
+              list = [];
+              byTopic.set(q.topic, list);
+            }
             list.push(q.message);
           }
           await producer.sendBatch({

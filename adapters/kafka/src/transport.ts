@@ -180,7 +180,12 @@ export class KafkaTransport implements Transport {
   }
 
   async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
-    const details: Record<string, unknown> = { brokers: this.settings.brokers, clientId: this.settings.clientId, consumers: this.consumers.size, pullSources: this.pullSources.size };
+    const details: Record<string, unknown> = {
+      brokers: this.settings.brokers,
+      clientId: this.settings.clientId,
+      consumers: this.consumers.size,
+      pullSources: this.pullSources.size,
+    };
     if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
     try {
       const admin = await this.getAdmin();

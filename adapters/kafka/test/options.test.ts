@@ -26,7 +26,9 @@ describe('kafka URL options', () => {
   });
 
   it('accepts the documented options', () => {
-    const t = make('kafka://user:pw@127.0.0.1:9092,127.0.0.2:9092?clientId=my-app&partitions=8&replicationFactor=1&ssl=false&sasl=scram-sha-512&sessionTimeout=30000&heartbeatInterval=3000&rebalanceTimeout=60000&maxWaitTime=500&connectionTimeout=5000&requestTimeout=20000&maxBatchBytes=100000');
+    const t = make(
+      'kafka://user:pw@127.0.0.1:9092,127.0.0.2:9092?clientId=my-app&partitions=8&replicationFactor=1&ssl=false&sasl=scram-sha-512&sessionTimeout=30000&heartbeatInterval=3000&rebalanceTimeout=60000&maxWaitTime=500&connectionTimeout=5000&requestTimeout=20000&maxBatchBytes=100000',
+    );
     expect(t).toHaveProperty('name', 'kafka');
   });
 

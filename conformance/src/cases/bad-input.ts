@@ -56,7 +56,9 @@ export const badInputCases: ConformanceCase[] = [
     id: 'bad-input.contract',
     title: 'a body that fails the contract schema is rejected on publish and nothing is sent',
     notApplicable: (_caps, options) =>
-      options.url === undefined ? { reason: 'suite was given createBus, not a URL: the contract is the caller’s', check: (expect) => expect(options.createBus).toBeDefined() } : undefined,
+      options.url === undefined
+        ? { reason: 'suite was given createBus, not a URL: the contract is the caller’s', check: (expect) => expect(options.createBus).toBeDefined() }
+        : undefined,
     async run(h, expect) {
       const topic = h.topic('contract');
       const contract = { [topic]: z.object({ orderId: z.string() }) };

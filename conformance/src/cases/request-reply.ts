@@ -40,7 +40,7 @@ export const requestReplyCases: ConformanceCase[] = [
         { concurrency: 16 },
       );
       const replies = await Promise.all(Array.from({ length: 100 }, (_, n) => client.request(topic, { n }, { timeoutMs: 30_000 })));
-      replies.forEach((r, n) => expect(r).toEqual({ n, square: n * n }));
+      for (const [n, r] of replies.entries()) expect(r).toEqual({ n, square: n * n });
     },
   },
   {

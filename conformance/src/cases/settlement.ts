@@ -242,7 +242,12 @@ export const settlementCases: ConformanceCase[] = [
         }
       }
       expect(seen.filter((s) => s.i === 1).map((s) => s.attempt)).toEqual([1, 2]);
-      expect(seen.filter((s) => s.i !== 1).map((s) => s.i).sort()).toEqual([0, 2]);
+      expect(
+        seen
+          .filter((s) => s.i !== 1)
+          .map((s) => s.i)
+          .sort(),
+      ).toEqual([0, 2]);
       expect(await drainByPull(bus, topic, group)).toBe(0);
     },
   },

@@ -57,12 +57,16 @@ export async function runOrderDemo({ url, say }: DemoOptions): Promise<DemoSumma
     });
 
     // Two teams react to the same event independently: each group gets its own copy (fan-out).
-    await notifications.subscribe('order.placed', async (msg: Message<OrderPlaced>) => {
-      if (!mine(msg.body.orderId)) return;
-      say(`  [notifications] emailing ${msg.body.customerEmail}: order ${msg.body.orderId} confirmed (correlation ${msg.correlationId})`);
-      summary.notified.push(msg.body.orderId);
-      checkDone();
-    }, { retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 500, factor: 2 } });
+    await notifications.subscribe(
+      'order.placed',
+      async (msg: Message<OrderPlaced>) => {
+        if (!mine(msg.body.orderId)) return;
+        say(`  [notifications] emailing ${msg.body.customerEmail}: order ${msg.body.orderId} confirmed (correlation ${msg.correlationId})`);
+        summary.notified.push(msg.body.orderId);
+        checkDone();
+      },
+      { retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 500, factor: 2 } },
+    );
     await reporting.subscribe('order.placed', async (msg: Message<OrderPlaced>) => {
       if (!mine(msg.body.orderId)) return;
       say(`  [reporting]     revenue +${msg.body.total.toFixed(2)} from ${msg.body.orderId}`);
@@ -72,21 +76,33 @@ export async function runOrderDemo({ url, say }: DemoOptions): Promise<DemoSumma
 
     // Messages that can never be handled end up in order.placed.dlq with the reason attached.
     // Each subscribing group keeps the dead letters in its own queue; ops reads the notification team's.
-    await ops.subscribe('order.placed.dlq', async (msg) => {
-      const body = msg.body as Partial<OrderPlaced>;
-      if (typeof body.orderId !== 'string' || !mine(body.orderId)) return;
-      const reason = msg.headers['x-switchyard-error'] ?? 'unknown';
-      say(`  [ops]           dead letter from ${msg.headers['x-switchyard-group']}: ${body.orderId} — ${reason}`);
-      summary.deadLettered.push({ orderId: body.orderId, reason });
-      checkDone();
-    }, { group: 'notifications', retry: false, deadLetter: false });
+    await ops.subscribe(
+      'order.placed.dlq',
+      async (msg) => {
+        const body = msg.body as Partial<OrderPlaced>;
+        if (typeof body.orderId !== 'string' || !mine(body.orderId)) return;
+        const reason = msg.headers['x-switchyard-error'] ?? 'unknown';
+        say(`  [ops]           dead letter from ${msg.headers['x-switchyard-group']}: ${body.orderId} — ${reason}`);
+        summary.deadLettered.push({ orderId: body.orderId, reason });
+        checkDone();
+      },
+      { group: 'notifications', retry: false, deadLetter: false },
+    );
 
     say('\nThe order service takes four orders. For each it asks inventory first (request/reply):');
     const carts = [
       { n: 1, email: 'ada@example.com', items: [{ sku: 'KB-01', qty: 1 }], total: 89.9 },
       { n: 2, email: 'grace@example.com', items: [{ sku: 'MS-02', qty: 2 }], total: 59.8 },
       { n: 3, email: 'linus@example.com', items: [{ sku: 'HD-03', qty: 1 }], total: 120 },
-      { n: 4, email: 'ken@example.com', items: [{ sku: 'KB-01', qty: 2 }, { sku: 'MS-02', qty: 1 }], total: 209.7 },
+      {
+        n: 4,
+        email: 'ken@example.com',
+        items: [
+          { sku: 'KB-01', qty: 2 },
+          { sku: 'MS-02', qty: 1 },
+        ],
+        total: 209.7,
+      },
     ];
     for (const cart of carts) {
       const id = orderId(cart.n);
@@ -110,8 +126,10 @@ export async function runOrderDemo({ url, say }: DemoOptions): Promise<DemoSumma
     say('  Consumers validate it against the contract, cannot handle it, and dead-letter it at once (no retry loop):');
 
     await finished;
-    say(`\nDone: ${summary.placed.length} placed, ${summary.rejected.length} rejected by inventory, ` +
-      `${summary.notified.length} notified, ${summary.reported.length} reported, ${summary.deadLettered.length} dead-lettered.`);
+    say(
+      `\nDone: ${summary.placed.length} placed, ${summary.rejected.length} rejected by inventory, ` +
+        `${summary.notified.length} notified, ${summary.reported.length} reported, ${summary.deadLettered.length} dead-lettered.`,
+    );
     return summary;
   } finally {
     await Promise.allSettled(buses.map((b) => b.close()));

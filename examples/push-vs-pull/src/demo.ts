@@ -23,13 +23,17 @@ export async function runPushVsPull({ url, say, jobs = 12 }: { url: string; say:
   try {
     let pushDone!: () => void;
     const allPushed = new Promise<void>((resolve) => (pushDone = resolve));
-    await pushBus.subscribe(topic, async (msg) => {
-      const job = msg.body as { run: string; n: number };
-      if (job.run !== run) return;
-      summary.pushed++;
-      say(`  [push] handled job ${job.n} the moment it arrived`);
-      if (summary.pushed === jobs) pushDone();
-    }, { concurrency: 4 });
+    await pushBus.subscribe(
+      topic,
+      async (msg) => {
+        const job = msg.body as { run: string; n: number };
+        if (job.run !== run) return;
+        summary.pushed++;
+        say(`  [push] handled job ${job.n} the moment it arrived`);
+        if (summary.pushed === jobs) pushDone();
+      },
+      { concurrency: 4 },
+    );
     // Create the pull group before publishing so it keeps every job for the worker.
     await pullBus.pull(topic, { waitMs: 0 });
 

@@ -15,18 +15,24 @@ async function measure(label, count, fn) {
   const started = performance.now();
   await fn();
   const seconds = (performance.now() - started) / 1000;
-  console.log(`${label.padEnd(44)} ${String(count).padStart(7)} in ${seconds.toFixed(2).padStart(6)} s  ${Math.round(count / seconds).toLocaleString('en-US').padStart(9)} /s`);
+  console.log(
+    `${label.padEnd(44)} ${String(count).padStart(7)} in ${seconds.toFixed(2).padStart(6)} s  ${Math.round(count / seconds)
+      .toLocaleString('en-US')
+      .padStart(9)} /s`,
+  );
 }
 
 const bus = await createBus({ url, service: `bench-${run}`, logger: silentLogger });
-console.log(`Switchyard bench on ${url.replace(/\/\/[^@/]*@/, '//***@')} (${bus.capabilities ? 'node ' + process.version : ''})`);
+console.log(`Switchyard bench on ${url.replace(/\/\/[^@/]*@/, '//***@')} (${bus.capabilities ? `node ${process.version}` : ''})`);
 
 const publishOnly = `bench.publish.${run}`;
 await measure('publish (confirmed, 64 in flight)', N, async () => {
   let next = 0;
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (next < N) await bus.publish(publishOnly, { n: next++, pad: 'x'.repeat(100) });
-  }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < N) await bus.publish(publishOnly, { n: next++, pad: 'x'.repeat(100) });
+    }),
+  );
 });
 
 for (const concurrency of [1, 16]) {
@@ -34,12 +40,20 @@ for (const concurrency of [1, 16]) {
   let received = 0;
   let done;
   const all = new Promise((r) => (done = r));
-  const sub = await bus.subscribe(topic, () => { if (++received === N) done(); }, { concurrency });
+  const sub = await bus.subscribe(
+    topic,
+    () => {
+      if (++received === N) done();
+    },
+    { concurrency },
+  );
   await measure(`publish → handler (concurrency ${concurrency})`, N, async () => {
     let next = 0;
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < N) await bus.publish(topic, { n: next++ });
-    }));
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < N) await bus.publish(topic, { n: next++ });
+      }),
+    );
     await all;
   });
   await sub.close();
@@ -49,8 +63,10 @@ const rpc = `bench.rpc.${run}`;
 await bus.reply(rpc, (req) => ({ echo: req.body }), { concurrency: 16 });
 await measure('request/reply (16 in flight)', REQUESTS, async () => {
   let next = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next < REQUESTS) await bus.request(rpc, { n: next++ });
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < REQUESTS) await bus.request(rpc, { n: next++ });
+    }),
+  );
 });
 await bus.close();

@@ -13,7 +13,7 @@ import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeR
 import { resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
 import type { Delivery, Transport, WireMessage } from './spi.js';
-import { injectTrace, runInContext, withPublishSpan } from './telemetry.js';
+import { runInContext, withPublishSpan } from './telemetry.js';
 import type {
   Capabilities,
   CloseOptions,
@@ -115,6 +115,7 @@ export class Bus<C extends Contract = EmptyContract> {
         logger: this.logger,
         handle: async (msg, ctx) => {
           await handler(msg as Message<ReceiveBody<C, K>>, ctx);
+          return undefined;
         },
         makeContext: this.contextFactory(),
       });
@@ -274,7 +275,9 @@ export class Bus<C extends Contract = EmptyContract> {
     const { id, wire } = encodeMessage({ topic, source: this.service, body, options, ...inheritedIds, extraHeaders: extra });
     const headerCount = Object.keys(wire.headers).length;
     if (headerCount > this.transport.capabilities.maxHeaders) {
-      throw new ValidationError(`Message for "${topic}" has ${headerCount} headers with metadata; the ${this.transport.name} transport carries at most ${this.transport.capabilities.maxHeaders}. Send fewer headers or move data into the body.`);
+      throw new ValidationError(
+        `Message for "${topic}" has ${headerCount} headers with metadata; the ${this.transport.name} transport carries at most ${this.transport.capabilities.maxHeaders}. Send fewer headers or move data into the body.`,
+      );
     }
     const size = wireSize(wire);
     if (size > this.transport.capabilities.maxPayloadBytes) throw new PayloadTooLargeError(topic, size, this.transport.capabilities.maxPayloadBytes, this.transport.name);
@@ -291,7 +294,9 @@ export class Bus<C extends Contract = EmptyContract> {
           await this.transport.publish({ topic, message: { ...wire, headers }, ...native });
         } catch (err) {
           if (err instanceof SwitchyardError) throw err;
-          throw new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, { cause: err });
+          throw new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {
+            cause: err,
+          });
         }
       });
     await (inherited.otel ? runInContext(inherited.otel, publish) : publish());

@@ -71,9 +71,7 @@ export function encodeBody(body: unknown, contentType?: string): EncodedBody {
     return { bytes: utf8.encode(body), contentType: contentType ?? TEXT_TYPE };
   }
   if (contentType !== undefined && !isJson(contentType)) {
-    throw new ValidationError(
-      `contentType "${contentType}" needs a string or Uint8Array body; got ${typeof body}. Serialize the body yourself or drop contentType to send JSON.`,
-    );
+    throw new ValidationError(`contentType "${contentType}" needs a string or Uint8Array body; got ${typeof body}. Serialize the body yourself or drop contentType to send JSON.`);
   }
   if (body === undefined) return { bytes: new Uint8Array(0), contentType: contentType ?? JSON_TYPE };
   let text: string | undefined;

@@ -28,11 +28,7 @@ export type ReceiveBody<C, K extends string> = [Known<C, K>] extends [never]
       : unknown;
 
 /** What a reply handler returns / a requester receives for topic K. */
-export type ResponseBody<C, K extends string> = [Known<C, K>] extends [never]
-  ? unknown
-  : Known<C, K> extends { response: infer R extends ZodType }
-    ? output<R>
-    : unknown;
+export type ResponseBody<C, K extends string> = [Known<C, K>] extends [never] ? unknown : Known<C, K> extends { response: infer R extends ZodType } ? output<R> : unknown;
 
 /** Declare topics and their zod schemas once; the bus validates and types them everywhere. */
 export function defineContract<const C extends Contract>(contract: C): C {

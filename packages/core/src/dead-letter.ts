@@ -20,7 +20,9 @@ const MAX_ERROR_LENGTH = 1024;
  */
 export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number): Promise<void> {
   if (target.deadLetterTopic === false) return;
-  const reason = errorMessage(error).replace(/[\r\n\0]+/g, ' ').slice(0, MAX_ERROR_LENGTH);
+  const reason = errorMessage(error)
+    .replace(/[\r\n\0]+/g, ' ')
+    .slice(0, MAX_ERROR_LENGTH);
   const headers: Record<string, string> = {
     ...wire.headers,
     [DeadLetterHeader.error]: reason,

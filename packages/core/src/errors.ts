@@ -33,8 +33,7 @@ export class RequestTimeoutError extends SwitchyardError {
   constructor(topic: string, timeoutMs: number) {
     super(
       'ERR_REQUEST_TIMEOUT',
-      `No reply on "${topic}" within ${timeoutMs} ms. Check that a reply handler is subscribed ` +
-        `(bus.reply('${topic}', ...)) and healthy, or raise timeoutMs.`,
+      `No reply on "${topic}" within ${timeoutMs} ms. Check that a reply handler is subscribed ` + `(bus.reply('${topic}', ...)) and healthy, or raise timeoutMs.`,
     );
     this.topic = topic;
     this.timeoutMs = timeoutMs;
@@ -114,5 +113,5 @@ export class DecodeError extends SwitchyardError {
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
-  return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
 }

@@ -19,9 +19,7 @@ const RESERVED_PREFIXES = ['ce-', 'ce_', 'cloudevents', 'x-switchyard-', 'conten
 export function assertHeaders(headers: Record<string, unknown>): asserts headers is Record<string, string> {
   for (const [name, value] of Object.entries(headers)) {
     if (!HEADER_NAME.test(name)) {
-      throw new ValidationError(
-        `Invalid header name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-" (max 128), starting with a letter or digit.`,
-      );
+      throw new ValidationError(`Invalid header name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-" (max 128), starting with a letter or digit.`);
     }
     const lower = name.toLowerCase();
     if (RESERVED_PREFIXES.some((p) => lower.startsWith(p))) {

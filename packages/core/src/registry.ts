@@ -52,7 +52,10 @@ export function parseBusUrl(input: string | URL): ParsedBusUrl {
     const authority = parts[2]!;
     const at = authority.lastIndexOf('@');
     const userInfo = at >= 0 ? authority.slice(0, at + 1) : '';
-    hosts = authority.slice(at + 1).split(',').map((h) => h.trim());
+    hosts = authority
+      .slice(at + 1)
+      .split(',')
+      .map((h) => h.trim());
     if (hosts.some((h) => h === '')) throw new ConfigurationError(`"${redactUrl(input)}" has an empty host in its host list. Use scheme://host1:port,host2:port.`);
     text = `${parts[1]}${userInfo}${hosts[0]}${parts[3]}`;
   }

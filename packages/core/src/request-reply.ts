@@ -140,7 +140,9 @@ export function okReply(result: unknown): ReplyEnvelope {
 export function errorReply(error: unknown): ReplyEnvelope {
   const encoded = encodeBody({ message: errorMessage(error) });
   const code = error instanceof SwitchyardError ? error.code : undefined;
-  return code === undefined ? { status: 'error', body: encoded.bytes, contentType: encoded.contentType } : { status: 'error', body: encoded.bytes, contentType: encoded.contentType, errorCode: code };
+  return code === undefined
+    ? { status: 'error', body: encoded.bytes, contentType: encoded.contentType }
+    : { status: 'error', body: encoded.bytes, contentType: encoded.contentType, errorCode: code };
 }
 
 /** For idempotent replies: the envelope as a string the store can keep, and back. */

@@ -35,7 +35,7 @@ export interface RunnerConfig {
   readonly idempotency: ResolvedIdempotency | undefined;
   readonly logger: Logger;
   /** Runs the user handler; may return a string the idempotency store remembers (a reply). */
-  readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage) => Promise<string | void>;
+  readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage) => Promise<string | undefined>;
   readonly makeContext: (msg: Message, attempt: number, signal: AbortSignal, otel: Context) => HandlerContext;
   /** Idempotency says this key was handled before; `result` is what handle returned then. */
   readonly onDuplicate?: (msg: Message, result: string | undefined, wire: WireMessage) => Promise<void>;
@@ -163,11 +163,13 @@ export class SubscriptionRunner {
         await config.onDuplicate?.(msg, claim.result, wire);
         return;
       }
-      let result: string | void;
+      let result: string | undefined;
       try {
         result = await config.handle(msg, ctx, wire);
       } catch (err) {
-        await idem.store.release(key).catch((e: unknown) => config.logger.warn('Releasing an idempotency claim failed; it expires with its lease', { key, error: errorMessage(e) }));
+        await idem.store
+          .release(key)
+          .catch((e: unknown) => config.logger.warn('Releasing an idempotency claim failed; it expires with its lease', { key, error: errorMessage(e) }));
         throw err;
       }
       await idem.store.complete(key, result === undefined ? { ttlMs: idem.ttlMs } : { ttlMs: idem.ttlMs, result });
@@ -193,18 +195,35 @@ export class SubscriptionRunner {
     const { config } = this;
     const wire = tracked.delivery.message;
     if (config.deadLetterTopic === false) {
-      config.logger.error('Dropping a message that failed its last attempt (deadLetter: false)', { topic: config.topic, group: config.group, id: wire.headers[Attr.id], attempts, error: errorMessage(error) });
+      config.logger.error('Dropping a message that failed its last attempt (deadLetter: false)', {
+        topic: config.topic,
+        group: config.group,
+        id: wire.headers[Attr.id],
+        attempts,
+        error: errorMessage(error),
+      });
       return this.settle(tracked, (d) => d.ack());
     }
     try {
       await deadLetter(config, wire, error, attempts);
     } catch (dlqError) {
       // Not confirmed in the DLQ: keep the original so nothing is lost; it comes back and tries again.
-      config.logger.error('Dead-lettering failed; the message will be redelivered', { topic: config.topic, deadLetterTopic: config.deadLetterTopic, error: errorMessage(dlqError) });
+      config.logger.error('Dead-lettering failed; the message will be redelivered', {
+        topic: config.topic,
+        deadLetterTopic: config.deadLetterTopic,
+        error: errorMessage(dlqError),
+      });
       const delayMs = backoffDelay(config.policy, config.policy.maxAttempts);
       return this.settle(tracked, (d) => (config.transport.capabilities.nack ? d.nack({ delayMs }) : d.abandon()));
     }
-    config.logger.warn('Message dead-lettered', { topic: config.topic, group: config.group, deadLetterTopic: config.deadLetterTopic, id: wire.headers[Attr.id], attempts, error: errorMessage(error) });
+    config.logger.warn('Message dead-lettered', {
+      topic: config.topic,
+      group: config.group,
+      deadLetterTopic: config.deadLetterTopic,
+      id: wire.headers[Attr.id],
+      attempts,
+      error: errorMessage(error),
+    });
     return this.settle(tracked, (d) => d.ack());
   }
 

@@ -72,12 +72,7 @@ export interface Transport {
    * before anyone consumes (used for dead-letter topics and before pulls).
    */
   declareGroup(topic: string, group: string): Promise<void>;
-  consume(
-    topic: string,
-    group: string,
-    options: ConsumeOptions,
-    onDelivery: (delivery: Delivery) => void,
-  ): Promise<TransportConsumer>;
+  consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer>;
   /** Wait up to waitMs for at least one message, return up to max. */
   pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]>;
   /**

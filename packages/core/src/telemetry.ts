@@ -60,20 +60,25 @@ export async function withPublishSpan<T>(a: Attrs, fn: (inject: (headers: Record
 export async function withProcessSpan<T>(a: Attrs, headers: Readonly<Record<string, string>>, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const parent = propagation.extract(context.active(), headers);
   const started = performance.now();
-  return tracer().startActiveSpan(`process ${a.topic}`, { kind: SpanKind.CONSUMER, attributes: { ...attributes(a), 'messaging.operation.type': 'process' } }, parent, async (span) => {
-    const labels = { 'messaging.system': a.system, 'messaging.destination.name': a.topic, ...(a.group === undefined ? {} : { 'messaging.consumer.group.name': a.group }) };
-    metric().consumed.add(1, labels);
-    try {
-      return await fn(context.active());
-    } catch (err) {
-      recordError(span, err);
-      metric().failed.add(1, labels);
-      throw err;
-    } finally {
-      metric().duration.record((performance.now() - started) / 1000, labels);
-      span.end();
-    }
-  });
+  return tracer().startActiveSpan(
+    `process ${a.topic}`,
+    { kind: SpanKind.CONSUMER, attributes: { ...attributes(a), 'messaging.operation.type': 'process' } },
+    parent,
+    async (span) => {
+      const labels = { 'messaging.system': a.system, 'messaging.destination.name': a.topic, ...(a.group === undefined ? {} : { 'messaging.consumer.group.name': a.group }) };
+      metric().consumed.add(1, labels);
+      try {
+        return await fn(context.active());
+      } catch (err) {
+        recordError(span, err);
+        metric().failed.add(1, labels);
+        throw err;
+      } finally {
+        metric().duration.record((performance.now() - started) / 1000, labels);
+        span.end();
+      }
+    },
+  );
 }
 
 export function countDeadLettered(a: Attrs): void {

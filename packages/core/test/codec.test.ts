@@ -27,8 +27,23 @@ describe('CloudEvents binary-mode codec', () => {
   });
 
   it('puts CloudEvents attributes and user headers on the wire and reads them back', () => {
-    const { id, wire } = encodeMessage({ topic: 'order.placed', source: 'orders', body: { o: 1 }, options: { key: 'k', headers: { tenant: 'a' }, correlationId: 'c-1' }, causationId: 'cause' });
-    expect(wire.headers).toMatchObject({ 'ce-id': id, 'ce-type': 'order.placed', 'ce-source': 'orders', 'ce-specversion': '1.0', 'ce-correlationid': 'c-1', 'ce-causationid': 'cause', 'content-type': 'application/json', tenant: 'a' });
+    const { id, wire } = encodeMessage({
+      topic: 'order.placed',
+      source: 'orders',
+      body: { o: 1 },
+      options: { key: 'k', headers: { tenant: 'a' }, correlationId: 'c-1' },
+      causationId: 'cause',
+    });
+    expect(wire.headers).toMatchObject({
+      'ce-id': id,
+      'ce-type': 'order.placed',
+      'ce-source': 'orders',
+      'ce-specversion': '1.0',
+      'ce-correlationid': 'c-1',
+      'ce-causationid': 'cause',
+      'content-type': 'application/json',
+      tenant: 'a',
+    });
     const msg = decodeMessage(wire, 'order.placed', 1);
     expect(msg).toMatchObject({ id, key: 'k', body: { o: 1 }, correlationId: 'c-1', causationId: 'cause', headers: { tenant: 'a' }, attempt: 1 });
     expect(userHeaders({ 'ce-id': 'x', traceparent: 't', 'content-type': 'x', mine: 'y' })).toEqual({ mine: 'y' });

@@ -47,7 +47,11 @@ describe('URL → transport registry', () => {
     expect(seen?.host).toBe('host');
     expect((await bus.health()).transport).toBe('memory');
     await bus.close();
-    expect(() => registerTransport('Bad Scheme', () => { throw new Error(); })).toThrow(ConfigurationError);
+    expect(() =>
+      registerTransport('Bad Scheme', () => {
+        throw new Error();
+      }),
+    ).toThrow(ConfigurationError);
   });
 
   it('splits a comma-separated host list off the URL for clustered brokers', () => {

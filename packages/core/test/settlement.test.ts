@@ -7,7 +7,10 @@ const buses: Bus[] = [];
 afterEach(async () => {
   await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 1000 })));
 });
-const track = (b: Bus) => (buses.push(b), b);
+const track = (b: Bus) => {
+  buses.push(b);
+  return b;
+};
 
 describe.each([
   ['broker nack (memory)', () => memoryBus()],
@@ -77,10 +80,14 @@ describe.each([
     const dead: Message[] = [];
     await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
     const calls: number[] = [];
-    await bus.subscribe(t, (m) => {
-      calls.push(m.attempt);
-      throw new Error('no');
-    }, { retry: false });
+    await bus.subscribe(
+      t,
+      (m) => {
+        calls.push(m.attempt);
+        throw new Error('no');
+      },
+      { retry: false },
+    );
     await bus.publish(t, {});
     await waitFor(dead, 1);
     expect(calls).toEqual([1]);
@@ -88,13 +95,17 @@ describe.each([
     const dropped = topic('drop');
     const dropCalls: number[] = [];
     const after: unknown[] = [];
-    await bus.subscribe(dropped, (m) => {
-      if ((m.body as { fail?: boolean }).fail) {
-        dropCalls.push(m.attempt);
-        throw new Error('no');
-      }
-      after.push(m.body);
-    }, { retry: { maxAttempts: 2, initialDelayMs: 1 }, deadLetter: false });
+    await bus.subscribe(
+      dropped,
+      (m) => {
+        if ((m.body as { fail?: boolean }).fail) {
+          dropCalls.push(m.attempt);
+          throw new Error('no');
+        }
+        after.push(m.body);
+      },
+      { retry: { maxAttempts: 2, initialDelayMs: 1 }, deadLetter: false },
+    );
     await bus.publish(dropped, { fail: true });
     await bus.publish(dropped, { ok: 1 });
     await waitFor(after, 1);
@@ -134,10 +145,14 @@ describe('delivery semantics of the memory transport', () => {
     const b = track(await busWithout({ nack: false }, broker));
     const t = topic('abandon');
     const first: number[] = [];
-    const sub = await a.subscribe(t, (m) => {
-      first.push(m.attempt);
-      throw new Error('fail, retry later');
-    }, { group: 'g', retry: { maxAttempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    const sub = await a.subscribe(
+      t,
+      (m) => {
+        first.push(m.attempt);
+        throw new Error('fail, retry later');
+      },
+      { group: 'g', retry: { maxAttempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 } },
+    );
     await a.publish(t, { x: 1 });
     await waitFor(first, 1);
     await sub.close(); // must not wait out the 60 s backoff
@@ -154,13 +169,17 @@ describe('delivery semantics of the memory transport', () => {
     let active = 0;
     let peak = 0;
     const done: number[] = [];
-    await bus.subscribe(t, async () => {
-      active++;
-      peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 5));
-      active--;
-      done.push(1);
-    }, { concurrency: 3 });
+    await bus.subscribe(
+      t,
+      async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((r) => setTimeout(r, 5));
+        active--;
+        done.push(1);
+      },
+      { concurrency: 3 },
+    );
     await Promise.all(Array.from({ length: 20 }, (_, i) => bus.publish(t, { i })));
     await waitFor(done, 20);
     expect(peak).toBe(3);

@@ -25,7 +25,7 @@ it('makes the consumer span a child of the producer span, across ctx.publish hop
   const first = topic('trace1');
   const second = topic('trace2');
   const got: Message[] = [];
-  await bus.subscribe(first, async (m, ctx) => {
+  await bus.subscribe(first, async (_m, ctx) => {
     await ctx.publish(second, { hop: 2 });
   });
   await bus.subscribe(second, (m) => void got.push(m));
@@ -44,7 +44,12 @@ it('makes the consumer span a child of the producer span, across ctx.publish hop
   expect(parentOf(publish2)).toBe(process1.spanContext().spanId);
   expect(parentOf(process2)).toBe(publish2.spanContext().spanId);
   expect(new Set([publish1, process1, publish2, process2].map((s) => s.spanContext().traceId)).size).toBe(1);
-  expect(process1.attributes).toMatchObject({ 'messaging.system': 'memory', 'messaging.destination.name': first, 'messaging.consumer.group.name': 'tracing', 'messaging.operation.type': 'process' });
+  expect(process1.attributes).toMatchObject({
+    'messaging.system': 'memory',
+    'messaging.destination.name': first,
+    'messaging.consumer.group.name': 'tracing',
+    'messaging.operation.type': 'process',
+  });
   expect(publish1.kind).toBe(3); // PRODUCER
   expect(process1.kind).toBe(4); // CONSUMER
   // User-visible headers never include the trace context.

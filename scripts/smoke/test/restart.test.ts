@@ -21,7 +21,9 @@ const TIMEOUT = 120_000;
 function restart(name: 'rabbitmq' | 'kafka'): void {
   const custom = process.env[`SWITCHYARD_TEST_${name.toUpperCase()}_RESTART`];
   if (!isLocalDefault(name) && !custom) {
-    throw new Error(`${envVar(name)} points at your own broker, which scripts/brokers cannot restart. Set SWITCHYARD_TEST_${name.toUpperCase()}_RESTART to a command that restarts it keeping its data.`);
+    throw new Error(
+      `${envVar(name)} points at your own broker, which scripts/brokers cannot restart. Set SWITCHYARD_TEST_${name.toUpperCase()}_RESTART to a command that restarts it keeping its data.`,
+    );
   }
   const result = custom
     ? spawnSync('sh', ['-c', custom], { encoding: 'utf8', timeout: TIMEOUT - 10_000 })

@@ -7,14 +7,7 @@ import { describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { AckPolicy, StringCodec, connect as natsConnect } from 'nats';
-import {
-  CreateQueueCommand,
-  DeleteMessageCommand,
-  DeleteQueueCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PubSub, type Message } from '@google-cloud/pubsub';
 import { Redis } from 'ioredis';
 import pg from 'pg';

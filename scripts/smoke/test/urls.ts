@@ -34,7 +34,11 @@ export function isLocalDefault(name: BrokerName): boolean {
 /** kafka://host:port[,host:port...] -> broker list for kafkajs. */
 export function kafkaBrokers(url = brokerUrl('kafka')): string[] {
   const rest = url.replace(/^kafka:\/\//, '');
-  return rest.split('/')[0]!.split(',').map((s) => s.trim()).filter(Boolean);
+  return rest
+    .split('/')[0]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** sqs://host:port?region=... -> the HTTP endpoint and region for the AWS SDK. */
@@ -53,7 +57,10 @@ export function pubsubTarget(url = brokerUrl('pubsub')): { apiEndpoint: string; 
 
 /** nats://host:port[,...] -> server list for nats.js (credentials in the URL are kept). */
 export function natsServers(url = brokerUrl('nats')): string[] {
-  return url.split(',').map((s) => s.trim()).filter(Boolean);
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** A name no other run uses: prefix + time + random. */

@@ -7,7 +7,12 @@ import { memoryBroker, type Holder, type Lease, type MemoryBroker, type PushCons
 
 const optionsShape = {
   /** Largest message accepted, body + headers. */
-  maxPayloadBytes: z.coerce.number().int().positive().max(512 * 1024 * 1024).default(1024 * 1024),
+  maxPayloadBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(512 * 1024 * 1024)
+    .default(1024 * 1024),
 };
 
 /** memory://[name][?maxPayloadBytes=N] — buses with the same name in one process share a broker. */
