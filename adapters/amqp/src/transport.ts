@@ -77,6 +77,10 @@ export class AmqpTransport implements Transport {
       batchPublish: false,
       maxPayloadBytes: config.options.maxPayloadBytes,
       maxHeaders: 64,
+      // amqplib encodes the whole header table into one 64 KiB buffer; half of it leaves room for
+      // the binding's longer names (cloudEvents:), table type tags and dead-letter headers.
+      maxHeaderValueBytes: 32_768,
+      maxHeaderBytes: 32_768,
     };
     this.publisher = new ChannelSlot((conn) => conn.createConfirmChannel(), this.logger, 'publisher');
     this.admin = new ChannelSlot((conn) => conn.createChannel(), this.logger, 'topology');

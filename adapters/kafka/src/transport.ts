@@ -71,6 +71,9 @@ export class KafkaTransport implements Transport {
     batchPublish: false,
     maxPayloadBytes: MAX_PAYLOAD_BYTES,
     maxHeaders: 64,
+    // Headers travel inside the record and count against message.max.bytes with the body.
+    maxHeaderValueBytes: 65_536,
+    maxHeaderBytes: 65_536,
   };
 
   private readonly kafka: Kafka;

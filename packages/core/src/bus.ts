@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { Attr, decodeMessage, encodeMessage, ReplyAttr, wireSize } from './codec.js';
-import { messageSchema, responseSchema, validateBody, type Contract, type EmptyContract, type PublishBody, type ReceiveBody, type ResponseBody } from './contract.js';
+import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr, wireSize } from './codec.js';
+import { isSchema, messageSchema, responseSchema, validateBody, type Contract, type EmptyContract, type PublishBody, type ReceiveBody, type ResponseBody } from './contract.js';
 import { deadLetter } from './dead-letter.js';
 import { ClosedError, ConnectionError, errorMessage, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
-import { consoleLogger } from './logger.js';
+import { consoleLogger, safeLogger } from './logger.js';
 import { assertHeaders, assertTopicName } from './names.js';
+import { assertHeaderTotal, assertIdentifier, hasControlCharacter, headerLimits, isValidIdentifier, PORTABLE_LIMITS } from './limits.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
 import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeReply, type ReplyEnvelope } from './request-reply.js';
-import { resolveRetryPolicy } from './retry.js';
+import { backoffDelay, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
 import type { Delivery, Transport, WireMessage } from './spi.js';
-import { runInContext, withPublishSpan } from './telemetry.js';
+import { countDeadLetterFailure, runInContext, withPublishSpan } from './telemetry.js';
 import type {
   Capabilities,
   CloseOptions,
@@ -47,11 +48,13 @@ export interface BusOptions<C extends Contract = EmptyContract> {
 }
 
 const PUBLISH_OPTIONS = ['key', 'headers', 'id', 'correlationId', 'causationId', 'delayMs', 'contentType'] as const;
-const SUBSCRIBE_OPTIONS = ['group', 'concurrency', 'retry', 'deadLetter', 'idempotency', 'schema'] as const;
+const SUBSCRIBE_OPTIONS = ['group', 'concurrency', 'retry', 'deadLetter', 'idempotency', 'schema', 'handlerTimeoutMs'] as const;
 const PULL_OPTIONS = ['group', 'max', 'waitMs', 'maxAttempts', 'deadLetter', 'schema'] as const;
-const REPLY_OPTIONS = ['group', 'concurrency', 'schema', 'idempotency'] as const;
+const REPLY_OPTIONS = ['group', 'concurrency', 'schema', 'idempotency', 'handlerTimeoutMs'] as const;
 const REQUEST_OPTIONS = ['timeoutMs', 'signal', 'headers', 'key', 'id', 'correlationId'] as const;
 const DAY_MS = 86_400_000;
+/** Pulled messages whose dead-letter publish failed come back this much later (growing with deliveries). */
+const PULL_DEAD_LETTER_RETRY = { maxAttempts: Number.MAX_SAFE_INTEGER, initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 };
 
 /** What a message being handled passes on to what its handler sends. */
 interface Inherited {
@@ -69,6 +72,7 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly subscriptions = new Set<SubscriptionRunner>();
   private readonly operations = new Set<Promise<unknown>>();
   private state: State = 'open';
+  private effectiveCapabilities: Capabilities | undefined;
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -84,8 +88,10 @@ export class Bus<C extends Contract = EmptyContract> {
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
   }
 
+  /** What the transport does natively, with header limits as core enforces them (portable limits applied). */
   get capabilities(): Capabilities {
-    return this.transport.capabilities;
+    this.effectiveCapabilities ??= withPortableLimits(this.transport.capabilities);
+    return this.effectiveCapabilities;
   }
 
   /** Resolves once the broker confirmed the write. */
@@ -104,6 +110,7 @@ export class Bus<C extends Contract = EmptyContract> {
       assertTopicName(topic);
       const group = this.groupOf(options.group);
       const deadLetterTopic = this.deadLetterOf(topic, options.deadLetter);
+      const concurrency = intInRange(options.concurrency, 1, 1, 10_000, 'concurrency');
       const runner = new SubscriptionRunner({
         transport: this.transport,
         topic,
@@ -113,13 +120,15 @@ export class Bus<C extends Contract = EmptyContract> {
         schema: this.schemaFor(topic, options.schema),
         idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined),
         logger: this.logger,
-        handle: async (msg, ctx) => {
-          await handler(msg as Message<ReceiveBody<C, K>>, ctx);
+        concurrency,
+        handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
+        handle: async (msg, ctx, _wire, limit) => {
+          await limit(() => handler(msg as Message<ReceiveBody<C, K>>, ctx));
           return undefined;
         },
         makeContext: this.contextFactory(),
       });
-      return this.start(runner, topic, group, deadLetterTopic, intInRange(options.concurrency, 1, 1, 10_000, 'concurrency'));
+      return this.start(runner, topic, group, deadLetterTopic, concurrency);
     });
   }
 
@@ -140,6 +149,21 @@ export class Bus<C extends Contract = EmptyContract> {
       const out: PulledMessage<ReceiveBody<C, K>>[] = [];
       for (const delivery of deliveries) {
         const attempt = delivery.deliveryCount;
+        const forGroup = delivery.message.headers[InternalHeader.forGroup];
+        if (forGroup !== undefined && forGroup !== group) {
+          await delivery.ack(); // a copy republished for another group of the topic
+          continue;
+        }
+        if (attempt > maxAttempts && target.deadLetterTopic !== false) {
+          // Came back past its last attempt (a dead-letter publish failed earlier): don't hand it out again.
+          await this.deadLetterOrKeep(
+            target,
+            delivery,
+            new Error(`Delivered ${attempt} times; maxAttempts is ${maxAttempts}, so it is dead-lettered without being handed out again.`),
+            attempt,
+          );
+          continue;
+        }
         try {
           const decoded = decodeMessage<ReceiveBody<C, K>>(delivery.message, topic, attempt);
           const body = validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`) as ReceiveBody<C, K>;
@@ -164,6 +188,7 @@ export class Bus<C extends Contract = EmptyContract> {
       const resSchema = responseSchema(this.contract, topic);
       const send = (request: WireMessage, reply: ReplyEnvelope) => sendReply(this.transport, request, this.service, reply);
       const idem = options.idempotency as IdempotencyOptions | undefined;
+      const concurrency = intInRange(options.concurrency, 1, 1, 10_000, 'concurrency');
       const runner = new SubscriptionRunner({
         transport: this.transport,
         topic,
@@ -174,10 +199,12 @@ export class Bus<C extends Contract = EmptyContract> {
         schema: this.schemaFor(topic, options.schema),
         idempotency: resolveIdempotency(idem === undefined ? undefined : { ...idem, key: idem.key ?? ((m: Message) => m.id) }),
         logger: this.logger,
-        handle: async (msg, ctx, wire) => {
+        concurrency,
+        handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
+        handle: async (msg, ctx, wire, limit) => {
           let reply: ReplyEnvelope;
           try {
-            const result = await handler(msg as Message<ReceiveBody<C, K>>, ctx);
+            const result = await limit(() => handler(msg as Message<ReceiveBody<C, K>>, ctx));
             reply = okReply(validateBody(resSchema, result, `Reply from "${topic}"`));
           } catch (err) {
             this.logger.warn('Reply handler failed; the requester gets RemoteHandlerError', { topic, id: msg.id, error: errorMessage(err) });
@@ -192,7 +219,7 @@ export class Bus<C extends Contract = EmptyContract> {
         onPoison: async (wire, error) => send(wire, errorReply(error)),
         makeContext: this.contextFactory(),
       });
-      return this.start(runner, topic, group, false, intInRange(options.concurrency, 1, 1, 10_000, 'concurrency'));
+      return this.start(runner, topic, group, false, concurrency);
     });
   }
 
@@ -235,7 +262,7 @@ export class Bus<C extends Contract = EmptyContract> {
   private async start(runner: SubscriptionRunner, topic: string, group: string, deadLetterTopic: string | false, concurrency: number): Promise<Subscription> {
     // Keep dead letters for this group even before anyone reads the DLQ.
     if (deadLetterTopic !== false) await this.transport.declareGroup(deadLetterTopic, group);
-    const consumer = await this.transport.consume(topic, group, { prefetch: concurrency }, runner.onDelivery);
+    const consumer = await this.transport.consume(topic, group, { prefetch: prefetchFor(concurrency) }, runner.onDelivery);
     runner.attach(consumer);
     this.subscriptions.add(runner);
     return {
@@ -258,13 +285,13 @@ export class Bus<C extends Contract = EmptyContract> {
   private prepare(topic: string, body: unknown, options: PublishOptions, inherited: Inherited, extraHeaders: Record<string, string>) {
     assertKnownOptions(options, PUBLISH_OPTIONS, 'publish');
     assertTopicName(topic);
-    if (options.headers !== undefined) assertHeaders(options.headers);
-    if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > 1024)) {
-      throw new ValidationError(`key must be a non-empty string of at most 1024 characters.`);
-    }
-    if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0 || options.id.length > 256 || /[\r\n\0]/.test(options.id))) {
-      throw new ValidationError('id must be a non-empty single-line string of at most 256 characters.');
-    }
+    const limits = headerLimits(this.transport.capabilities);
+    if (options.headers !== undefined) assertHeaders(options.headers, limits, this.transport.name);
+    if (options.key !== undefined) assertKey(options.key);
+    if (options.id !== undefined) assertIdentifier('id', options.id);
+    if (options.correlationId !== undefined) assertIdentifier('correlationId', options.correlationId);
+    if (options.causationId !== undefined) assertIdentifier('causationId', options.causationId);
+    if (options.contentType !== undefined) assertContentType(options.contentType);
     const delayMs = intInRange(options.delayMs, 0, 0, 15 * 60_000 * 4 * 24, 'delayMs');
     validateBody(messageSchema(this.contract, topic), body, `Body for "${topic}"`);
     const extra = { ...extraHeaders };
@@ -273,6 +300,7 @@ export class Bus<C extends Contract = EmptyContract> {
     if (inherited.correlationId !== undefined) inheritedIds.correlationId = inherited.correlationId;
     if (inherited.causationId !== undefined) inheritedIds.causationId = inherited.causationId;
     const { id, wire } = encodeMessage({ topic, source: this.service, body, options, ...inheritedIds, extraHeaders: extra });
+    assertHeaderTotal(topic, wire.headers, wire.key, limits, this.transport.name);
     const headerCount = Object.keys(wire.headers).length;
     if (headerCount > this.transport.capabilities.maxHeaders) {
       throw new ValidationError(
@@ -304,6 +332,9 @@ export class Bus<C extends Contract = EmptyContract> {
 
   private async ask(topic: string, body: unknown, options: RequestOptions, inherited: Inherited): Promise<unknown> {
     assertKnownOptions(options, REQUEST_OPTIONS, 'request');
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new ValidationError('request option signal must be an AbortSignal, e.g. AbortSignal.timeout(1000) or controller.signal.');
+    }
     const timeoutMs = intInRange(options.timeoutMs, 5000, 1, DAY_MS, 'timeoutMs');
     const publishOptions: PublishOptions = {};
     if (options.headers !== undefined) publishOptions.headers = options.headers;
@@ -331,7 +362,12 @@ export class Bus<C extends Contract = EmptyContract> {
 
   private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context) => HandlerContext {
     return (msg, attempt, signal, otel) => {
-      const inherited: Inherited = { correlationId: msg.correlationId, causationId: msg.id, otel };
+      // Ids from a foreign producer may break our limits: pass on only what could be sent.
+      const inherited: Inherited = {
+        ...(isValidIdentifier(msg.correlationId) ? { correlationId: msg.correlationId } : {}),
+        ...(isValidIdentifier(msg.id) ? { causationId: msg.id } : {}),
+        otel,
+      };
       return {
         signal,
         attempt,
@@ -383,12 +419,22 @@ export class Bus<C extends Contract = EmptyContract> {
       if (target.deadLetterTopic === false) this.logger.error('Dropping a message that cannot be handled (deadLetter: false)', { topic: target.topic, error: errorMessage(error) });
       await delivery.ack();
     } catch (dlqError) {
-      this.logger.error('Dead-lettering failed; the message will be redelivered', { topic: target.topic, error: errorMessage(dlqError) });
-      await delivery.abandon();
+      countDeadLetterFailure({ system: this.transport.name, topic: target.topic, group: target.group });
+      // Back to the broker, later each time where it can delay: its next delivery retries only the dead-lettering.
+      const delayMs = backoffDelay(PULL_DEAD_LETTER_RETRY, Math.max(2, attempt));
+      this.logger.error('Dead-lettering failed; the message goes back to the broker and only the dead-lettering is retried', {
+        topic: target.topic,
+        retryInMs: this.transport.capabilities.nack ? delayMs : 0,
+        error: errorMessage(dlqError),
+      });
+      await (this.transport.capabilities.nack ? delivery.nack({ delayMs }) : delivery.abandon());
     }
   }
 
   private schemaFor(topic: string, schema: ZodType | undefined): ZodType | undefined {
+    if (schema !== undefined && !isSchema(schema)) {
+      throw new ValidationError(`schema must be a zod schema (an object with safeParse), e.g. z.object({ orderId: z.string() }); got ${typeof schema}.`);
+    }
     return messageSchema(this.contract, topic) ?? schema;
   }
 
@@ -400,6 +446,9 @@ export class Bus<C extends Contract = EmptyContract> {
 
   private deadLetterOf(topic: string, option: string | false | undefined): string | false {
     if (option === false) return false;
+    if (option !== undefined && typeof option !== 'string') {
+      throw new ValidationError(`deadLetter must be a topic name or false; got ${typeof option}. Leave it out for the default "${topic}.dlq".`);
+    }
     const dlq = option ?? `${topic}.dlq`;
     assertTopicName(dlq, 'dead-letter topic');
     return dlq;
@@ -426,12 +475,49 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 }
 
+/**
+ * Deliveries asked of the transport: the handler slots plus headroom for messages that hold a
+ * delivery but no slot (a dead-letter publish being retried, an emulated delay being waited out),
+ * so those never stop the messages behind them. The runner enforces `concurrency` itself.
+ */
+function prefetchFor(concurrency: number): number {
+  return concurrency + Math.min(Math.max(concurrency, 4), 64);
+}
+
+function optionalTimeout(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  return intInRange(value as number, 0, 1, DAY_MS, 'handlerTimeoutMs');
+}
+
+function withPortableLimits(caps: Capabilities): Capabilities {
+  const limits = headerLimits(caps);
+  return Object.freeze({ ...caps, maxHeaderValueBytes: limits.valueBytes, maxHeaderBytes: limits.totalBytes });
+}
+
+function assertKey(key: unknown): void {
+  if (typeof key !== 'string' || key.length === 0) throw new ValidationError(`key must be a non-empty string; got ${typeof key}.`);
+  const bytes = Buffer.byteLength(key);
+  if (bytes > PORTABLE_LIMITS.keyBytes) throw new ValidationError(`key is ${bytes} bytes; at most ${PORTABLE_LIMITS.keyBytes}. Use a shorter key (e.g. a hash).`);
+  if (hasControlCharacter(key)) throw new ValidationError('key contains a line break or control character; keys must be single-line text.');
+}
+
+function assertContentType(contentType: unknown): void {
+  if (typeof contentType !== 'string' || contentType.length === 0)
+    throw new ValidationError(`contentType must be a media type string such as "text/csv"; got ${typeof contentType}.`);
+  if (Buffer.byteLength(contentType) > PORTABLE_LIMITS.contentTypeBytes || hasControlCharacter(contentType)) {
+    throw new ValidationError(`contentType must be a single-line media type of at most ${PORTABLE_LIMITS.contentTypeBytes} bytes, e.g. "text/csv; charset=utf-8".`);
+  }
+}
+
 function resolveIdempotency(options: IdempotencyOptions | undefined): ResolvedIdempotency | undefined {
   if (options === undefined) return undefined;
   assertKnownOptions(options, ['store', 'key', 'ttlMs', 'leaseMs'], 'idempotency');
   const store = options.store as Partial<ResolvedIdempotency['store']> | undefined;
   if (!store || typeof store.claim !== 'function' || typeof store.complete !== 'function' || typeof store.release !== 'function') {
     throw new ValidationError('idempotency.store must implement claim/complete/release, e.g. memoryIdempotencyStore().');
+  }
+  if (options.key !== undefined && typeof options.key !== 'function') {
+    throw new ValidationError(`idempotency.key must be a function of the message, e.g. (msg) => msg.body.orderId; got ${typeof options.key}.`);
   }
   return {
     store: options.store,
@@ -445,7 +531,7 @@ function resolveIdempotency(options: IdempotencyOptions | undefined): ResolvedId
 export async function createBus<const C extends Contract = EmptyContract>(options: BusOptions<C>): Promise<Bus<C>> {
   assertKnownOptions(options, ['url', 'service', 'contract', 'logger', 'transport'], 'createBus');
   assertTopicName(options.service, 'service');
-  const logger = options.logger ?? consoleLogger;
+  const logger = safeLogger(options.logger ?? consoleLogger);
   let transport = options.transport;
   if (transport === undefined) {
     const { url, hosts } = parseBusUrl(options.url ?? process.env['SWITCHYARD_URL'] ?? 'memory://');

@@ -42,6 +42,17 @@ export const DeadLetterHeader = {
   failedAt: 'x-switchyard-failed-at',
   /** Set when undecodable bytes are dead-lettered as application/octet-stream. */
   originalContentType: 'x-switchyard-original-content-type',
+  /** Headers of a foreign message left out so the dead-letter copy fits the broker's limits (comma-separated). */
+  droppedHeaders: 'x-switchyard-dropped-headers',
+} as const;
+
+/** Headers core uses between its own instances (never user-settable: the x-switchyard- prefix is reserved). */
+export const InternalHeader = {
+  /**
+   * A copy republished for one consumer group only (emulated delay beyond the short hold): other
+   * groups of the topic settle it without handling it.
+   */
+  forGroup: 'x-switchyard-for-group',
 } as const;
 
 /** Request/reply extension attributes. */

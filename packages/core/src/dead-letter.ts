@@ -1,5 +1,6 @@
-import { Attr, BINARY_TYPE, DeadLetterHeader } from './codec.js';
+import { Attr, BINARY_TYPE, CE_PREFIX, DeadLetterHeader, InternalHeader } from './codec.js';
 import { DecodeError, errorMessage } from './errors.js';
+import { DEAD_LETTER_HEADROOM_BYTES, headerBytes, headerLimits, singleLine, truncateUtf8 } from './limits.js';
 import type { Transport, WireMessage } from './spi.js';
 import { countDeadLettered } from './telemetry.js';
 
@@ -11,8 +12,11 @@ export interface DeadLetterTarget {
   readonly deadLetterTopic: string | false;
 }
 
-/** Max characters of an error message kept in x-switchyard-error (headers have limits on every broker). */
-const MAX_ERROR_LENGTH = 1024;
+/** Most of an error message kept in x-switchyard-error, in UTF-8 bytes (Pub/Sub's attribute limit). */
+const MAX_ERROR_BYTES = 1024;
+
+/** Headers a dead-letter copy keeps whatever their size: the message's identity and meaning. */
+const isProtected = (name: string) => name.startsWith(CE_PREFIX) || name === Attr.contentType;
 
 /**
  * Republish to the dead-letter topic with body and headers intact plus the x-switchyard-* error
@@ -20,26 +24,51 @@ const MAX_ERROR_LENGTH = 1024;
  */
 export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number): Promise<void> {
   if (target.deadLetterTopic === false) return;
-  const reason = errorMessage(error)
-    .replace(/[\r\n\0]+/g, ' ')
-    .slice(0, MAX_ERROR_LENGTH);
-  const headers: Record<string, string> = {
-    ...wire.headers,
-    [DeadLetterHeader.error]: reason,
+  await target.transport.publish({ topic: target.deadLetterTopic, message: deadLetterCopy(target, wire, error, attempts) });
+  countDeadLettered({ system: target.transport.name, topic: target.topic, group: target.group });
+}
+
+/**
+ * The copy, built to fit the transport's limits so a message that was accepted can always be
+ * dead-lettered. A message core published fits with the error headers added (transports accept
+ * DEAD_LETTER_HEADROOM_BYTES above their declared limits); one from a foreign producer may not,
+ * so its largest user headers are dropped and named in x-switchyard-dropped-headers.
+ */
+export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number): WireMessage {
+  const limits = headerLimits(target.transport.capabilities);
+  const headers: Record<string, string> = { ...wire.headers };
+  // Delivery instructions for the original's group must not steer the dead letter.
+  delete headers[Attr.notBefore];
+  delete headers[InternalHeader.forGroup];
+  // Bytes that could not be decoded would fail again in the DLQ: label them as raw bytes and keep the claimed type.
+  if (error instanceof DecodeError) {
+    const claimed = wire.headers[Attr.contentType];
+    if (claimed !== undefined) headers[DeadLetterHeader.originalContentType] = truncateUtf8(claimed, limits.valueBytes);
+    headers[Attr.contentType] = BINARY_TYPE;
+  }
+  Object.assign(headers, {
     [DeadLetterHeader.attempts]: String(attempts),
     [DeadLetterHeader.originalTopic]: target.topic,
     [DeadLetterHeader.group]: target.group,
     [DeadLetterHeader.failedAt]: new Date().toISOString(),
-  };
-  // The emulated-delay marker must not hold the dead letter back.
-  delete headers[Attr.notBefore];
-  // Bytes that could not be decoded would fail again in the DLQ: label them as raw bytes and keep the claimed type.
-  if (error instanceof DecodeError) {
-    const claimed = wire.headers[Attr.contentType];
-    if (claimed !== undefined) headers[DeadLetterHeader.originalContentType] = claimed;
-    headers[Attr.contentType] = BINARY_TYPE;
+  });
+  const budget = limits.totalBytes + DEAD_LETTER_HEADROOM_BYTES;
+  const reserveForError = DeadLetterHeader.error.length + 128;
+  const dropped: string[] = [];
+  // Values past the limit go whatever they are (no broker takes them); then the largest user
+  // headers, which free the most room; CloudEvents attributes only as a last resort.
+  const bySize = (a: string, b: string) => Buffer.byteLength(headers[b]!) - Buffer.byteLength(headers[a]!);
+  const own = Object.keys(headers).filter((name) => !name.startsWith('x-switchyard-'));
+  const candidates = [...own.filter((n) => !isProtected(n)).sort(bySize), ...own.filter(isProtected).sort(bySize)];
+  for (const name of candidates) {
+    const tooLong = Buffer.byteLength(headers[name]!) > limits.valueBytes;
+    if (!tooLong && headerBytes(headers, wire.key) + reserveForError <= budget) continue;
+    delete headers[name];
+    dropped.push(name);
   }
-  const message: WireMessage = wire.key === undefined ? { body: wire.body, headers } : { body: wire.body, headers, key: wire.key };
-  await target.transport.publish({ topic: target.deadLetterTopic, message });
-  countDeadLettered({ system: target.transport.name, topic: target.topic, group: target.group });
+  if (dropped.length > 0) headers[DeadLetterHeader.droppedHeaders] = truncateUtf8(dropped.join(','), limits.valueBytes);
+  const room = budget - headerBytes(headers, wire.key) - DeadLetterHeader.error.length;
+  const reason = singleLine(errorMessage(error));
+  headers[DeadLetterHeader.error] = truncateUtf8(reason, Math.max(0, Math.min(MAX_ERROR_BYTES, limits.valueBytes, room)));
+  return wire.key === undefined ? { body: wire.body, headers } : { body: wire.body, headers, key: wire.key };
 }

@@ -104,6 +104,19 @@ export class NonRetryableError extends SwitchyardError {
   }
 }
 
+/** A handler ran past its handlerTimeoutMs; counts as a retryable failure. */
+export class HandlerTimeoutError extends SwitchyardError {
+  readonly timeoutMs: number;
+  constructor(topic: string, timeoutMs: number) {
+    super(
+      'ERR_HANDLER_TIMEOUT',
+      `The handler for "${topic}" did not finish within ${timeoutMs} ms (handlerTimeoutMs); its signal was aborted and the attempt counts as failed. ` +
+        `Make the handler honour ctx.signal, or raise handlerTimeoutMs.`,
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** Raised on the consume side when bytes cannot be decoded; the message is dead-lettered at once. */
 export class DecodeError extends SwitchyardError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -12,6 +12,7 @@ export {
   CapabilityError,
   ConnectionError,
   NonRetryableError,
+  HandlerTimeoutError,
   DecodeError,
   errorMessage,
 } from './errors.js';

@@ -1,3 +1,4 @@
+import { ValidationError } from './errors.js';
 import type { Logger } from './types.js';
 
 /** Default logger: warnings and errors to stderr, nothing else, so a library stays quiet. */
@@ -13,3 +14,28 @@ export const consoleLogger: Logger = {
 };
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/**
+ * Check a user logger and guard it: a logger that throws must never crash the process or stop a
+ * message from being settled (core logs from inside settlement paths).
+ */
+export function safeLogger(logger: unknown): Logger {
+  const candidate = logger as Partial<Record<(typeof LEVELS)[number], unknown>> | null;
+  if (typeof candidate !== 'object' || candidate === null || LEVELS.some((level) => typeof candidate[level] !== 'function')) {
+    throw new ValidationError('logger must have debug, info, warn and error functions, e.g. console or silentLogger.');
+  }
+  const target = candidate as Logger;
+  const guarded = {} as Record<(typeof LEVELS)[number], Logger['debug']>;
+  for (const level of LEVELS) {
+    guarded[level] = (message, fields) => {
+      try {
+        target[level](message, fields);
+      } catch {
+        // Nowhere left to report it: logging must not change what happens to messages.
+      }
+    };
+  }
+  return guarded;
+}

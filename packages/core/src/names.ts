@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js';
+import { assertHeaderValue, type HeaderLimits } from './limits.js';
 
 /** Portable on every broker once an adapter maps it (see each adapter README for its rule). */
 export const PORTABLE_NAME = /^[a-z0-9][a-z0-9._-]{0,199}$/i;
@@ -16,7 +17,10 @@ export function assertTopicName(topic: unknown, what = 'topic'): asserts topic i
 const HEADER_NAME = /^[a-z0-9][a-z0-9_.-]{0,127}$/i;
 const RESERVED_PREFIXES = ['ce-', 'ce_', 'cloudevents', 'x-switchyard-', 'content-type', 'traceparent', 'tracestate'];
 
-export function assertHeaders(headers: Record<string, unknown>): asserts headers is Record<string, string> {
+export function assertHeaders(headers: unknown, limits: HeaderLimits, transport: string): asserts headers is Record<string, string> {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || !isPlainObject(headers)) {
+    throw new ValidationError(`headers must be an object of string values, e.g. { tenant: 'acme' }; got ${Array.isArray(headers) ? 'an array' : typeof headers}.`);
+  }
   for (const [name, value] of Object.entries(headers)) {
     if (!HEADER_NAME.test(name)) {
       throw new ValidationError(`Invalid header name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-" (max 128), starting with a letter or digit.`);
@@ -30,8 +34,11 @@ export function assertHeaders(headers: Record<string, unknown>): asserts headers
     if (typeof value !== 'string') {
       throw new ValidationError(`Header "${name}" must be a string, got ${typeof value}. Convert it with String(value).`);
     }
-    if (/[\r\n\0]/.test(value)) {
-      throw new ValidationError(`Header "${name}" contains a line break or NUL, which some brokers cannot carry; encode it (e.g. encodeURIComponent).`);
-    }
+    assertHeaderValue(name, value, limits, transport);
   }
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }

@@ -14,6 +14,11 @@ const retrySchema = z.strictObject({
 /** Fill defaults and validate; `false` means one attempt then dead-letter. */
 export function resolveRetryPolicy(input: Partial<RetryPolicy> | false | undefined): RetryPolicy {
   if (input === false) return { ...DEFAULT_RETRY, maxAttempts: 1 };
+  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
+    throw new ValidationError(
+      `retry must be an object such as { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 30000, factor: 2 }, or false for no retries; got ${input === null ? 'null' : typeof input}.`,
+    );
+  }
   const merged = { ...DEFAULT_RETRY, ...(input ?? {}) };
   const parsed = retrySchema.safeParse(merged);
   if (!parsed.success) {

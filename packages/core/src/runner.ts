@@ -7,15 +7,17 @@
  */
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { Attr, decodeMessage } from './codec.js';
+import { setMaxListeners } from 'node:events';
+import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
 import { deadLetter } from './dead-letter.js';
-import { DecodeError, errorMessage, NonRetryableError, ValidationError } from './errors.js';
+import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, ValidationError } from './errors.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { backoffDelay } from './retry.js';
+import { Slots } from './slots.js';
 import { sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
-import { withProcessSpan } from './telemetry.js';
+import { countDeadLetterFailure, withProcessSpan } from './telemetry.js';
 import type { CloseOptions, HandlerContext, Logger, Message, RetryPolicy } from './types.js';
 
 export interface ResolvedIdempotency {
@@ -34,14 +36,34 @@ export interface RunnerConfig {
   readonly schema: ZodType | undefined;
   readonly idempotency: ResolvedIdempotency | undefined;
   readonly logger: Logger;
-  /** Runs the user handler; may return a string the idempotency store remembers (a reply). */
-  readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage) => Promise<string | undefined>;
+  /** Most handlers running at once; enforced here, whatever the transport hands over. */
+  readonly concurrency: number;
+  /** Longest one handler attempt may run; undefined: no limit. */
+  readonly handlerTimeoutMs: number | undefined;
+  /**
+   * Runs the user handler; may return a string the idempotency store remembers (a reply).
+   * `limit` wraps the user's own code so handlerTimeoutMs applies to it alone.
+   */
+  readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage, limit: LimitHandler) => Promise<string | undefined>;
   readonly makeContext: (msg: Message, attempt: number, signal: AbortSignal, otel: Context) => HandlerContext;
   /** Idempotency says this key was handled before; `result` is what handle returned then. */
   readonly onDuplicate?: (msg: Message, result: string | undefined, wire: WireMessage) => Promise<void>;
   /** A message that can never be handled (bad bytes, schema): called before dead-lettering. */
   readonly onPoison?: (wire: WireMessage, error: unknown) => Promise<void>;
 }
+
+/** Runs user code under the attempt's time limit: rejects with HandlerTimeoutError past it. */
+export type LimitHandler = <T>(run: () => T | Promise<T>) => Promise<T>;
+
+/**
+ * Emulated delay (transports without native delay): a message not yet due is held at most this
+ * long. Past it, core republishes it for its group with the same not-before time and settles the
+ * original, so a long delay never pins a Kafka commit or a queue position.
+ */
+export const EMULATED_DELAY_HOLD_MS = 5000;
+
+/** Refused dead-letter publishes are retried from ~0.5 s, doubling, up to ~1 min apart. */
+const DEAD_LETTER_RETRY: RetryPolicy = { maxAttempts: Number.MAX_SAFE_INTEGER, initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 };
 
 interface Tracked {
   readonly delivery: Delivery;
@@ -55,9 +77,15 @@ export class SubscriptionRunner {
   private readonly stopping = new AbortController();
   /** Aborts when close() gives up waiting: handlers see ctx.signal abort. */
   private readonly abandoning = new AbortController();
+  private readonly slots: Slots;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly config: RunnerConfig) {}
+  constructor(private readonly config: RunnerConfig) {
+    this.slots = new Slots(config.concurrency);
+    // One listener per delivery waiting for a slot, a delay or a retry: bounded by the prefetch,
+    // which may well exceed Node's default of 10 — not a leak.
+    setMaxListeners(0, this.stopping.signal, this.abandoning.signal);
+  }
 
   attach(consumer: TransportConsumer): void {
     this.consumer = consumer;
@@ -104,7 +132,12 @@ export class SubscriptionRunner {
     const wire = tracked.delivery.message;
     let attempt = tracked.delivery.deliveryCount;
 
-    if (!(await this.waitUntilDue(wire))) return this.settle(tracked, (d) => d.abandon());
+    const forGroup = wire.headers[InternalHeader.forGroup];
+    if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, (d) => d.ack());
+
+    const due = await this.waitUntilDue(tracked);
+    if (due === 'stopped') return this.settle(tracked, (d) => d.abandon());
+    if (due === 'republished') return;
 
     let msg: Message;
     try {
@@ -115,34 +148,65 @@ export class SubscriptionRunner {
       return this.deadLetterAndAck(tracked, err, attempt);
     }
 
+    // Redelivered past its last attempt (e.g. an earlier dead-letter publish failed, then the
+    // consumer went away): dead-letter it now; the handler already had all its attempts.
+    if (attempt > config.policy.maxAttempts && config.deadLetterTopic !== false) {
+      const reason = `Delivered ${attempt} times; maxAttempts is ${config.policy.maxAttempts}, so it is dead-lettered without running the handler again.`;
+      return this.deadLetterAndAck(tracked, new Error(reason), attempt);
+    }
+
     for (;;) {
+      if (!(await this.slots.acquire(this.stopping.signal))) return this.settle(tracked, (d) => d.abandon());
+      let failure: unknown;
+      let succeeded = false;
       try {
         await this.invoke(msg, attempt, wire);
-        return this.settle(tracked, (d) => d.ack());
+        succeeded = true;
       } catch (err) {
-        if (this.abandoning.signal.aborted) return this.settle(tracked, (d) => d.abandon());
-        const poison = err instanceof NonRetryableError || err instanceof ValidationError || err instanceof DecodeError;
-        if (poison || attempt >= config.policy.maxAttempts) return this.deadLetterAndAck(tracked, err, attempt);
-        config.logger.warn('Handler failed; will retry', { topic: config.topic, group: config.group, id: msg.id, attempt, error: errorMessage(err) });
-        if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
-        const delayMs = backoffDelay(config.policy, attempt + 1);
-        if (config.transport.capabilities.nack) return this.settle(tracked, (d) => d.nack({ delayMs }));
-        // No broker-side redelivery: retry in place. The delivery stays unsettled, holding its slot.
-        await sleep(delayMs, this.stopping.signal);
-        if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
-        attempt += 1;
-        msg = { ...msg, attempt };
+        failure = err;
+      } finally {
+        this.slots.release();
       }
+      if (succeeded) return this.settle(tracked, (d) => d.ack());
+      if (this.abandoning.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      const poison = failure instanceof NonRetryableError || failure instanceof ValidationError || failure instanceof DecodeError;
+      if (poison || attempt >= config.policy.maxAttempts) return this.deadLetterAndAck(tracked, failure, attempt);
+      config.logger.warn('Handler failed; will retry', { topic: config.topic, group: config.group, id: msg.id, attempt, error: errorMessage(failure) });
+      if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      const delayMs = backoffDelay(config.policy, attempt + 1);
+      if (config.transport.capabilities.nack) return this.settle(tracked, (d) => d.nack({ delayMs }));
+      // No broker-side redelivery: retry in place. The delivery stays unsettled; its handler slot is free meanwhile.
+      await sleep(delayMs, this.stopping.signal);
+      if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      attempt += 1;
+      msg = { ...msg, attempt };
     }
   }
 
-  /** Emulated delay: hold a message until its not-before time. False if closing meanwhile. */
-  private async waitUntilDue(wire: WireMessage): Promise<boolean> {
+  /**
+   * Emulated delay: hold a message not yet due (without a handler slot) for at most
+   * EMULATED_DELAY_HOLD_MS; if it is still not due then, republish it for this group and settle
+   * the original.
+   */
+  private async waitUntilDue(tracked: Tracked): Promise<'due' | 'republished' | 'stopped'> {
+    const { config } = this;
+    const wire = tracked.delivery.message;
     const notBefore = wire.headers[Attr.notBefore];
-    if (notBefore === undefined) return true;
-    const wait = Date.parse(notBefore) - Date.now();
-    if (wait > 0) await sleep(wait, this.stopping.signal);
-    return !this.stopping.signal.aborted;
+    const dueAt = notBefore === undefined ? Number.NaN : Date.parse(notBefore);
+    if (Number.isNaN(dueAt) || dueAt <= Date.now()) return 'due';
+    await sleep(Math.min(dueAt - Date.now(), EMULATED_DELAY_HOLD_MS), this.stopping.signal);
+    if (this.stopping.signal.aborted) return 'stopped';
+    if (dueAt <= Date.now()) return 'due';
+    const copy: WireMessage = { ...wire, headers: { ...wire.headers, [InternalHeader.forGroup]: config.group } };
+    try {
+      await config.transport.publish({ topic: config.topic, message: copy });
+    } catch (err) {
+      // Not confirmed: keep the original; the broker gives it back and it is held again.
+      config.logger.warn('Republishing a delayed message failed; it stays on the broker', { topic: config.topic, group: config.group, error: errorMessage(err) });
+      return 'stopped';
+    }
+    await this.settle(tracked, (d) => d.ack());
+    return 'republished';
   }
 
   /** Trace context rides in the wire headers (not msg.headers), so the span's parent comes from `wire`. */
@@ -150,10 +214,13 @@ export class SubscriptionRunner {
     const { config } = this;
     const attrs = { system: config.transport.name, topic: config.topic, group: config.group, id: msg.id, correlationId: msg.correlationId };
     await withProcessSpan(attrs, wire.headers, async (otel) => {
-      const ctx = config.makeContext(msg, attempt, this.abandoning.signal, otel);
+      const timeout = config.handlerTimeoutMs === undefined ? undefined : new AbortController();
+      const signal = timeout === undefined ? this.abandoning.signal : AbortSignal.any([this.abandoning.signal, timeout.signal]);
+      const limit = this.limiter(timeout);
+      const ctx = config.makeContext(msg, attempt, signal, otel);
       const idem = config.idempotency;
       if (idem === undefined) {
-        await config.handle(msg, ctx, wire);
+        await config.handle(msg, ctx, wire, limit);
         return;
       }
       const key = idem.key(msg);
@@ -165,7 +232,7 @@ export class SubscriptionRunner {
       }
       let result: string | undefined;
       try {
-        result = await config.handle(msg, ctx, wire);
+        result = await config.handle(msg, ctx, wire, limit);
       } catch (err) {
         await idem.store
           .release(key)
@@ -174,6 +241,34 @@ export class SubscriptionRunner {
       }
       await idem.store.complete(key, result === undefined ? { ttlMs: idem.ttlMs } : { ttlMs: idem.ttlMs, result });
     });
+  }
+
+  /** Race user code against handlerTimeoutMs; on expiry abort the attempt's signal and reject. */
+  private limiter(timeout: AbortController | undefined): LimitHandler {
+    const ms = this.config.handlerTimeoutMs;
+    if (timeout === undefined || ms === undefined) return async (run) => run();
+    const topic = this.config.topic;
+    return (run) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const error = new HandlerTimeoutError(topic, ms);
+          timeout.abort(error);
+          reject(error);
+        }, ms);
+        // A handler that ignores the signal keeps running; its late outcome is dropped here.
+        Promise.resolve()
+          .then(run)
+          .then(
+            (value) => {
+              clearTimeout(timer);
+              resolve(value);
+            },
+            (err: unknown) => {
+              clearTimeout(timer);
+              reject(err);
+            },
+          );
+      });
   }
 
   /** Claim the key; while another instance holds it, wait for it to finish or give up its claim. */
@@ -191,39 +286,47 @@ export class SubscriptionRunner {
     }
   }
 
+  /**
+   * Dead-letter, then ack the original. A dead-letter publish the broker refuses is retried here
+   * with capped exponential backoff — never by running the handler again — holding the delivery
+   * but no handler slot, so the messages behind it keep flowing.
+   */
   private async deadLetterAndAck(tracked: Tracked, error: unknown, attempts: number): Promise<void> {
     const { config } = this;
     const wire = tracked.delivery.message;
+    const id = wire.headers[Attr.id];
     if (config.deadLetterTopic === false) {
       config.logger.error('Dropping a message that failed its last attempt (deadLetter: false)', {
         topic: config.topic,
         group: config.group,
-        id: wire.headers[Attr.id],
+        id,
         attempts,
         error: errorMessage(error),
       });
       return this.settle(tracked, (d) => d.ack());
     }
-    try {
-      await deadLetter(config, wire, error, attempts);
-    } catch (dlqError) {
-      // Not confirmed in the DLQ: keep the original so nothing is lost; it comes back and tries again.
-      config.logger.error('Dead-lettering failed; the message will be redelivered', {
-        topic: config.topic,
-        deadLetterTopic: config.deadLetterTopic,
-        error: errorMessage(dlqError),
-      });
-      const delayMs = backoffDelay(config.policy, config.policy.maxAttempts);
-      return this.settle(tracked, (d) => (config.transport.capabilities.nack ? d.nack({ delayMs }) : d.abandon()));
+    for (let failures = 1; ; failures++) {
+      try {
+        await deadLetter(config, wire, error, attempts);
+        break;
+      } catch (dlqError) {
+        countDeadLetterFailure({ system: config.transport.name, topic: config.topic, group: config.group });
+        const retryInMs = backoffDelay(DEAD_LETTER_RETRY, failures + 1);
+        config.logger.error('Dead-lettering failed; retrying the dead-letter publish (the handler does not run again)', {
+          topic: config.topic,
+          group: config.group,
+          deadLetterTopic: config.deadLetterTopic,
+          id,
+          failures,
+          retryInMs,
+          error: errorMessage(dlqError),
+        });
+        await sleep(retryInMs, this.stopping.signal);
+        // Closing: leave it to the broker. Its next delivery is past maxAttempts and goes straight here.
+        if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      }
     }
-    config.logger.warn('Message dead-lettered', {
-      topic: config.topic,
-      group: config.group,
-      deadLetterTopic: config.deadLetterTopic,
-      id: wire.headers[Attr.id],
-      attempts,
-      error: errorMessage(error),
-    });
+    config.logger.warn('Message dead-lettered', { topic: config.topic, group: config.group, deadLetterTopic: config.deadLetterTopic, id, attempts, error: errorMessage(error) });
     return this.settle(tracked, (d) => d.ack());
   }
 

@@ -17,6 +17,7 @@ function createInstruments() {
     duration: m.createHistogram('messaging.process.duration', { unit: 's', description: 'Handler duration' }),
     failed: m.createCounter('switchyard.messages.failed', { description: 'Handler failures' }),
     deadLettered: m.createCounter('switchyard.messages.dead_lettered', { description: 'Messages sent to a dead-letter topic' }),
+    deadLetterFailures: m.createCounter('switchyard.dead_letter.failures', { description: 'Dead-letter publishes the broker refused (retried with backoff)' }),
   };
 }
 function metric() {
@@ -86,6 +87,10 @@ export function countDeadLettered(a: Attrs): void {
 }
 
 /** Current trace context into headers (for ctx.publish inside a handler span). */
+export function countDeadLetterFailure(a: Attrs): void {
+  metric().deadLetterFailures.add(1, { 'messaging.system': a.system, 'messaging.destination.name': a.topic });
+}
+
 export function injectTrace(ctx: Context, headers: Record<string, string>): void {
   propagation.inject(ctx, headers);
 }

@@ -70,6 +70,11 @@ export interface SubscribeOptions<T = unknown> {
   idempotency?: IdempotencyOptions<T>;
   /** Validates bodies when the bus has no contract for this topic. */
   schema?: ZodType<T>;
+  /**
+   * Longest a handler may run. Past it `ctx.signal` aborts and the attempt counts as a retryable
+   * failure (the handler's promise is abandoned; make it honour the signal). Default: no limit.
+   */
+  handlerTimeoutMs?: number;
 }
 
 export interface PullOptions<T = unknown> {
@@ -90,6 +95,8 @@ export interface ReplyOptions<T = unknown> {
   schema?: ZodType<T>;
   /** A duplicate request (same id) gets the first reply again instead of re-running the handler. */
   idempotency?: Omit<IdempotencyOptions<T>, 'key'> & { key?: (msg: Message<T>) => string };
+  /** Longest a reply handler may run; past it the requester gets RemoteHandlerError. Default: no limit. */
+  handlerTimeoutMs?: number;
 }
 
 export interface RequestOptions {
@@ -153,8 +160,16 @@ export interface Capabilities {
   readonly delay: 'native' | 'emulated';
   readonly nativeDedup: boolean;
   readonly batchPublish: boolean;
+  /**
+   * Largest message core accepts for publishing (body + header names and values + key). The
+   * transport accepts dead-letter copies up to DEAD_LETTER_HEADROOM_BYTES more (see spi.ts).
+   */
   readonly maxPayloadBytes: number;
   readonly maxHeaders: number;
+  /** Largest single header value, in UTF-8 bytes. Core also applies its portable limit (the smaller wins). */
+  readonly maxHeaderValueBytes: number;
+  /** Largest total of header names + values + key, in UTF-8 bytes. Core also applies its portable limit. */
+  readonly maxHeaderBytes: number;
 }
 
 export interface Health {

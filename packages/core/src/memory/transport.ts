@@ -49,6 +49,9 @@ class MemoryTransport implements Transport {
       batchPublish: false,
       maxPayloadBytes,
       maxHeaders: 64,
+      // No broker limit of its own: core's portable limits apply (see limits.ts).
+      maxHeaderValueBytes: 65_536,
+      maxHeaderBytes: 65_536,
     };
   }
 

@@ -1,0 +1,377 @@
+/**
+ * Issue 8 (core hardening): nothing a user or a foreign producer sends can wedge, loop, leak or
+ * silently drop. Each block reproduces a reported failure on the memory transport (through a
+ * thin fault-injecting wrapper where a broker refusal is needed).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createBus, type Bus, type Logger, type Message, type Transport, ValidationError } from '../src/index.js';
+import { createMemoryTransport } from '../src/memory/transport.js';
+import { memoryBus, topic, waitFor } from './helpers.js';
+
+const buses: Bus[] = [];
+afterEach(async () => {
+  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 500 })));
+});
+const track = (b: Bus) => {
+  buses.push(b);
+  return b;
+};
+
+/** A memory transport and a bus over it, so a test can also publish raw (foreign) wire messages. */
+async function rawAndBus(overrides: Partial<Transport> = {}, caps: Record<string, unknown> = {}) {
+  const broker = `hard-${Math.random().toString(36).slice(2)}`;
+  const inner = await createMemoryTransport(new URL(`memory://${broker}`), { service: 'svc', logger: quiet });
+  const properties: PropertyDescriptorMap = { capabilities: { value: { ...inner.capabilities, ...caps } } };
+  for (const [name, value] of Object.entries(overrides)) properties[name] = { value };
+  const transport = Object.create(inner, properties) as Transport;
+  const bus = track(await createBus({ transport, service: 'svc', logger: quiet }));
+  return { inner, bus };
+}
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('header and id limits are checked in bytes before anything is sent', () => {
+  it('a 100 KB header value is a ValidationError naming the limit; nothing is sent and the bus keeps working', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('bighdr');
+    const got: Message[] = [];
+    await bus.subscribe(t, (m) => void got.push(m));
+    const err = await bus.publish(t, {}, { headers: { big: 'x'.repeat(100_000) } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as Error).message).toMatch(/Header "big" is 100000 bytes; .* at most \d+ bytes/);
+    await bus.publish(t, { ok: 1 });
+    await waitFor(got, 1);
+    expect(got.map((m) => m.body)).toEqual([{ ok: 1 }]);
+  });
+
+  it('counts bytes, not characters (multi-byte UTF-8)', async () => {
+    const bus = track(await memoryBus());
+    const limit = bus.capabilities.maxHeaderValueBytes;
+    await expect(bus.publish(topic('utf8'), {}, { headers: { h: '€'.repeat(Math.ceil(limit / 3) + 1) } })).rejects.toThrow(/bytes/);
+    await bus.publish(topic('utf8'), {}, { headers: { h: 'a'.repeat(limit) } });
+  });
+
+  it('the headers together may not exceed the total header budget', async () => {
+    const bus = track(await memoryBus());
+    const { maxHeaderValueBytes, maxHeaderBytes } = bus.capabilities;
+    const headers: Record<string, string> = {};
+    for (let i = 0; i * maxHeaderValueBytes < maxHeaderBytes; i++) headers[`h${i}`] = 'v'.repeat(maxHeaderValueBytes);
+    await expect(bus.publish(topic('total'), {}, { headers })).rejects.toThrow(/headers take \d+ bytes .* at most \d+ bytes of headers/);
+  });
+
+  it('a 70 KB correlation id, a non-string causation id or a bad id is a ValidationError', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('ids');
+    await expect(bus.publish(t, {}, { correlationId: 'c'.repeat(70_000) })).rejects.toThrow(/correlationId .* at most 256 bytes/);
+    await expect(bus.publish(t, {}, { causationId: 42 as unknown as string })).rejects.toBeInstanceOf(ValidationError);
+    await expect(bus.publish(t, {}, { correlationId: 'a\nb' })).rejects.toThrow(/line break|control/);
+    await expect(bus.publish(t, {}, { id: '€'.repeat(100) })).rejects.toThrow(/id .* at most 256 bytes/);
+    await expect(bus.request(t, {}, { correlationId: 'c'.repeat(70_000), timeoutMs: 100 })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('line breaks and control characters are refused in header values, content types and keys', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('crlf');
+    for (const value of ['a\rb', 'a\u2028b', 'a\u0085b', 'a\u0007b']) {
+      await expect(bus.publish(t, {}, { headers: { h: value } }), JSON.stringify(value)).rejects.toBeInstanceOf(ValidationError);
+    }
+    await expect(bus.publish(t, 'x', { contentType: 'text/plain\r\nx-evil: 1' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(bus.publish(t, {}, { key: 'k\n1' })).rejects.toBeInstanceOf(ValidationError);
+    await bus.publish(t, {}, { headers: { h: 'tab\tis fine' } });
+  });
+});
+
+describe('bad options are refused up front with typed errors', () => {
+  it('subscribe: schema must be a schema, idempotency.key a function, retry an object or false', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('opts');
+    await expect(bus.subscribe(t, () => undefined, { schema: {} as never })).rejects.toThrow(/schema must be a zod schema/);
+    await expect(bus.subscribe(t, () => undefined, { idempotency: { store: (await import('../src/index.js')).memoryIdempotencyStore(), key: 'id' as never } })).rejects.toThrow(
+      /idempotency.key must be a function/,
+    );
+    await expect(bus.subscribe(t, () => undefined, { retry: true as never })).rejects.toThrow(/retry must be/);
+    await expect(bus.subscribe(t, () => undefined, { deadLetter: true as never })).rejects.toThrow(/deadLetter must be/);
+    await expect(bus.subscribe(t, () => undefined, { handlerTimeoutMs: -1 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(bus.pull(t, { schema: 'nope' as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(bus.reply(t, () => 1, { schema: { parse: 1 } as never })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('publish: headers must be a plain object of strings; correlationId/causationId/contentType strings', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('popts');
+    const got: Message[] = [];
+    await bus.subscribe(t, (m) => void got.push(m));
+    await expect(bus.publish(t, {}, { headers: 'abc' as never })).rejects.toThrow(/headers must be an object/);
+    await expect(bus.publish(t, {}, { headers: ['a'] as never })).rejects.toThrow(/headers must be an object/);
+    await expect(bus.publish(t, {}, { correlationId: 5 as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(bus.publish(t, 'x', { contentType: 5 as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(bus.publish(t, {}, null as never)).rejects.toBeInstanceOf(ValidationError);
+    await bus.publish(t, { last: true });
+    await waitFor(got, 1);
+    expect(got.map((m) => m.body)).toEqual([{ last: true }]);
+  });
+
+  it('request: a signal that is not an AbortSignal is refused before anything is sent (no crash)', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('signal');
+    let calls = 0;
+    await bus.reply(t, () => ++calls);
+    await expect(bus.request(t, {}, { signal: {} as never, timeoutMs: 200 })).rejects.toThrow(/signal must be an AbortSignal/);
+    await expect(bus.request(t, {})).resolves.toBe(1);
+    expect(calls).toBe(1);
+  });
+
+  it('createBus: a logger must have debug/info/warn/error functions', async () => {
+    await expect(createBus({ url: 'memory://', service: 's', logger: {} as never })).rejects.toThrow(/logger must have debug, info, warn and error/);
+  });
+
+  it('a logger that throws never crashes the process or stops settlement', async () => {
+    const throwing: Logger = {
+      debug() {
+        throw new Error('debug broke');
+      },
+      info() {
+        throw new Error('info broke');
+      },
+      warn() {
+        throw new Error('warn broke');
+      },
+      error() {
+        throw new Error('error broke');
+      },
+    };
+    const bus = track(await createBus({ url: `memory://throwing-logger-${Math.random()}`, service: 'svc', logger: throwing }));
+    const t = topic('throwlog');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    let calls = 0;
+    await bus.subscribe(
+      t,
+      () => {
+        calls++;
+        throw new Error('handler failed');
+      },
+      { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2, factor: 1 } },
+    );
+    await bus.publish(t, {});
+    await waitFor(dead, 1);
+    expect(calls).toBe(2);
+  });
+});
+
+describe('dead-lettering the broker refuses never re-runs the handler', () => {
+  for (const nack of [true, false]) {
+    it(`${nack ? 'broker nack' : 'in-place retry'}: the handler runs maxAttempts times, the dead-letter publish backs off and lands, later messages flow at concurrency 1`, async () => {
+      let refusals = 3;
+      const dlqAttempts: number[] = [];
+      const { inner, bus } = await rawAndBus(
+        {
+          async publish(request) {
+            if (request.topic.endsWith('.dlq')) {
+              dlqAttempts.push(Date.now());
+              if (refusals-- > 0) throw new Error('broker refused: message too large');
+            }
+            return inner.publish(request);
+          },
+        },
+        { nack, delay: nack ? 'native' : 'emulated' },
+      );
+      const t = topic('dlqrefused');
+      const dead: Message[] = [];
+      await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+      let poisonCalls = 0;
+      const good: number[] = [];
+      await bus.subscribe(
+        t,
+        (m) => {
+          const body = m.body as { poison?: boolean; i?: number };
+          if (body.poison) {
+            poisonCalls++;
+            throw new Error('always fails');
+          }
+          good.push(body.i!);
+        },
+        { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5, factor: 2 }, concurrency: 1 },
+      );
+      await bus.publish(t, { poison: true });
+      for (let i = 0; i < 5; i++) await bus.publish(t, { i });
+      await waitFor(good, 5);
+      await waitFor(dead, 1, 15_000);
+      expect(poisonCalls).toBe(3);
+      expect(dead).toHaveLength(1);
+      expect(dead[0]!.headers['x-switchyard-attempts']).toBe('3');
+      expect(dlqAttempts).toHaveLength(4);
+      // Backed off: the gaps between refused attempts grow.
+      const gaps = dlqAttempts.slice(1).map((at, i) => at - dlqAttempts[i]!);
+      expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    }, 20_000);
+  }
+
+  it('a redelivery past maxAttempts goes to the dead-letter topic without running the handler', async () => {
+    const { inner, bus } = await rawAndBus();
+    const t = topic('pastmax');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    let calls = 0;
+    // Another consumer of the group exhausted the attempts and crashed before it could dead-letter.
+    await inner.declareGroup(t, 'svc');
+    const [leftover] = await (async () => {
+      await bus.publish(t, { stuck: true });
+      for (;;) {
+        const deliveries = await inner.pull(t, 'svc', { max: 1, waitMs: 100 });
+        const d = deliveries[0];
+        if (d === undefined) continue;
+        if (d.deliveryCount < 3) await d.abandon();
+        else return [d];
+      }
+    })();
+    await leftover!.abandon(); // 4th delivery next
+    await bus.subscribe(
+      t,
+      () => {
+        calls++;
+      },
+      { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2, factor: 1 } },
+    );
+    await waitFor(dead, 1);
+    expect(calls).toBe(0);
+    expect(dead[0]!.headers['x-switchyard-error']).toMatch(/Delivered 4 times; maxAttempts is 3/);
+  });
+});
+
+describe('the dead-letter copy is built to fit', () => {
+  it('error text is cut by bytes on a UTF-8 boundary', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('longerr');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    await bus.subscribe(
+      t,
+      () => {
+        throw new (class extends Error {})('€'.repeat(5000));
+      },
+      { retry: false },
+    );
+    await bus.publish(t, {});
+    await waitFor(dead, 1);
+    const error = dead[0]!.headers['x-switchyard-error']!;
+    expect(Buffer.byteLength(error)).toBeLessThanOrEqual(1024);
+    expect(error).not.toContain('\uFFFD');
+    expect(error.endsWith('…')).toBe(true);
+  });
+
+  it('a foreign message whose headers fill the budget is dead-lettered with the largest headers dropped and named', async () => {
+    const { inner, bus } = await rawAndBus();
+    const t = topic('foreignfat');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    let calls = 0;
+    await bus.subscribe(
+      t,
+      () => {
+        calls++;
+      },
+      { schema: z.object({ ok: z.literal(true) }) },
+    );
+    const { maxHeaderBytes } = bus.capabilities;
+    // Published by a plain client: core never checked it, and it is right at the broker's limit.
+    await inner.publish({
+      topic: t,
+      message: {
+        body: new TextEncoder().encode('{"ok":false}'),
+        headers: { 'content-type': 'application/json', small: 'kept', huge: 'h'.repeat(maxHeaderBytes - 100) },
+      },
+    });
+    await waitFor(dead, 1);
+    expect(calls).toBe(0);
+    const d = dead[0]!;
+    expect(d.headers['small']).toBe('kept');
+    expect(d.headers['huge']).toBeUndefined();
+    expect(d.headers['x-switchyard-dropped-headers']).toBe('huge');
+    expect(d.headers['x-switchyard-error']).toMatch(/schema/);
+  });
+});
+
+describe('handlerTimeoutMs', () => {
+  it('aborts ctx.signal, counts as a retryable failure, and frees the slot for the messages behind', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('hung');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    const aborted: number[] = [];
+    const good: number[] = [];
+    await bus.subscribe(
+      t,
+      (m, ctx) => {
+        const body = m.body as { hang?: boolean; i?: number };
+        if (!body.hang) {
+          good.push(body.i!);
+          return;
+        }
+        ctx.signal.addEventListener('abort', () => aborted.push(m.attempt));
+        return new Promise(() => {}); // hangs for ever, ignoring the signal
+      },
+      { handlerTimeoutMs: 50, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2, factor: 1 }, concurrency: 1 },
+    );
+    await bus.publish(t, { hang: true });
+    for (let i = 0; i < 3; i++) await bus.publish(t, { i });
+    await waitFor(good, 3);
+    await waitFor(dead, 1);
+    expect(aborted).toEqual([1, 2]);
+    expect(dead[0]!.headers['x-switchyard-error']).toMatch(/did not finish within 50 ms \(handlerTimeoutMs\)/);
+  });
+
+  it('on reply handlers the requester gets RemoteHandlerError instead of waiting for its own timeout', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('hungreply');
+    await bus.reply(t, () => new Promise(() => {}), { handlerTimeoutMs: 50 });
+    await expect(bus.request(t, {}, { timeoutMs: 5000 })).rejects.toThrow(/did not finish within 50 ms/);
+  });
+});
+
+describe('emulated delay', () => {
+  it('a delay longer than the short hold is republished for the group and the original settled; the messages behind it flow meanwhile', async () => {
+    const sent: { topic: string; headers: Readonly<Record<string, string>> }[] = [];
+    const { inner, bus } = await rawAndBus(
+      {
+        async publish(request) {
+          sent.push({ topic: request.topic, headers: request.message.headers });
+          return inner.publish(request);
+        },
+      },
+      { delay: 'emulated' },
+    );
+    const t = topic('longdelay');
+    const seen: string[] = [];
+    const sub = await bus.subscribe(t, (m) => void seen.push((m.body as { n: string }).n), { concurrency: 1 });
+    const { id } = await bus.publish(t, { n: 'later' }, { delayMs: 600_000 });
+    for (let i = 0; i < 3; i++) await bus.publish(t, { n: `now-${i}` });
+    await waitFor(seen, 3);
+    const republished = sent.filter((s) => s.headers['x-switchyard-for-group'] === 'svc');
+    await waitFor(republished, 0);
+    const copies = () => sent.filter((s) => s.topic === t && s.headers['x-switchyard-for-group'] === 'svc');
+    await expect.poll(() => copies().length, { timeout: 12_000, interval: 100 }).toBeGreaterThanOrEqual(1);
+    const copy = copies()[0]!;
+    expect(copy.headers['ce-id']).toBe(id);
+    expect(Date.parse(copy.headers['ce-notbefore']!)).toBeGreaterThan(Date.now() + 500_000);
+    await sub.close();
+    expect(seen).toEqual(['now-0', 'now-1', 'now-2']);
+  }, 20_000);
+
+  it('a copy republished for another group is settled without running the handler', async () => {
+    const { inner, bus } = await rawAndBus();
+    const t = topic('forgroup');
+    const seen: string[] = [];
+    await bus.subscribe(t, (m) => void seen.push((m.body as { n: string }).n));
+    await inner.publish({
+      topic: t,
+      message: { body: new TextEncoder().encode('{"n":"other"}'), headers: { 'content-type': 'application/json', 'x-switchyard-for-group': 'someone-else' } },
+    });
+    await bus.publish(t, { n: 'mine' });
+    await waitFor(seen, 1);
+    const health = await bus.health();
+    expect(seen).toEqual(['mine']);
+    expect(health.details['depth']).toBe(0);
+  });
+});
