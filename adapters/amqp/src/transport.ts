@@ -57,9 +57,9 @@ export class AmqpTransport implements Transport {
     context: TransportContext,
   ) {
     this.logger = context.logger;
-    const where = new URL(redactUrl(url));
-    if (where.searchParams.has('passphrase')) where.searchParams.set('passphrase', '***');
-    this.link = new Link(config, where.toString(), context.service, context.logger);
+    // redactUrl hides the password and secret options (passphrase, key); its result need not
+    // parse as a URL again (a password with "/" makes it text), so it is used as is.
+    this.link = new Link(config, redactUrl(url), context.service, context.logger);
     this.names = names(config.options.prefix);
     this.quorum = config.options.queueType === 'quorum';
     this.capabilities = {

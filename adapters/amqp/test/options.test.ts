@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, ConnectionError, createBus, silentLogger } from '@switchyard/core';
 import { createTransport } from '../src/index.js';
@@ -20,6 +21,7 @@ function expectNoSecret(err: Error): void {
   expect(err.message).not.toContain(SECRET);
   expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(SECRET);
   if (err.cause instanceof Error) expect(err.cause.message).not.toContain(SECRET);
+  expect(inspect(err, { depth: 10 })).not.toContain(SECRET);
 }
 
 describe('amqp URL options', () => {
@@ -68,6 +70,24 @@ describe('amqp URL options', () => {
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err.message).toContain('amqp://alice:***@127.0.0.1:1');
     expect(err.message).toMatch(/ECONNREFUSED/);
+    expectNoSecret(err);
+  });
+
+  it('a password with "/" that parses as host:port/vhost never shows in the ConnectionError', async () => {
+    // "localhost:1/<secret>@rabbit" parses as host localhost, port 1, vhost "<secret>@rabbit:5672".
+    const err = await failure(createBus({ url: `amqp://localhost:1/${SECRET}@rabbit:5672?connectTimeoutMs=2000`, service: 's', logger: silentLogger }));
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(err.message).toContain('rabbit:5672');
+    expectNoSecret(err);
+    // Its redacted form is no URL at all ("amqp://***@rabbit:***"): still a ConnectionError, not a TypeError.
+    const odd = await failure(createBus({ url: `amqp://localhost:1/${SECRET}@rabbit:x?connectTimeoutMs=2000`, service: 's', logger: silentLogger }));
+    expect(odd).toBeInstanceOf(ConnectionError);
+    expectNoSecret(odd);
+  });
+
+  it('an unparseable URL with a password and a token is a ConfigurationError showing neither', async () => {
+    const err = await failure(createBus({ url: `amqps://alice:${SECRET}@rabbit:5671x/%2F?passphrase=${SECRET}`, service: 's', logger: silentLogger }));
+    expect(err).toBeInstanceOf(ConfigurationError);
     expectNoSecret(err);
   });
 

@@ -60,7 +60,8 @@ export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[
   const redacted = redactUrl(url);
   const options = parseUrlOptions(url, optionsShape, 'kafka');
   if (url.pathname !== '' && url.pathname !== '/') {
-    throw new ConfigurationError(`The kafka URL takes no path (got "${url.pathname}" in ${redacted}). Use kafka://host:port[?options].`);
+    // Not the path itself: a password with an unencoded "/" lands there (kafka://u:12/secret@host).
+    throw new ConfigurationError(`The kafka URL takes no path (got ${redacted}). Use kafka://host:port[?options]; percent-encode "/" in a password as %2F.`);
   }
   if (!url.hostname) throw new ConfigurationError(`The kafka URL needs a broker host: kafka://host:9092 (got ${redacted}).`);
   const first = `${url.hostname}:${url.port || '9092'}`;
@@ -73,8 +74,8 @@ export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[
       `kafka option heartbeatInterval (${options.heartbeatInterval}) must be below sessionTimeout (${options.sessionTimeout}); about a third of it is usual.`,
     );
   }
-  const username = decodeURIComponent(url.username);
-  const password = decodeURIComponent(url.password);
+  const username = decodeUserInfo(url.username);
+  const password = decodeUserInfo(url.password);
   let sasl: KafkaSettings['sasl'];
   if (options.sasl !== undefined || username !== '') {
     if (username === '' || password === '') {
@@ -98,4 +99,13 @@ export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[
     maxBatchBytes: options.maxBatchBytes,
     redacted,
   };
+}
+
+/** A URIError would escape as an untyped error; its message has no input, but say what to fix. */
+function decodeUserInfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigurationError('The kafka URL user info is not valid percent-encoding: write "%" as %25 and reserved characters as %XX.');
+  }
 }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, createBus, parseBusUrl, silentLogger } from '@switchyard/core';
 import { createTransport } from '../src/index.js';
@@ -41,6 +42,22 @@ describe('kafka URL options', () => {
     expect(conn).toBeInstanceOf(Error);
     expect(String((conn as Error).message)).not.toContain('s3cr3t-pw');
     expect(JSON.stringify(conn, Object.getOwnPropertyNames(conn))).not.toContain('s3cr3t-pw');
+  });
+
+  it('never echoes a password that spilled into the path ("/" in the password) or bad percent-encoding', () => {
+    const secret = 's3cr3t-pw';
+    // "alice:1234/s3cr3t-pw@k1" parses as host alice, port 1234, path "/s3cr3t-pw@k1:9092".
+    let err: unknown;
+    try {
+      make(`kafka://alice:1234/${secret}@k1:9092,k2:9092`);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect((err as Error).message).toMatch(/no path/);
+    expect(inspect(err, { depth: 10 })).not.toContain(secret);
+    expect(() => make('kafka://alice:%E0%A4%A@k1:9092')).toThrow(ConfigurationError);
+    expect(() => make('kafka://alice:%E0%A4%A@k1:9092')).toThrow(/percent-encoding/);
   });
 
   it('SWITCHYARD_URL=kafka://... works through createBus and the registry', async () => {

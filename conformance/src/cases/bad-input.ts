@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { z } from 'zod';
 import { ConfigurationError, createBus, silentLogger, PayloadTooLargeError, ValidationError, type Message } from '@switchyard/core';
 import type { ConformanceCase } from '../case.js';
@@ -79,7 +80,7 @@ export const badInputCases: ConformanceCase[] = [
   },
   {
     id: 'bad-input.urls',
-    title: 'bad URLs, unknown schemes and unknown URL options fail fast with ConfigurationError',
+    title: 'bad URLs, unknown schemes and unknown URL options fail fast with ConfigurationError, never showing credentials',
     async run(h, expect) {
       await expect(createBus({ url: 'not a url', service: 's' })).rejects.toBeInstanceOf(ConfigurationError);
       await expect(createBus({ url: 'carrier-pigeon://x', service: 's' })).rejects.toThrow(/Unknown URL scheme "carrier-pigeon:\/\/"/);
@@ -94,6 +95,15 @@ export const badInputCases: ConformanceCase[] = [
         const err = await createBus({ url: withSecret.toString(), service: 's' }).catch((e: unknown) => e);
         expect(String((err as Error).message)).not.toContain('s3cr3t-pw');
       }
+      // An unparseable URL (bad port) with credentials: Node's URL error carries the raw input, so
+      // nothing of it may reach the message, the cause chain or any property a logger prints.
+      const scheme = h.options.url === undefined ? 'memory:' : new URL(h.options.url).protocol;
+      const unparseable = `${scheme}//user:s3cr3t-pw@host:1x?token=t0ken-val`;
+      const bad = await createBus({ url: unparseable, service: 's', logger: silentLogger }).catch((e: unknown) => e);
+      expect(bad).toBeInstanceOf(ConfigurationError);
+      const printed = inspect(bad, { depth: 10 });
+      expect(printed).not.toContain('s3cr3t-pw');
+      expect(printed).not.toContain('t0ken-val');
       await expect(createBus({ url: 'memory://', service: 'bad service' })).rejects.toBeInstanceOf(ValidationError);
     },
   },

@@ -6,6 +6,9 @@ import { z, type ZodRawShape } from 'zod';
 import { ConfigurationError } from './errors.js';
 import type { TransportContext, TransportFactory, Transport } from './spi.js';
 import { createMemoryTransport } from './memory/transport.js';
+import { redactHosts, redactUrl } from './redact.js';
+
+export { redactUrl } from './redact.js';
 
 const builtIn = new Map<string, TransportFactory>([['memory', createMemoryTransport]]);
 const registered = new Map<string, TransportFactory>();
@@ -35,10 +38,18 @@ export interface ParsedBusUrl {
 
 const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is;
 
+/** How to write a URL whose password holds reserved characters; the usual reason a URL fails to parse. */
+const URL_SHAPE_HINT =
+  'Use scheme://[user:password@]host[:port][/path][?options] with a numeric port, and percent-encode reserved characters in the user name and password ' +
+  '("/" as %2F, "@" as %40, ":" as %3A, "?" as %3F, "#" as %23, "%" as %25).';
+
 /**
  * Parse a bus URL. A comma-separated host list in the authority (common for Kafka and NATS
  * clusters) is not a WHATWG URL, so it is split off: the URL keeps the first host and `hosts`
  * lists all of them.
+ *
+ * Errors show the input only through redactUrl and carry no cause: Node's URL TypeError keeps
+ * the raw input (password included) in its `input` property, which loggers print.
  */
 export function parseBusUrl(input: string | URL): ParsedBusUrl {
   if (input instanceof URL) return { url: input, hosts: input.host ? [input.host] : [] };
@@ -59,22 +70,24 @@ export function parseBusUrl(input: string | URL): ParsedBusUrl {
     if (hosts.some((h) => h === '')) throw new ConfigurationError(`"${redactUrl(input)}" has an empty host in its host list. Use scheme://host1:port,host2:port.`);
     text = `${parts[1]}${userInfo}${hosts[0]}${parts[3]}`;
   }
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch (err) {
-    throw new ConfigurationError(`"${redactUrl(input)}" is not a valid URL. Use scheme://host[:port][/path][?options], e.g. kafka://127.0.0.1:9092.`, { cause: err });
-  }
-  if (hosts) {
-    for (const host of hosts.slice(1)) {
-      try {
-        new URL(`${parts![1]}${host}`);
-      } catch (err) {
-        throw new ConfigurationError(`Host "${host}" in "${redactUrl(url)}" is not a valid host[:port].`, { cause: err });
-      }
+  const url = tryUrl(text);
+  if (url === undefined) throw new ConfigurationError(`"${redactUrl(input)}" is not a valid URL. ${URL_SHAPE_HINT}`);
+  for (const host of hosts?.slice(1) ?? []) {
+    if (tryUrl(`${parts![1]}${host}`) === undefined) {
+      throw new ConfigurationError(
+        `Host "${redactHosts(host)}" in "${redactUrl(input)}" is not a valid host[:port] (the port must be a number up to 65535). Use scheme://host1:port,host2:port.`,
+      );
     }
   }
   return { url, hosts: hosts ?? (url.host ? [url.host] : []) };
+}
+
+function tryUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function createTransport(url: URL, context: TransportContext): Promise<Transport> {
@@ -107,19 +120,6 @@ async function importAdapter(scheme: string): Promise<TransportFactory> {
     throw new ConfigurationError(`${pkg} does not export createTransport(); install a version that matches @switchyard/core.`);
   }
   return mod.createTransport;
-}
-
-/** The URL without password (and without user info values), for logs and errors. */
-export function redactUrl(url: string | URL): string {
-  try {
-    const u = new URL(url.toString());
-    if (u.password) u.password = '***';
-    for (const key of [...u.searchParams.keys()]) if (/secret|pass|token|key|credential|sasl|auth/i.test(key)) u.searchParams.set(key, '***');
-    return u.toString();
-  } catch {
-    // Not a WHATWG URL (e.g. a host list): still hide user info.
-    return url.toString().replace(/\/\/[^/@]*@/, '//***@');
-  }
 }
 
 /**
