@@ -16,7 +16,7 @@
  * close, abandoned and unsettled offsets are simply not committed: the group's next member
  * reads them again.
  */
-import { Attr, CE_PREFIX, ConnectionError, errorMessage, sleep, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
+import { Attr, CE_PREFIX, ConnectionError, EMULATED_DELAY_HOLD_MS, errorMessage, sleep, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage, KAFKA_PREFIX } from './wire.js';
@@ -288,7 +288,9 @@ export class GroupConsumer implements TransportConsumer {
       if (dueIn > 0 && this.held < MAX_HELD) {
         // Emulated delay: hold it here, taking no handler slot and no key until it is due, so
         // the messages behind it flow meanwhile. It stays uncommitted while held.
-        this.hold(state, message, offset, key, dueIn);
+        // At most core's short hold: core then republishes what is still not due, so a long
+        // delay never pins this partition's committed offset.
+        this.hold(state, message, offset, key, Math.min(dueIn, EMULATED_DELAY_HOLD_MS));
         resolveOffset(message.offset);
         continue;
       }

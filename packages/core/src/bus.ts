@@ -527,6 +527,18 @@ function resolveIdempotency(options: IdempotencyOptions | undefined): ResolvedId
   };
 }
 
+/** Remove the URL's password (raw and decoded) from text that may quote it. */
+function scrubSecrets(text: string, url: URL): string {
+  if (url.password === '') return text;
+  let decoded = url.password;
+  try {
+    decoded = decodeURIComponent(url.password);
+  } catch {
+    // Not valid percent-encoding: only the raw form can appear.
+  }
+  return text.split(url.password).join('***').split(decoded).join('***');
+}
+
 /** Create a bus and connect to its broker. */
 export async function createBus<const C extends Contract = EmptyContract>(options: BusOptions<C>): Promise<Bus<C>> {
   assertKnownOptions(options, ['url', 'service', 'contract', 'logger', 'transport'], 'createBus');
@@ -541,7 +553,9 @@ export async function createBus<const C extends Contract = EmptyContract>(option
     } catch (err) {
       await transport.close().catch(() => undefined);
       if (err instanceof SwitchyardError) throw err;
-      throw new ConnectionError(`Cannot connect to ${redactUrl(url)}: ${errorMessage(err)}. Check that the broker is running and the URL is right.`, { cause: err });
+      // A custom transport's error may quote the URL or its password: pass on a scrubbed message, not the error itself.
+      const detail = scrubSecrets(errorMessage(err), url);
+      throw new ConnectionError(`Cannot connect to ${redactUrl(url)}: ${detail}. Check that the broker is running and the URL is right.`);
     }
   } else {
     await transport.connect();

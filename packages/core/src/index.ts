@@ -22,6 +22,9 @@ export { registerTransport, parseUrlOptions, parseBusUrl, redactUrl, booleanOpti
 export { PORTABLE_NAME } from './names.js';
 export { DEFAULT_RETRY, backoffDelay } from './retry.js';
 export { sleep } from './sleep.js';
+export { EMULATED_DELAY_HOLD_MS } from './runner.js';
+export { PORTABLE_LIMITS, DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
+export { createTransport } from './registry.js';
 export {
   Attr,
   DeadLetterHeader,

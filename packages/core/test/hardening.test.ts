@@ -375,3 +375,22 @@ describe('emulated delay', () => {
     expect(health.details['depth']).toBe(0);
   });
 });
+
+describe('a custom transport failing to connect', () => {
+  it('its error reaches the caller without the password and without the raw error as cause', async () => {
+    const { registerTransport } = await import('../src/index.js');
+    registerTransport('leaky', () => ({
+      ...({} as Transport),
+      name: 'leaky',
+      capabilities: {} as Transport['capabilities'],
+      connect: async () => {
+        throw new Error('auth failed for leaky://bob:hunter2-pw@h:1');
+      },
+      close: async () => undefined,
+    }));
+    const err = await createBus({ url: 'leaky://bob:hunter2-pw@h:1', service: 's' }).catch((e: unknown) => e);
+    const { inspect } = await import('node:util');
+    expect(inspect(err, { depth: 10 })).not.toContain('hunter2-pw');
+    expect((err as Error).message).toMatch(/Cannot connect to leaky:\/\/bob:\*\*\*@h:1/);
+  });
+});
