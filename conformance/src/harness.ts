@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createBus, silentLogger, type Bus, type Capabilities, type Logger } from '@switchyard/core';
+import { createBus, createTransport, parseBusUrl, silentLogger, type Bus, type Capabilities, type Logger, type PublishRequest, type Transport } from '@switchyard/core';
 
 export interface ConformanceOptions {
   /** Name in test titles and the report, e.g. "rabbitmq". */
@@ -35,6 +35,29 @@ export class Harness {
     const bus = this.options.createBus
       ? await this.options.createBus(service)
       : await createBus({ url: this.options.url ?? 'memory://', service, logger: this.options.logger ?? silentLogger });
+    this.buses.push(bus);
+    return bus;
+  }
+
+  /**
+   * A bus on the real broker whose transport passes every publish through `publish` first, to
+   * inject a refusal the broker would give (only with options.url: the suite builds the transport).
+   */
+  async faultyBus(publish: (request: PublishRequest, next: (request: PublishRequest) => Promise<void>) => Promise<void>, service = `svc-${this.run}`): Promise<Bus> {
+    if (this.options.url === undefined) throw new Error('faultyBus needs the suite to be given a url.');
+    const logger = this.options.logger ?? silentLogger;
+    const { url, hosts } = parseBusUrl(this.options.url);
+    const inner = await createTransport(url, { service, logger, hosts });
+    const next = (request: PublishRequest) => inner.publish(request);
+    // Everything else goes to the real transport, with itself as `this`.
+    const transport = new Proxy(inner, {
+      get(target, property) {
+        if (property === 'publish') return (request: PublishRequest) => publish(request, next);
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Transport;
+    const bus = await createBus({ transport, service, logger });
     this.buses.push(bus);
     return bus;
   }

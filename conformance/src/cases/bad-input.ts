@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
-import { ConfigurationError, createBus, silentLogger, PayloadTooLargeError, ValidationError, type Message } from '@switchyard/core';
+import { ConfigurationError, createBus, memoryIdempotencyStore, PayloadTooLargeError, silentLogger, ValidationError, type Message } from '@switchyard/core';
 import type { ConformanceCase } from '../case.js';
 import { Collector } from '../harness.js';
 
@@ -105,6 +105,78 @@ export const badInputCases: ConformanceCase[] = [
       expect(printed).not.toContain('s3cr3t-pw');
       expect(printed).not.toContain('t0ken-val');
       await expect(createBus({ url: 'memory://', service: 'bad service' })).rejects.toBeInstanceOf(ValidationError);
+    },
+  },
+  {
+    id: 'bad-input.header-limits',
+    title: 'an oversized header or correlation id is a ValidationError, nothing is sent, and headers at the limit arrive intact',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('hdrlimits');
+      const got = new Collector<Message>();
+      await bus.subscribe(topic, (m) => got.push(m));
+      const { maxHeaderValueBytes, maxHeaderBytes } = bus.capabilities;
+      const refused = [
+        bus.publish(topic, { n: 1 }, { headers: { big: 'x'.repeat(100_000) } }),
+        bus.publish(topic, { n: 2 }, { correlationId: 'c'.repeat(70_000) }),
+        bus.publish(topic, { n: 3 }, { causationId: 'c'.repeat(300) }),
+        bus.publish(topic, { n: 4 }, { headers: { crlf: 'a\r\nb' } }),
+        bus.publish(topic, { n: 5 }, { headers: { big: 'x'.repeat(maxHeaderValueBytes + 1) } }),
+        bus.publish(
+          topic,
+          { n: 6 },
+          { headers: Object.fromEntries(Array.from({ length: Math.ceil(maxHeaderBytes / maxHeaderValueBytes) + 1 }, (_, i) => [`h${i}`, 'v'.repeat(maxHeaderValueBytes)])) },
+        ),
+        bus.request(topic, { n: 7 }, { correlationId: 'c'.repeat(70_000), timeoutMs: 1000 }),
+      ];
+      for (const [i, attempt] of refused.entries()) {
+        const err = await attempt.catch((e: unknown) => e);
+        expect(err, `case ${i + 1}`).toBeInstanceOf(ValidationError);
+        expect((err as Error).message, `case ${i + 1}`).toMatch(/bytes|line break|control/);
+      }
+      // The bus keeps working, and a header exactly at the value limit, with others filling most of the budget, arrives intact.
+      const atLimit = 'v'.repeat(maxHeaderValueBytes);
+      const headers = { a: atLimit, b: 'é'.repeat(Math.floor(maxHeaderValueBytes / 2)), c: 'tab\tok' };
+      await bus.publish(topic, { n: 8 }, { headers, correlationId: 'k'.repeat(256) });
+      const [m] = await got.waitFor(1);
+      expect(m!.body).toEqual({ n: 8 });
+      expect(m!.headers['a']).toBe(atLimit);
+      expect(m!.headers['b']).toBe(headers.b);
+      expect(m!.headers['c']).toBe('tab\tok');
+      expect(m!.correlationId).toBe('k'.repeat(256));
+      expect(got.items).toHaveLength(1);
+    },
+  },
+  {
+    id: 'bad-input.options-upfront',
+    title: 'malformed options (schema, key function, retry, headers, ids, signal, logger) are refused before anything is sent',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('upfront');
+      const got = new Collector<Message>();
+      await bus.subscribe(topic, (m) => got.push(m));
+      const other = h.topic('upfront-sub');
+      const store = memoryIdempotencyStore();
+      const refusals: [string, Promise<unknown>][] = [
+        ['schema: {}', bus.subscribe(other, () => undefined, { schema: {} as never })],
+        ['idempotency.key: string', bus.subscribe(other, () => undefined, { idempotency: { store, key: 'id' as never } })],
+        ['retry: true', bus.subscribe(other, () => undefined, { retry: true as never })],
+        ['handlerTimeoutMs: 0', bus.subscribe(other, () => undefined, { handlerTimeoutMs: 0 })],
+        ['headers: "abc"', bus.publish(topic, { bad: 1 }, { headers: 'abc' as never })],
+        ['correlationId: 5', bus.publish(topic, { bad: 2 }, { correlationId: 5 as never })],
+        ['causationId: {}', bus.publish(topic, { bad: 3 }, { causationId: {} as never })],
+        ['contentType: 5', bus.publish(topic, 'x', { contentType: 5 as never })],
+        ['key: 7', bus.publish(topic, { bad: 4 }, { key: 7 as never })],
+        ['signal: {}', bus.request(topic, { bad: 5 }, { signal: {} as never, timeoutMs: 1000 })],
+      ];
+      for (const [what, attempt] of refusals) {
+        const err = await attempt.catch((e: unknown) => e);
+        expect(err, what).toBeInstanceOf(ValidationError);
+      }
+      await expect(createBus({ url: h.options.url ?? 'memory://', service: 's', logger: {} as never })).rejects.toBeInstanceOf(ValidationError);
+      await bus.publish(topic, { good: true });
+      await got.waitFor(1);
+      expect(got.items.map((m) => m.body)).toEqual([{ good: true }]);
     },
   },
 ];

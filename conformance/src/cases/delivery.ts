@@ -203,4 +203,42 @@ export const deliveryCases: ConformanceCase[] = [
       expect(got.items[0]!.body).toEqual({ orderId: 'o-1', qty: 1 });
     },
   },
+  {
+    id: 'delivery.long-delay-restart',
+    title: 'a long emulated delay does not hold back the messages behind it, also after the consumer restarts',
+    timeoutMs: 90_000,
+    notApplicable: (caps, options) => {
+      if (caps.delay === 'native') return { reason: 'transport delays natively: nothing is held in the consumer', check: (expect) => expect(caps.delay).toBe('native') };
+      if (options.url === undefined)
+        return { reason: 'suite was given createBus, not a URL: it cannot watch the transport', check: (expect) => expect(options.createBus).toBeDefined() };
+      return undefined;
+    },
+    async run(h, expect) {
+      const topic = h.topic('longdelay');
+      const group = h.group('longdelay');
+      const republished = new Collector<string>();
+      const first = await h.faultyBus(async (request, next) => {
+        await next(request);
+        const forGroup = request.message.headers['x-switchyard-for-group'];
+        if (request.topic === topic && forGroup !== undefined) republished.push(forGroup);
+      });
+      const seen = new Collector<string>();
+      const sub = await first.subscribe(topic, (m) => seen.push((m.body as { n: string }).n), { group, concurrency: 1 });
+      await first.publish(topic, { n: 'in ten minutes' }, { delayMs: 600_000 });
+      for (let i = 0; i < 5; i++) await first.publish(topic, { n: `now-${i}` });
+      await seen.waitFor(5);
+      // Past the short hold the delayed message is republished for the group and the original settled.
+      await republished.waitFor(1, 60_000, 'republished delayed copies');
+      expect(republished.items[0]).toBe(group);
+      await sub.close();
+      // A restarted consumer of the group starts after what was handled: nothing is handled twice.
+      const second = await h.bus();
+      const again = new Collector<string>();
+      await second.subscribe(topic, (m) => again.push((m.body as { n: string }).n), { group, concurrency: 1 });
+      for (let i = 0; i < 8; i++) await second.publish(topic, { n: `marker-${i}` });
+      await again.waitFor(8, 45_000);
+      expect(seen.items.sort()).toEqual(['now-0', 'now-1', 'now-2', 'now-3', 'now-4']);
+      expect(again.items.filter((n) => !n.startsWith('marker-'))).toEqual([]);
+    },
+  },
 ];

@@ -277,4 +277,84 @@ export const settlementCases: ConformanceCase[] = [
       expect(await drainByPull(bus, topic, group)).toBe(0);
     },
   },
+  {
+    id: 'settlement.dead-letter-refused',
+    title: 'a dead-letter publish the broker refuses is retried with backoff; the handler runs maxAttempts times and later messages flow',
+    timeoutMs: 60_000,
+    notApplicable: (_caps, options) =>
+      options.url === undefined
+        ? { reason: 'suite was given createBus, not a URL: it cannot wrap the transport to refuse a publish', check: (expect) => expect(options.createBus).toBeDefined() }
+        : undefined,
+    async run(h, expect) {
+      const topic = h.topic('dlqrefused');
+      const group = h.group('dlqrefused');
+      let refusals = 3;
+      const dlqPublishes = new Collector<number>();
+      const bus = await h.faultyBus(async (request, next) => {
+        if (request.topic === `${topic}.dlq`) {
+          dlqPublishes.push(Date.now());
+          if (refusals-- > 0) throw new Error('injected: broker refused the dead-letter publish');
+        }
+        await next(request);
+      });
+      const dead = await watchDeadLetters(h, topic, group);
+      let poisonCalls = 0;
+      const good = new Collector<number>();
+      await bus.subscribe(
+        topic,
+        (m) => {
+          const body = m.body as { poison?: boolean; i?: number };
+          if (body.poison) {
+            poisonCalls++;
+            throw new Error('always fails');
+          }
+          good.push(body.i!);
+        },
+        { group, concurrency: 1, retry: { maxAttempts: 3, ...fast } },
+      );
+      await bus.publish(topic, { poison: true }, { key: 'poison' });
+      // Wait until the dead-letter publish is being refused, then show the rest still flows.
+      await dlqPublishes.waitFor(1);
+      for (let i = 0; i < 5; i++) await bus.publish(topic, { i });
+      await good.waitFor(5);
+      const [d] = await dead.waitFor(1, 45_000);
+      expect(poisonCalls).toBe(3);
+      expect(d!.headers[X.attempts]).toBe('3');
+      expect(dlqPublishes.items).toHaveLength(4);
+      expect(dead.items).toHaveLength(1);
+    },
+  },
+  {
+    id: 'settlement.handler-timeout',
+    title: 'a hung handler is aborted after handlerTimeoutMs, retried, dead-lettered, and does not hold back the messages behind it',
+    timeoutMs: 60_000,
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('hung');
+      const group = h.group('hung');
+      const dead = await watchDeadLetters(h, topic, group);
+      const aborted = new Collector<number>();
+      const good = new Collector<number>();
+      await bus.subscribe(
+        topic,
+        (m, ctx) => {
+          const body = m.body as { hang?: boolean; i?: number };
+          if (!body.hang) {
+            good.push(body.i!);
+            return;
+          }
+          ctx.signal.addEventListener('abort', () => aborted.push(m.attempt));
+          return new Promise<void>(() => {}); // never settles, ignores the signal
+        },
+        { group, concurrency: 1, handlerTimeoutMs: 300, retry: { maxAttempts: 2, ...fast } },
+      );
+      await bus.publish(topic, { hang: true });
+      for (let i = 0; i < 5; i++) await bus.publish(topic, { i });
+      await good.waitFor(5, 45_000);
+      const [d] = await dead.waitFor(1, 45_000);
+      expect(aborted.items).toEqual([1, 2]);
+      expect(d!.headers[X.error]).toMatch(/did not finish within 300 ms/);
+      expect(d!.headers[X.attempts]).toBe('2');
+    },
+  },
 ];

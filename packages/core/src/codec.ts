@@ -44,6 +44,8 @@ export const DeadLetterHeader = {
   originalContentType: 'x-switchyard-original-content-type',
   /** Headers of a foreign message left out so the dead-letter copy fits the broker's limits (comma-separated). */
   droppedHeaders: 'x-switchyard-dropped-headers',
+  /** Set (to the body's size in bytes) when a foreign message's body was too large to dead-letter; the copy has no body. */
+  bodyOmitted: 'x-switchyard-body-omitted',
 } as const;
 
 /** Headers core uses between its own instances (never user-settable: the x-switchyard- prefix is reserved). */

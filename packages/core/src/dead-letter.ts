@@ -70,5 +70,22 @@ export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, erro
   const room = budget - headerBytes(headers, wire.key) - DeadLetterHeader.error.length;
   const reason = singleLine(errorMessage(error));
   headers[DeadLetterHeader.error] = truncateUtf8(reason, Math.max(0, Math.min(MAX_ERROR_BYTES, limits.valueBytes, room)));
-  return wire.key === undefined ? { body: wire.body, headers } : { body: wire.body, headers, key: wire.key };
+  const body = fitBody(target, wire.body, headers, wire.key);
+  return wire.key === undefined ? { body, headers } : { body, headers, key: wire.key };
+}
+
+/**
+ * A foreign message can be larger than the transport accepts for a dead-letter copy (e.g. a Kafka
+ * record near the broker's own limit). Retrying such a publish could never succeed, so the copy
+ * goes without its body: headers intact, x-switchyard-body-omitted with the body's size. The
+ * original stays where it was (e.g. in the Kafka log until retention); the caller logs it.
+ */
+function fitBody(target: DeadLetterTarget, body: Uint8Array, headers: Record<string, string>, key: string | undefined): Uint8Array {
+  const limit = target.transport.capabilities.maxPayloadBytes + DEAD_LETTER_HEADROOM_BYTES;
+  if (body.byteLength + headerBytes(headers, key) <= limit) return body;
+  headers[DeadLetterHeader.bodyOmitted] = String(body.byteLength);
+  const claimed = headers[Attr.contentType];
+  if (claimed !== undefined && headers[DeadLetterHeader.originalContentType] === undefined) headers[DeadLetterHeader.originalContentType] = claimed;
+  headers[Attr.contentType] = BINARY_TYPE;
+  return new Uint8Array(0);
 }

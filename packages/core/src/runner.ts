@@ -14,6 +14,7 @@ import { deadLetter } from './dead-letter.js';
 import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, ValidationError } from './errors.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { backoffDelay } from './retry.js';
+import { DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
 import { Slots } from './slots.js';
 import { sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
@@ -325,6 +326,9 @@ export class SubscriptionRunner {
         // Closing: leave it to the broker. Its next delivery is past maxAttempts and goes straight here.
         if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
       }
+    }
+    if (tracked.delivery.message.body.byteLength > 0 && config.transport.capabilities.maxPayloadBytes + DEAD_LETTER_HEADROOM_BYTES < wire.body.byteLength) {
+      config.logger.error('Dead-lettered without its body: it is larger than the transport takes', { topic: config.topic, group: config.group, id, bytes: wire.body.byteLength });
     }
     config.logger.warn('Message dead-lettered', { topic: config.topic, group: config.group, deadLetterTopic: config.deadLetterTopic, id, attempts, error: errorMessage(error) });
     return this.settle(tracked, (d) => d.ack());

@@ -394,3 +394,23 @@ describe('a custom transport failing to connect', () => {
     expect((err as Error).message).toMatch(/Cannot connect to leaky:\/\/bob:\*\*\*@h:1/);
   });
 });
+
+describe('a foreign message too large to dead-letter', () => {
+  it('is dead-lettered without its body (size recorded) instead of being retried for ever', async () => {
+    const { inner, bus } = await rawAndBus();
+    const t = topic('foreignhuge');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    const size = bus.capabilities.maxPayloadBytes + 10_000;
+    const body = new Uint8Array(size).fill(0x7b); // "{{{{…": not JSON
+    await bus.subscribe(t, () => undefined);
+    await inner.publish({ topic: t, message: { body, headers: { 'content-type': 'application/json', 'ce-id': 'huge-1', tenant: 'acme' } } });
+    await waitFor(dead, 1);
+    const d = dead[0]!;
+    expect(d.id).toBe('huge-1');
+    expect(d.body).toEqual(new Uint8Array(0));
+    expect(d.headers['x-switchyard-body-omitted']).toBe(String(size));
+    expect(d.headers['x-switchyard-original-content-type']).toBe('application/json');
+    expect(d.headers['tenant']).toBe('acme');
+  });
+});
