@@ -64,6 +64,26 @@ export const idempotencyCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'idempotency.groups-share-store',
+    title: 'two groups sharing one store each run their handler for every message',
+    notApplicable: (caps) => (caps.fanOut ? undefined : { reason: 'transport has no fan-out', check: (expect) => expect(caps.fanOut).toBe(false) }),
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('idemgroups');
+      // One store for the whole app is the natural setup; the default key must keep the groups apart.
+      const store = memoryIdempotencyStore();
+      const billing = new Collector<Message>();
+      const shipping = new Collector<Message>();
+      await bus.subscribe(topic, (m) => billing.push(m), { group: h.group('billing'), idempotency: { store } });
+      await bus.subscribe(topic, (m) => shipping.push(m), { group: h.group('shipping'), idempotency: { store } });
+      for (let n = 0; n < 10; n++) await bus.publish(topic, { n }, { id: `${h.run}-${n}` });
+      await billing.waitFor(10, 20_000, 'billing handler runs');
+      await shipping.waitFor(10, 20_000, 'shipping handler runs');
+      expect(billing.items).toHaveLength(10);
+      expect(shipping.items).toHaveLength(10);
+    },
+  },
+  {
     id: 'idempotency.reply-repeated',
     title: 'a duplicate request gets the first reply again without re-running the handler',
     async run(h, expect) {
