@@ -18,8 +18,8 @@ export const idempotencyCases: ConformanceCase[] = [
           if (result.status !== 'busy') claims.push(result.status);
           return result;
         },
-        complete: (key, opts) => inner.complete(key, opts),
-        release: (key) => inner.release(key),
+        complete: (key, token, opts) => inner.complete(key, token, opts),
+        release: (key, token) => inner.release(key, token),
       };
       const effects = new Map<string, number>();
       const seen = new Collector<Message>();
