@@ -3,6 +3,7 @@
  * after, and releases it if the handler fails. Stores keep the contract on IdempotencyStore.
  */
 import { randomUUID } from 'node:crypto';
+import { IdempotencyStoreFullError, ValidationError } from './errors.js';
 
 export type ClaimResult =
   /** The caller now owns the key until its lease ends; pass `token` to complete() or release(). */
@@ -36,23 +37,50 @@ export interface IdempotencyStore {
   release(key: string, token: string): Promise<boolean>;
 }
 
+export interface MemoryIdempotencyStoreOptions {
+  /** Clock in ms; for tests. Default Date.now. */
+  now?: () => number;
+  /** Most keys (claims and done marks) held at once. Default 100,000. */
+  maxEntries?: number;
+}
+
 type Entry = { readonly state: 'claimed'; readonly token: string; readonly expiresAt: number } | { readonly state: 'done'; readonly expiresAt: number; readonly result?: string };
 
-/** In-process store: right for one instance and for tests; use the Redis/PostgreSQL stores across instances. */
-export function memoryIdempotencyStore(options: { now?: () => number; maxEntries?: number } = {}): IdempotencyStore {
+/** A heap node: `entry` was stored under `key` when pushed; if it was replaced since, the node is stale. */
+interface Expiry {
+  readonly key: string;
+  readonly entry: Entry;
+}
+
+/**
+ * In-process store: right for one instance and for tests; use the Redis/PostgreSQL stores across
+ * instances. Claims cost O(log n): entries expire in `expiresAt` order from a min-heap, so no
+ * claim scans the store. A done mark is kept until its TTL ends, never evicted early: when the
+ * store holds `maxEntries` live entries, a claim on a new key throws IdempotencyStoreFullError
+ * (the runner retries that message later) until some entry expires. Keys already held still
+ * answer `busy` or `done`.
+ */
+export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): IdempotencyStore {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 100_000;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+    throw new ValidationError(`memoryIdempotencyStore: maxEntries must be a positive integer, got ${String(maxEntries)}.`);
+  }
   const entries = new Map<string, Entry>();
+  const expiries = new ExpiryHeap();
 
-  function sweep(): void {
-    if (entries.size < maxEntries) return;
-    const t = now();
-    for (const [key, entry] of entries) if (entry.expiresAt <= t) entries.delete(key);
-    // Still full of live entries: drop the oldest (Map keeps insertion order) rather than grow without bound.
-    while (entries.size >= maxEntries) {
-      const oldest = entries.keys().next();
-      if (oldest.done) break;
-      entries.delete(oldest.value);
+  function put(key: string, entry: Entry): void {
+    entries.set(key, entry);
+    expiries.push({ key, entry });
+    // Replaced and released entries leave stale nodes behind; rebuild before they outnumber live ones.
+    if (expiries.size > 2 * entries.size + 1024) expiries.rebuild(entries);
+  }
+
+  /** Drop every entry whose time is up. Each node is popped once, so this is amortised O(log n). */
+  function expire(t: number): void {
+    for (let next = expiries.peek(); next !== undefined && next.entry.expiresAt <= t; next = expiries.peek()) {
+      expiries.pop();
+      if (entries.get(next.key) === next.entry) entries.delete(next.key);
     }
   }
 
@@ -65,21 +93,21 @@ export function memoryIdempotencyStore(options: { now?: () => number; maxEntries
   return {
     async claim(key, { leaseMs }) {
       const t = now();
-      const entry = entries.get(key);
-      if (entry && entry.expiresAt > t) {
-        if (entry.state === 'claimed') return { status: 'busy' };
-        return entry.result === undefined ? { status: 'done' } : { status: 'done', result: entry.result };
+      expire(t);
+      const current = entries.get(key);
+      if (current !== undefined && current.expiresAt > t) {
+        if (current.state === 'claimed') return { status: 'busy' };
+        return current.result === undefined ? { status: 'done' } : { status: 'done', result: current.result };
       }
-      sweep();
+      if (current === undefined && entries.size >= maxEntries) throw new IdempotencyStoreFullError(key, maxEntries);
       const token = randomUUID();
-      entries.set(key, { state: 'claimed', token, expiresAt: t + leaseMs });
+      put(key, { state: 'claimed', token, expiresAt: t + leaseMs });
       return { status: 'claimed', token };
     },
     async complete(key, token, { ttlMs, result }) {
       if (!ownedBy(key, token)) return false;
       const expiresAt = now() + ttlMs;
-      entries.delete(key);
-      entries.set(key, result === undefined ? { state: 'done', expiresAt } : { state: 'done', expiresAt, result });
+      put(key, result === undefined ? { state: 'done', expiresAt } : { state: 'done', expiresAt, result });
       return true;
     },
     async release(key, token) {
@@ -88,4 +116,71 @@ export function memoryIdempotencyStore(options: { now?: () => number; maxEntries
       return true;
     },
   };
+}
+
+/** Binary min-heap of expiries ordered by `entry.expiresAt`. */
+class ExpiryHeap {
+  private nodes: Expiry[] = [];
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  peek(): Expiry | undefined {
+    return this.nodes[0];
+  }
+
+  push(node: Expiry): void {
+    this.nodes.push(node);
+    this.up(this.nodes.length - 1);
+  }
+
+  pop(): Expiry | undefined {
+    const top = this.nodes[0];
+    const last = this.nodes.pop();
+    if (top !== undefined && last !== undefined && this.nodes.length > 0) {
+      this.nodes[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  /** Keep one node per live entry (drops stale ones), in O(n). */
+  rebuild(entries: ReadonlyMap<string, Entry>): void {
+    this.nodes = [...entries].map(([key, entry]) => ({ key, entry }));
+    for (let i = (this.nodes.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  private at(i: number): number {
+    return (this.nodes[i] as Expiry).entry.expiresAt;
+  }
+
+  private swap(i: number, j: number): void {
+    const a = this.nodes[i] as Expiry;
+    this.nodes[i] = this.nodes[j] as Expiry;
+    this.nodes[j] = a;
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.at(parent) <= this.at(i)) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const n = this.nodes.length;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < n && this.at(left) < this.at(smallest)) smallest = left;
+      if (right < n && this.at(right) < this.at(smallest)) smallest = right;
+      if (smallest === i) return;
+      this.swap(i, smallest);
+      i = smallest;
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryIdempotencyStore, type Bus, type IdempotencyStore } from '../src/index.js';
+import { memoryIdempotencyStore, type Bus, type IdempotencyStore, type Message } from '../src/index.js';
 import { memoryBus, topic, waitFor } from './helpers.js';
 
 const buses: Bus[] = [];
@@ -59,6 +59,25 @@ describe('idempotency keys', () => {
     await bus.publish(t, { n: 7 });
     await waitFor(seen, 1);
     expect(keys).toEqual(['order-7']);
+  });
+});
+
+describe('a store that cannot record a claim', () => {
+  it('neither runs nor skips the message: it is retried, then dead-lettered with the reason', async () => {
+    const bus = track(await memoryBus());
+    const t = topic('idem-full');
+    const store = memoryIdempotencyStore({ maxEntries: 1 });
+    const held = await store.claim('someone-else', { leaseMs: 60_000 });
+    expect(held.status).toBe('claimed');
+    const runs: string[] = [];
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    await bus.subscribe(t, (m) => void runs.push(m.id), { idempotency: { store }, retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5, factor: 2 } });
+    await bus.publish(t, { n: 1 });
+    await waitFor(dead, 1);
+    expect(runs).toEqual([]);
+    expect(dead[0]?.headers['x-switchyard-attempts']).toBe('3');
+    expect(dead[0]?.headers['x-switchyard-error']).toMatch(/unexpired entries.*retried/);
   });
 });
 
@@ -126,5 +145,62 @@ describe('memoryIdempotencyStore', () => {
     now = 100;
     expect(await store.complete('k', token, { ttlMs: 10_000 })).toBe(false);
     await claimed(store, 'k', 100);
+  });
+
+  it('when full of live entries, refuses new keys but still recognises every done mark', async () => {
+    const now = 0;
+    const store = memoryIdempotencyStore({ now: () => now, maxEntries: 10 });
+    await store.complete('paid', await claimed(store, 'paid', 100), { ttlMs: 60_000, result: 'receipt' });
+    for (let i = 0; i < 9; i++) await claimed(store, `busy-${i}`, 60_000);
+    for (let i = 0; i < 1000; i++) {
+      await expect(store.claim(`new-${i}`, { leaseMs: 100 })).rejects.toMatchObject({ code: 'ERR_IDEMPOTENCY_STORE_FULL' });
+    }
+    expect(await store.claim('paid', { leaseMs: 100 })).toEqual({ status: 'done', result: 'receipt' });
+    expect(await store.claim('busy-0', { leaseMs: 100 })).toEqual({ status: 'busy' });
+  });
+
+  it('reclaims expired entries, oldest expiry first, without dropping live done marks', async () => {
+    let now = 0;
+    const store = memoryIdempotencyStore({ now: () => now, maxEntries: 10 });
+    // Inserted first but expires last: insertion order must not decide what goes.
+    await store.complete('paid', await claimed(store, 'paid', 100), { ttlMs: 1_000_000, result: 'receipt' });
+    for (let i = 0; i < 9; i++) await claimed(store, `crashed-${i}`, 100);
+    now = 100; // every crashed claim's lease has lapsed
+    for (let i = 0; i < 9; i++) await claimed(store, `next-${i}`, 100);
+    await expect(store.claim('one-too-many', { leaseMs: 100 })).rejects.toMatchObject({ code: 'ERR_IDEMPOTENCY_STORE_FULL' });
+    expect(await store.claim('paid', { leaseMs: 100 })).toEqual({ status: 'done', result: 'receipt' });
+  });
+
+  it('keeps working through many keys as done marks expire over time', async () => {
+    let now = 0;
+    const store = memoryIdempotencyStore({ now: () => now, maxEntries: 100 });
+    for (let i = 0; i < 50_000; i++) {
+      now += 1;
+      const token = await claimed(store, `k${i}`, 10);
+      await store.complete(`k${i}`, token, { ttlMs: 50 });
+    }
+    expect(await store.claim('k49999', { leaseMs: 10 })).toEqual({ status: 'done' });
+    now += 50;
+    await claimed(store, 'k49999', 10);
+  });
+
+  it('frees room on release and stays correct through many claim/release cycles', async () => {
+    let now = 0;
+    const store = memoryIdempotencyStore({ now: () => now, maxEntries: 2 });
+    await store.complete('paid', await claimed(store, 'paid', 100), { ttlMs: 1_000_000 });
+    for (let i = 0; i < 5000; i++) {
+      now += 1;
+      expect(await store.release(`retry-${i}`, await claimed(store, `retry-${i}`, 1_000_000))).toBe(true);
+    }
+    expect(await store.claim('paid', { leaseMs: 100 })).toEqual({ status: 'done' });
+    const last = await claimed(store, 'last', 1_000_000);
+    await expect(store.claim('one-too-many', { leaseMs: 100 })).rejects.toMatchObject({ code: 'ERR_IDEMPOTENCY_STORE_FULL' });
+    expect(await store.complete('last', last, { ttlMs: 10 })).toBe(true);
+    now += 10;
+    await claimed(store, 'one-too-many', 100);
+  });
+
+  it('rejects a maxEntries that is not a positive integer', () => {
+    expect(() => memoryIdempotencyStore({ maxEntries: 0 })).toThrow(/maxEntries/);
   });
 });
