@@ -18,8 +18,8 @@ export const idempotencyCases: ConformanceCase[] = [
           if (result.status !== 'busy') claims.push(result.status);
           return result;
         },
-        complete: (key, opts) => inner.complete(key, opts),
-        release: (key) => inner.release(key),
+        complete: (key, token, opts) => inner.complete(key, token, opts),
+        release: (key, token) => inner.release(key, token),
       };
       const effects = new Map<string, number>();
       const seen = new Collector<Message>();
@@ -61,6 +61,26 @@ export const idempotencyCases: ConformanceCase[] = [
       await bus.publish(topic, { x: 2 }, { id: `${h.run}-other` });
       await effects.waitFor(2);
       expect(effects.items).toEqual([2, 2]);
+    },
+  },
+  {
+    id: 'idempotency.groups-share-store',
+    title: 'two groups sharing one store each run their handler for every message',
+    notApplicable: (caps) => (caps.fanOut ? undefined : { reason: 'transport has no fan-out', check: (expect) => expect(caps.fanOut).toBe(false) }),
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('idemgroups');
+      // One store for the whole app is the natural setup; the default key must keep the groups apart.
+      const store = memoryIdempotencyStore();
+      const billing = new Collector<Message>();
+      const shipping = new Collector<Message>();
+      await bus.subscribe(topic, (m) => billing.push(m), { group: h.group('billing'), idempotency: { store } });
+      await bus.subscribe(topic, (m) => shipping.push(m), { group: h.group('shipping'), idempotency: { store } });
+      for (let n = 0; n < 10; n++) await bus.publish(topic, { n }, { id: `${h.run}-${n}` });
+      await billing.waitFor(10, 20_000, 'billing handler runs');
+      await shipping.waitFor(10, 20_000, 'shipping handler runs');
+      expect(billing.items).toHaveLength(10);
+      expect(shipping.items).toHaveLength(10);
     },
   },
   {

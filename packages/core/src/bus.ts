@@ -118,7 +118,7 @@ export class Bus<C extends Contract = EmptyContract> {
         policy: resolveRetryPolicy(options.retry),
         deadLetterTopic,
         schema: this.schemaFor(topic, options.schema),
-        idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined),
+        idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined, group),
         logger: this.logger,
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
@@ -187,7 +187,6 @@ export class Bus<C extends Contract = EmptyContract> {
       const group = this.groupOf(options.group);
       const resSchema = responseSchema(this.contract, topic);
       const send = (request: WireMessage, reply: ReplyEnvelope) => sendReply(this.transport, request, this.service, reply);
-      const idem = options.idempotency as IdempotencyOptions | undefined;
       const concurrency = intInRange(options.concurrency, 1, 1, 10_000, 'concurrency');
       const runner = new SubscriptionRunner({
         transport: this.transport,
@@ -197,7 +196,7 @@ export class Bus<C extends Contract = EmptyContract> {
         policy: resolveRetryPolicy(false),
         deadLetterTopic: false,
         schema: this.schemaFor(topic, options.schema),
-        idempotency: resolveIdempotency(idem === undefined ? undefined : { ...idem, key: idem.key ?? ((m: Message) => m.id) }),
+        idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined, group),
         logger: this.logger,
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
@@ -509,7 +508,8 @@ function assertContentType(contentType: unknown): void {
   }
 }
 
-function resolveIdempotency(options: IdempotencyOptions | undefined): ResolvedIdempotency | undefined {
+/** The default key is scoped by group: groups sharing a store must not skip each other's messages. */
+function resolveIdempotency(options: IdempotencyOptions | undefined, group: string): ResolvedIdempotency | undefined {
   if (options === undefined) return undefined;
   assertKnownOptions(options, ['store', 'key', 'ttlMs', 'leaseMs'], 'idempotency');
   const store = options.store as Partial<ResolvedIdempotency['store']> | undefined;
@@ -521,7 +521,7 @@ function resolveIdempotency(options: IdempotencyOptions | undefined): ResolvedId
   }
   return {
     store: options.store,
-    key: options.key ?? ((msg: Message) => msg.id),
+    key: options.key ?? ((msg: Message) => `${group}:${msg.id}`),
     ttlMs: intInRange(options.ttlMs, DAY_MS, 1, 365 * DAY_MS, 'idempotency.ttlMs'),
     leaseMs: intInRange(options.leaseMs, 60_000, 1, DAY_MS, 'idempotency.leaseMs'),
   };

@@ -124,6 +124,22 @@ export class DecodeError extends SwitchyardError {
   }
 }
 
+/**
+ * The memory idempotency store holds `maxEntries` unexpired claims and done marks and will not
+ * forget a done mark early, so it refuses a new key; the runner retries that message later.
+ */
+export class IdempotencyStoreFullError extends SwitchyardError {
+  readonly maxEntries: number;
+  constructor(key: string, maxEntries: number) {
+    super(
+      'ERR_IDEMPOTENCY_STORE_FULL',
+      `Cannot claim idempotency key "${key}": the memory store already holds ${maxEntries} unexpired entries. ` +
+        `The message will be retried. Raise maxEntries, shorten idempotency.ttlMs, or use a shared store (Redis, PostgreSQL).`,
+    );
+    this.maxEntries = maxEntries;
+  }
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));

@@ -14,9 +14,10 @@ export {
   NonRetryableError,
   HandlerTimeoutError,
   DecodeError,
+  IdempotencyStoreFullError,
   errorMessage,
 } from './errors.js';
-export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult } from './idempotency.js';
+export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type MemoryIdempotencyStoreOptions } from './idempotency.js';
 export { consoleLogger, silentLogger } from './logger.js';
 export { registerTransport, parseUrlOptions, parseBusUrl, redactUrl, booleanOption, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
 export { PORTABLE_NAME } from './names.js';

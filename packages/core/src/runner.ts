@@ -12,7 +12,7 @@ import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
 import { deadLetter } from './dead-letter.js';
 import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, ValidationError } from './errors.js';
-import type { IdempotencyStore } from './idempotency.js';
+import type { ClaimResult, IdempotencyStore } from './idempotency.js';
 import { backoffDelay } from './retry.js';
 import { DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
 import { Slots } from './slots.js';
@@ -231,16 +231,19 @@ export class SubscriptionRunner {
         await config.onDuplicate?.(msg, claim.result, wire);
         return;
       }
+      const { token } = claim;
       let result: string | undefined;
       try {
         result = await config.handle(msg, ctx, wire, limit);
       } catch (err) {
         await idem.store
-          .release(key)
+          .release(key, token)
           .catch((e: unknown) => config.logger.warn('Releasing an idempotency claim failed; it expires with its lease', { key, error: errorMessage(e) }));
         throw err;
       }
-      await idem.store.complete(key, result === undefined ? { ttlMs: idem.ttlMs } : { ttlMs: idem.ttlMs, result });
+      const completed = await idem.store.complete(key, token, result === undefined ? { ttlMs: idem.ttlMs } : { ttlMs: idem.ttlMs, result });
+      // The handler outlived its lease (another instance may have taken the key over): nothing to undo, but say so.
+      if (!completed) config.logger.warn('Handler outlived its idempotency lease; no done mark recorded. Raise idempotency.leaseMs', { topic: config.topic, key });
     });
   }
 
@@ -273,7 +276,7 @@ export class SubscriptionRunner {
   }
 
   /** Claim the key; while another instance holds it, wait for it to finish or give up its claim. */
-  private async claim(idem: ResolvedIdempotency, key: string): Promise<{ status: 'claimed' } | { status: 'done'; result?: string }> {
+  private async claim(idem: ResolvedIdempotency, key: string): Promise<Exclude<ClaimResult, { status: 'busy' }>> {
     const deadline = Date.now() + idem.leaseMs;
     let pause = 20;
     for (;;) {

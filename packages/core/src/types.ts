@@ -50,7 +50,11 @@ export interface RetryPolicy {
 
 export interface IdempotencyOptions<T = unknown> {
   store: IdempotencyStore;
-  /** Default: the message id. */
+  /**
+   * The key a message is claimed under. Default: `<group>:<message id>`, so several groups can
+   * share one store and each still handles every message once. A function given here is used
+   * exactly as given: include the group yourself if groups share the store.
+   */
   key?: (msg: Message<T>) => string;
   /** How long a "done" mark is remembered. Default 24 h. */
   ttlMs?: number;
@@ -93,7 +97,10 @@ export interface ReplyOptions<T = unknown> {
   group?: string;
   concurrency?: number;
   schema?: ZodType<T>;
-  /** A duplicate request (same id) gets the first reply again instead of re-running the handler. */
+  /**
+   * A duplicate request (same request id) gets the first reply again instead of re-running the
+   * handler. Default key: `<group>:<request id>`.
+   */
   idempotency?: Omit<IdempotencyOptions<T>, 'key'> & { key?: (msg: Message<T>) => string };
   /** Longest a reply handler may run; past it the requester gets RemoteHandlerError. Default: no limit. */
   handlerTimeoutMs?: number;

@@ -5,7 +5,6 @@ import {
   ConfigurationError,
   createBus,
   defineContract,
-  memoryIdempotencyStore,
   parseBusUrl,
   parseUrlOptions,
   redactUrl,
@@ -121,29 +120,5 @@ describe('contracts', () => {
     await bus.reply('inventory.check', async () => ({ available: 'yes' }) as never);
     await expect(bus.request('inventory.check', { sku: 'A' })).rejects.toThrow(/available/);
     await bus.close();
-  });
-});
-
-describe('memoryIdempotencyStore', () => {
-  it('claims once, reports busy while claimed, done after complete, and frees on release', async () => {
-    let now = 0;
-    const store = memoryIdempotencyStore({ now: () => now });
-    expect(await store.claim('k', { leaseMs: 100 })).toEqual({ status: 'claimed' });
-    expect(await store.claim('k', { leaseMs: 100 })).toEqual({ status: 'busy' });
-    await store.release('k');
-    expect(await store.claim('k', { leaseMs: 100 })).toEqual({ status: 'claimed' });
-    await store.complete('k', { ttlMs: 1000, result: 'r' });
-    expect(await store.claim('k', { leaseMs: 100 })).toEqual({ status: 'done', result: 'r' });
-    now = 2000;
-    expect(await store.claim('k', { leaseMs: 100 })).toEqual({ status: 'claimed' });
-    now = 2200; // lease expired: a crashed claimant does not block for ever
-    expect(await store.claim('k', { leaseMs: 100 })).toEqual({ status: 'claimed' });
-  });
-
-  it('stays bounded', async () => {
-    const store = memoryIdempotencyStore({ maxEntries: 10 });
-    for (let i = 0; i < 100; i++) await store.complete(`k${i}`, { ttlMs: 60_000 });
-    for (let i = 0; i < 100; i++) await store.claim(`n${i}`, { leaseMs: 60_000 });
-    expect(await store.claim('n99', { leaseMs: 1 })).toEqual({ status: 'busy' });
   });
 });
