@@ -2,7 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
 import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr, wireSize } from './codec.js';
-import { isSchema, messageSchema, responseSchema, validateBody, type Contract, type EmptyContract, type PublishBody, type ReceiveBody, type ResponseBody } from './contract.js';
+import {
+  defineContract,
+  isSchema,
+  messageSchema,
+  responseSchema,
+  validateBody,
+  type Contract,
+  type EmptyContract,
+  type PublishBody,
+  type ReceiveBody,
+  type ResponseBody,
+} from './contract.js';
 import { deadLetter } from './dead-letter.js';
 import { ClosedError, ConnectionError, errorMessage, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger, safeLogger } from './logger.js';
@@ -527,6 +538,18 @@ function resolveIdempotency(options: IdempotencyOptions | undefined, group: stri
   };
 }
 
+const TRANSPORT_METHODS = ['connect', 'publish', 'declareGroup', 'consume', 'pull', 'health', 'close'] as const;
+
+function assertTransport(transport: unknown): void {
+  const candidate = transport as Record<string, unknown> | null;
+  const missing = typeof candidate === 'object' && candidate !== null ? TRANSPORT_METHODS.filter((m) => typeof candidate[m] !== 'function') : [...TRANSPORT_METHODS];
+  if (missing.length > 0 || typeof candidate?.['capabilities'] !== 'object') {
+    throw new ValidationError(
+      `transport must implement the Transport SPI (capabilities and ${TRANSPORT_METHODS.join(', ')}); missing: ${[...missing, ...(typeof candidate?.['capabilities'] === 'object' ? [] : ['capabilities'])].join(', ')}.`,
+    );
+  }
+}
+
 /** Remove the URL's password (raw and decoded) from text that may quote it. */
 function scrubSecrets(text: string, url: URL): string {
   if (url.password === '') return text;
@@ -544,6 +567,8 @@ export async function createBus<const C extends Contract = EmptyContract>(option
   assertKnownOptions(options, ['url', 'service', 'contract', 'logger', 'transport'], 'createBus');
   assertTopicName(options.service, 'service');
   const logger = safeLogger(options.logger ?? consoleLogger);
+  if (options.contract !== undefined) defineContract(options.contract);
+  if (options.transport !== undefined) assertTransport(options.transport);
   let transport = options.transport;
   if (transport === undefined) {
     const { url, hosts } = parseBusUrl(options.url ?? process.env['SWITCHYARD_URL'] ?? 'memory://');

@@ -32,6 +32,11 @@ export type ResponseBody<C, K extends string> = [Known<C, K>] extends [never] ? 
 
 /** Declare topics and their zod schemas once; the bus validates and types them everywhere. */
 export function defineContract<const C extends Contract>(contract: C): C {
+  if (!isObject(contract) || Array.isArray(contract)) {
+    throw new ValidationError(
+      `A contract must be an object of topic → schema, e.g. defineContract({ 'order.placed': z.object({...}) }); got ${contract === null ? 'null' : typeof contract}.`,
+    );
+  }
   for (const [topic, spec] of Object.entries(contract)) {
     assertTopicName(topic);
     if (!isSchema(spec) && !(isObject(spec) && isSchema(spec.request) && isSchema(spec.response))) {

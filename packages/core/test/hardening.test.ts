@@ -414,3 +414,11 @@ describe('a foreign message too large to dead-letter', () => {
     expect(d.headers['tenant']).toBe('acme');
   });
 });
+
+describe('createBus validates everything it is given', () => {
+  it('a contract that is not an object of schemas, or a transport missing SPI methods, is a ValidationError', async () => {
+    await expect(createBus({ url: 'memory://', service: 's', contract: 'orders' as never })).rejects.toThrow(/contract must be an object/);
+    await expect(createBus({ url: 'memory://', service: 's', contract: { 'a.b': {} } as never })).rejects.toThrow(/must be a zod schema/);
+    await expect(createBus({ service: 's', transport: { name: 'x' } as never })).rejects.toThrow(/transport must implement the Transport SPI/);
+  });
+});
