@@ -2,17 +2,42 @@
  * Every error Switchyard throws is a SwitchyardError with a stable `code`, so apps can branch on
  * `err.code` without string-matching messages. Messages say what went wrong and what to do.
  */
+
+/** Marks Switchyard errors from any copy of @switchyard/core (Symbol.for is shared across copies). */
+const BRAND = Symbol.for('@switchyard/core/error');
+
 export class SwitchyardError extends Error {
+  /** The `code` every instance of this class carries (undefined on the base class). */
+  static readonly code: string | undefined = undefined;
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
   }
+
+  /**
+   * `err instanceof ValidationError` compares the stable code, not the prototype, so it holds for
+   * errors from another installed copy of core (an adapter with its own nested copy). Classes an
+   * app derives from these fall back to the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null || !(BRAND in value)) return false;
+    if (this === SwitchyardError) return true;
+    return Object.hasOwn(this, 'code') && (value as { code?: unknown }).code === (this as { code?: unknown }).code;
+  }
+}
+Object.defineProperty(SwitchyardError.prototype, BRAND, { value: true });
+
+/** Whether `value` is a Switchyard error (from any copy of core), optionally with this code. */
+export function isSwitchyardError(value: unknown, code?: string): value is SwitchyardError {
+  return value instanceof SwitchyardError && (code === undefined || value.code === code);
 }
 
 /** A body failed its schema, a topic/header name is not portable, or a setting is out of range. */
 export class ValidationError extends SwitchyardError {
+  static override readonly code = 'ERR_VALIDATION';
   readonly issues: readonly string[];
   constructor(message: string, issues: readonly string[] = [], options?: { cause?: unknown }) {
     super('ERR_VALIDATION', message, options);
@@ -22,12 +47,14 @@ export class ValidationError extends SwitchyardError {
 
 /** A bad URL, an unknown scheme or option, or a missing adapter package. */
 export class ConfigurationError extends SwitchyardError {
+  static override readonly code = 'ERR_CONFIGURATION';
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_CONFIGURATION', message, options);
   }
 }
 
 export class RequestTimeoutError extends SwitchyardError {
+  static override readonly code = 'ERR_REQUEST_TIMEOUT';
   readonly topic: string;
   readonly timeoutMs: number;
   constructor(topic: string, timeoutMs: number) {
@@ -42,6 +69,7 @@ export class RequestTimeoutError extends SwitchyardError {
 
 /** The reply handler threw; `remoteMessage` is what it threw. */
 export class RemoteHandlerError extends SwitchyardError {
+  static override readonly code = 'ERR_REMOTE_HANDLER';
   readonly topic: string;
   readonly remoteMessage: string;
   readonly remoteCode: string | undefined;
@@ -55,12 +83,14 @@ export class RemoteHandlerError extends SwitchyardError {
 
 /** The broker told us nobody listens (only where the broker can tell, e.g. NATS). */
 export class NoResponderError extends SwitchyardError {
+  static override readonly code = 'ERR_NO_RESPONDER';
   constructor(topic: string) {
     super('ERR_NO_RESPONDER', `Nobody replies on "${topic}". Start a service that calls bus.reply('${topic}', ...).`);
   }
 }
 
 export class PayloadTooLargeError extends SwitchyardError {
+  static override readonly code = 'ERR_PAYLOAD_TOO_LARGE';
   readonly sizeBytes: number;
   readonly limitBytes: number;
   constructor(topic: string, sizeBytes: number, limitBytes: number, transport: string) {
@@ -75,12 +105,14 @@ export class PayloadTooLargeError extends SwitchyardError {
 }
 
 export class ClosedError extends SwitchyardError {
+  static override readonly code = 'ERR_CLOSED';
   constructor(what = 'bus') {
     super('ERR_CLOSED', `The ${what} is closed. Create a new bus with createBus() to send or receive again.`);
   }
 }
 
 export class CapabilityError extends SwitchyardError {
+  static override readonly code = 'ERR_CAPABILITY';
   readonly capability: string;
   constructor(capability: string, message: string) {
     super('ERR_CAPABILITY', message);
@@ -89,6 +121,7 @@ export class CapabilityError extends SwitchyardError {
 }
 
 export class ConnectionError extends SwitchyardError {
+  static override readonly code = 'ERR_CONNECTION';
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_CONNECTION', message, options);
   }
@@ -99,6 +132,7 @@ export class ConnectionError extends SwitchyardError {
  * (bad data, a business rule that will never pass).
  */
 export class NonRetryableError extends SwitchyardError {
+  static override readonly code = 'ERR_NON_RETRYABLE';
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_NON_RETRYABLE', message, options);
   }
@@ -106,6 +140,7 @@ export class NonRetryableError extends SwitchyardError {
 
 /** A handler ran past its handlerTimeoutMs; counts as a retryable failure. */
 export class HandlerTimeoutError extends SwitchyardError {
+  static override readonly code = 'ERR_HANDLER_TIMEOUT';
   readonly timeoutMs: number;
   constructor(topic: string, timeoutMs: number) {
     super(
@@ -119,6 +154,7 @@ export class HandlerTimeoutError extends SwitchyardError {
 
 /** Raised on the consume side when bytes cannot be decoded; the message is dead-lettered at once. */
 export class DecodeError extends SwitchyardError {
+  static override readonly code = 'ERR_DECODE';
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_DECODE', message, options);
   }
@@ -129,6 +165,7 @@ export class DecodeError extends SwitchyardError {
  * forget a done mark early, so it refuses a new key; the runner retries that message later.
  */
 export class IdempotencyStoreFullError extends SwitchyardError {
+  static override readonly code = 'ERR_IDEMPOTENCY_STORE_FULL';
   readonly maxEntries: number;
   constructor(key: string, maxEntries: number) {
     super(

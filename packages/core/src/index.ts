@@ -12,6 +12,7 @@ export {
   CapabilityError,
   ConnectionError,
   NonRetryableError,
+  isSwitchyardError,
   HandlerTimeoutError,
   DecodeError,
   IdempotencyStoreFullError,
