@@ -319,6 +319,7 @@ export class Bus<C extends Contract = EmptyContract> {
       // on a real broker the request may be handled before the confirm is back. Mark it handled
       // now; the caller still receives the rejection through the returned promise.
       pending.catch(() => undefined);
+      if (options.signal?.aborted) return { pending }; // aborted already: expect() rejected with its reason; send nothing
       try {
         await this.deliver(topic, wire, undefined, inherited, id);
       } catch (err) {
