@@ -209,9 +209,10 @@ export class Bus<C extends Contract = EmptyContract> {
   async health(): Promise<Health> {
     try {
       const { ok, details } = await this.transport.health();
-      return { ok: ok && this.state === 'open', transport: this.transport.name, details: { ...details, state: this.state, subscriptions: this.subscriptions.size } };
+      // busState, not state: the transport's own `state` (e.g. amqp 'reconnecting') must stay visible.
+      return { ok: ok && this.state === 'open', transport: this.transport.name, details: { ...details, busState: this.state, subscriptions: this.subscriptions.size } };
     } catch (err) {
-      return { ok: false, transport: this.transport.name, details: { error: errorMessage(err), state: this.state } };
+      return { ok: false, transport: this.transport.name, details: { error: errorMessage(err), busState: this.state } };
     }
   }
 
