@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
 import { Attr, decodeMessage, encodeMessage, ReplyAttr, wireSize } from './codec.js';
@@ -81,6 +82,7 @@ export class Bus<C extends Contract = EmptyContract> {
     private readonly logger: Logger,
   ) {
     this.service = service;
+    setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
   }
 

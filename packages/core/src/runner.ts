@@ -5,6 +5,7 @@
  *   throws                 → retry with backoff (broker nack with delay, or in place) until maxAttempts, then dead-letter
  *   NonRetryableError, schema failure, undecodable bytes → dead-letter at once
  */
+import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
 import { Attr, decodeMessage } from './codec.js';
@@ -57,7 +58,11 @@ export class SubscriptionRunner {
   private readonly abandoning = new AbortController();
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly config: RunnerConfig) {}
+  constructor(private readonly config: RunnerConfig) {
+    // Every in-flight message may wait on these at once (retry sleeps, idempotency claims, handlers
+    // passing ctx.signal on): listeners are bounded by concurrency, so Node's leak warning at 11 is noise.
+    setMaxListeners(0, this.stopping.signal, this.abandoning.signal);
+  }
 
   attach(consumer: TransportConsumer): void {
     this.consumer = consumer;
