@@ -35,3 +35,20 @@ describe('request with an already-aborted signal', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('private reply topics', () => {
+  it('are removed when their bus closes: 50 buses that each made a request leave no topic behind', async () => {
+    const broker = `reply-cleanup-${process.pid}`;
+    const server = track(await memoryBus('server', broker));
+    const t = topic('echo');
+    await server.reply(t, (m) => m.body);
+    const topicsNow = async () => (await server.health()).details['topics'];
+    const baseline = await topicsNow();
+    for (let i = 0; i < 50; i++) {
+      const client = await memoryBus('client', broker);
+      await expect(client.request(t, i)).resolves.toBe(i);
+      await client.close();
+    }
+    expect(await topicsNow()).toBe(baseline);
+  });
+});

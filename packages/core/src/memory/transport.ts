@@ -88,6 +88,11 @@ class MemoryTransport implements Transport {
     return consumer;
   }
 
+  async deleteGroup(topic: string, group: string): Promise<void> {
+    this.assertOpen();
+    this.broker.deleteGroup(topic, group);
+  }
+
   async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
     this.assertOpen();
     const queue = this.broker.queue(topic, group);
