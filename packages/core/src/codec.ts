@@ -42,6 +42,8 @@ export const DeadLetterHeader = {
   failedAt: 'x-switchyard-failed-at',
   /** Set when undecodable bytes are dead-lettered as application/octet-stream. */
   originalContentType: 'x-switchyard-original-content-type',
+  /** Set when a message with an unsupported ce-specversion is dead-lettered without it. */
+  originalSpecVersion: 'x-switchyard-original-specversion',
 } as const;
 
 /** Request/reply extension attributes. */
@@ -169,9 +171,23 @@ export function userHeaders(headers: Readonly<Record<string, string>>): Record<s
  */
 export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: number): Message<T> {
   const h = wire.headers;
+  assertSpecVersion(h[Attr.specversion]);
   const contentType = h[Attr.contentType];
   const body = decodeBody(wire.body, contentType) as T;
   return buildMessage<T>(wire, topic, attempt, body);
+}
+
+/** CloudEvents 1.x, or none at all (a plain client): other versions have other attributes and rules. */
+export function isSupportedSpecVersion(version: string): boolean {
+  return /^1(\.\d+)*$/.test(version.trim());
+}
+
+function assertSpecVersion(version: string | undefined): void {
+  if (version === undefined || isSupportedSpecVersion(version)) return;
+  throw new DecodeError(
+    `Message has ce-specversion ${JSON.stringify(version)}; Switchyard reads CloudEvents 1.x only. ` +
+      `Have the producer send ce-specversion ${SPEC_VERSION}, or no CloudEvents attributes at all.`,
+  );
 }
 
 /** The message with an undecoded body, for dead-lettering what cannot be decoded. */

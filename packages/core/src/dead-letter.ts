@@ -1,4 +1,4 @@
-import { Attr, BINARY_TYPE, DeadLetterHeader } from './codec.js';
+import { Attr, BINARY_TYPE, DeadLetterHeader, isSupportedSpecVersion } from './codec.js';
 import { DecodeError, errorMessage } from './errors.js';
 import type { Transport, WireMessage } from './spi.js';
 import { countDeadLettered } from './telemetry.js';
@@ -38,6 +38,12 @@ export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, er
     const claimed = wire.headers[Attr.contentType];
     if (claimed !== undefined) headers[DeadLetterHeader.originalContentType] = claimed;
     headers[Attr.contentType] = BINARY_TYPE;
+    // Likewise an unsupported CloudEvents version: without ce-specversion it reads as a plain message.
+    const version = wire.headers[Attr.specversion];
+    if (version !== undefined && !isSupportedSpecVersion(version)) {
+      headers[DeadLetterHeader.originalSpecVersion] = version;
+      delete headers[Attr.specversion];
+    }
   }
   const message: WireMessage = wire.key === undefined ? { body: wire.body, headers } : { body: wire.body, headers, key: wire.key };
   await target.transport.publish({ topic: target.deadLetterTopic, message });

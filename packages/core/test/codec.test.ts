@@ -57,6 +57,17 @@ describe('CloudEvents binary-mode codec', () => {
     expect(a.id).toBe(b.id);
   });
 
+  it('rejects a CloudEvents version other than 1.x as undecodable, naming it; no ce-specversion (a plain client) is fine', () => {
+    const body = new TextEncoder().encode('{"a":1}');
+    const wire = (headers: Record<string, string>) => ({ body, headers: { 'content-type': 'application/json', ...headers } });
+    expect(() => decodeMessage(wire({ 'ce-specversion': '0.3', 'ce-id': 'x' }), 't', 1)).toThrow(DecodeError);
+    expect(() => decodeMessage(wire({ 'ce-specversion': '0.3', 'ce-id': 'x' }), 't', 1)).toThrow(/ce-specversion "0\.3"/);
+    expect(() => decodeMessage(wire({ 'ce-specversion': '2.0' }), 't', 1)).toThrow(DecodeError);
+    expect(() => decodeMessage(wire({ 'ce-specversion': '' }), 't', 1)).toThrow(DecodeError);
+    expect(decodeMessage(wire({ 'ce-specversion': '1.0', 'ce-id': 'y' }), 't', 1)).toMatchObject({ id: 'y', body: { a: 1 } });
+    expect(decodeMessage(wire({}), 't', 1).body).toEqual({ a: 1 });
+  });
+
   it('maps the canonical ce- prefix to a binding prefix and back', () => {
     const canonical = { 'ce-id': '1', 'ce-type': 't', 'content-type': 'application/json', user: 'u' };
     const kafka = toBindingHeaders(canonical, 'ce_');
