@@ -143,7 +143,7 @@ export class Bus<C extends Contract = EmptyContract> {
       for (const delivery of deliveries) {
         const attempt = delivery.deliveryCount;
         try {
-          const decoded = decodeMessage<ReceiveBody<C, K>>(delivery.message, topic, attempt);
+          const decoded = decodeMessage<ReceiveBody<C, K>>(delivery.message, topic, attempt, delivery.brokerId);
           const body = validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`) as ReceiveBody<C, K>;
           out.push(this.pulled({ ...decoded, body }, delivery, target, maxAttempts));
         } catch (err) {

@@ -166,15 +166,16 @@ export function userHeaders(headers: Readonly<Record<string, string>>): Record<s
 }
 
 /**
- * Decode a received wire message. Messages from plain clients without a `ce-id` get a stable id
- * derived from their bytes, so idempotent handlers still recognise redeliveries.
+ * Decode a received wire message. A message from a plain client without a `ce-id` gets an id
+ * derived from `brokerId` (the transport's stable identity for it, see Delivery), so idempotent
+ * handlers still recognise its redeliveries; without one, a fresh id per delivery.
  */
-export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: number): Message<T> {
+export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: number, brokerId?: string): Message<T> {
   const h = wire.headers;
   assertSpecVersion(h[Attr.specversion]);
   const contentType = h[Attr.contentType];
   const body = decodeBody(wire.body, contentType) as T;
-  return buildMessage<T>(wire, topic, attempt, body);
+  return buildMessage<T>(wire, topic, attempt, body, brokerId);
 }
 
 /** CloudEvents 1.x, or none at all (a plain client): other versions have other attributes and rules. */
@@ -195,9 +196,9 @@ export function rawMessage(wire: WireMessage, topic: string, attempt: number): M
   return buildMessage(wire, topic, attempt, wire.body);
 }
 
-function buildMessage<T>(wire: WireMessage, topic: string, attempt: number, body: T): Message<T> {
+function buildMessage<T>(wire: WireMessage, topic: string, attempt: number, body: T, brokerId?: string): Message<T> {
   const h = wire.headers;
-  const id = h[Attr.id] ?? derivedId(wire);
+  const id = h[Attr.id] ?? derivedId(topic, brokerId);
   const time = h[Attr.time] === undefined ? new Date() : new Date(h[Attr.time]!);
   const msg: {
     -readonly [K in keyof Message<T>]: Message<T>[K];
@@ -216,11 +217,14 @@ function buildMessage<T>(wire: WireMessage, topic: string, attempt: number, body
   return msg;
 }
 
-function derivedId(wire: WireMessage): string {
-  const hash = createHash('sha256');
-  hash.update(wire.body);
-  for (const name of Object.keys(wire.headers).sort()) hash.update(`\n${name}:${wire.headers[name]}`);
-  return `sha256-${hash.digest('hex').slice(0, 32)}`;
+/**
+ * Not from the bytes: two identical messages from a plain client are two messages, and an
+ * idempotent handler must run for each. The broker's identity for the message is stable across
+ * redeliveries; without one, a random id (redeliveries then look like new messages).
+ */
+function derivedId(topic: string, brokerId: string | undefined): string {
+  if (brokerId === undefined) return randomUUID();
+  return `sha256-${createHash('sha256').update(`${topic}\n${brokerId}`).digest('hex').slice(0, 32)}`;
 }
 
 /** Canonical (`ce-`) headers → a binding's prefix, e.g. `ce_` for Kafka, `cloudEvents:` for AMQP. */

@@ -113,7 +113,7 @@ export class SubscriptionRunner {
 
     let msg: Message;
     try {
-      const decoded = decodeMessage(wire, config.topic, attempt);
+      const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId);
       msg = { ...decoded, body: validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`) };
     } catch (err) {
       await config.onPoison?.(wire, err).catch((e: unknown) => config.logger.warn('Reporting a poison message failed', { error: errorMessage(e) }));

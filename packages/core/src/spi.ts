@@ -22,6 +22,13 @@ export interface Delivery {
   readonly message: WireMessage;
   /** 1 on first delivery; grows on each redelivery (nack, crash, timeout). */
   readonly deliveryCount: number;
+  /**
+   * The broker's own stable identity for this message on its topic, the same on every
+   * redelivery and in every group (Kafka: `<partition>:<offset>`; memory: its sequence number).
+   * Core derives the id of a message without `ce-id` from it; leave it out where the broker has
+   * none (AMQP), and such messages get a fresh id on each delivery.
+   */
+  readonly brokerId?: string;
   ack(): Promise<void>;
   /** Hand back for redelivery to the same group after delayMs. Only called when capabilities.nack. */
   nack(options: { delayMs: number }): Promise<void>;

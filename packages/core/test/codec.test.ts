@@ -49,12 +49,17 @@ describe('CloudEvents binary-mode codec', () => {
     expect(userHeaders({ 'ce-id': 'x', traceparent: 't', 'content-type': 'x', mine: 'y' })).toEqual({ mine: 'y' });
   });
 
-  it('derives a stable id for messages from plain clients without ce-id', () => {
+  it("gives a message without ce-id an id from the broker's identity for it, else a fresh one", () => {
     const wire = { body: new TextEncoder().encode('hi'), headers: { 'content-type': 'text/plain' } };
-    const a = decodeMessage(wire, 't', 1);
-    const b = decodeMessage(wire, 't', 2);
-    expect(a.id).toMatch(/^sha256-/);
-    expect(a.id).toBe(b.id);
+    // Same broker identity (a redelivery): same id. Identical bytes at another position: another id.
+    expect(decodeMessage(wire, 't', 1, '0:41').id).toBe(decodeMessage(wire, 't', 2, '0:41').id);
+    expect(decodeMessage(wire, 't', 1, '0:41').id).not.toBe(decodeMessage(wire, 't', 1, '0:42').id);
+    expect(decodeMessage(wire, 't', 1, '0:41').id).not.toBe(decodeMessage(wire, 'u', 1, '0:41').id);
+    expect(decodeMessage(wire, 't', 1, '0:41').id).toMatch(/^sha256-[0-9a-f]{32}$/);
+    // No identity from the broker: two identical messages must not collide.
+    expect(decodeMessage(wire, 't', 1).id).not.toBe(decodeMessage(wire, 't', 1).id);
+    // A ce-id always wins.
+    expect(decodeMessage({ ...wire, headers: { ...wire.headers, 'ce-id': 'e-1' } }, 't', 1, '0:41').id).toBe('e-1');
   });
 
   it('rejects a CloudEvents version other than 1.x as undecodable, naming it; no ce-specversion (a plain client) is fine', () => {

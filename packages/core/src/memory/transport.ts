@@ -132,6 +132,7 @@ function toDelivery(lease: Lease): Delivery {
   return {
     message: lease.entry.wire,
     deliveryCount: lease.entry.deliveryCount,
+    brokerId: String(lease.entry.seq),
     ack: async () => lease.queue.ack(lease),
     nack: async ({ delayMs }) => lease.queue.requeue(lease, delayMs),
     abandon: async () => lease.queue.requeue(lease, 0),
