@@ -7,7 +7,7 @@ import { messageSchema, responseSchema, validateBody, type Contract, type EmptyC
 import { deadLetter } from './dead-letter.js';
 import { ClosedError, ConnectionError, errorMessage, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger } from './logger.js';
-import { assertHeaders, assertTopicName } from './names.js';
+import { assertHeaders, assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
 import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeReply, type ReplyEnvelope } from './request-reply.js';
@@ -404,7 +404,7 @@ export class Bus<C extends Contract = EmptyContract> {
 
   private deadLetterOf(topic: string, option: string | false | undefined): string | false {
     if (option === false) return false;
-    const dlq = option ?? `${topic}.dlq`;
+    const dlq = option ?? deadLetterTopicOf(topic);
     assertTopicName(dlq, 'dead-letter topic');
     return dlq;
   }
