@@ -532,6 +532,8 @@ abstract class Attachment {
 
   /** The server cancelled our consumer (queue deleted, quorum leader moved...): re-attach. */
   protected cancelledByServer(ch: Channel): void {
+    // Stopping or closing: the cancel is our own doing (close() deletes the inbox queue) and close() closes the channel.
+    if (this.stopped || this.closed) return;
     this.transport.logger.warn('RabbitMQ cancelled a consumer; re-attaching', { what: this.describe() });
     if (this.ch === ch) {
       this.ch = undefined;

@@ -77,7 +77,9 @@ describe('amqp reconnect', () => {
 
     proxy.cut();
     await events.nth(LOST, 1);
-    expect((await bus.health()).ok).toBe(false);
+    const outage = await bus.health();
+    expect(outage.ok).toBe(false);
+    expect(outage.details).toMatchObject({ state: 'reconnecting', busState: 'open' });
     const pending = bus.publish(topic, { n: 1 });
     let settled = false;
     void pending.then(
@@ -94,7 +96,7 @@ describe('amqp reconnect', () => {
     // n=0 may come twice (its ack can be lost with the connection): at least once, never lost.
     expect(new Set(got.items)).toEqual(new Set([0, 1]));
     expect((await bus.health()).ok).toBe(true);
-    expect((await bus.health()).details['reconnects']).toBe(1);
+    expect((await bus.health()).details).toMatchObject({ state: 'open', busState: 'open', reconnects: 1 });
   });
 
   it('a publish during an outage longer than publishTimeoutMs fails with ConnectionError, URL redacted', async () => {

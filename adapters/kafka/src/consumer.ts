@@ -357,6 +357,8 @@ export class GroupConsumer implements TransportConsumer {
     const delivery: Delivery = {
       message: fromKafkaMessage(message),
       deliveryCount: options.counts.next(countKey),
+      // Stable per message (every redelivery, every group): core derives the id of a record without ce_id from it.
+      brokerId: `${state.partition}:${offset}`,
       ack: async () => settle('ack'),
       // Never called: capabilities.nack is false. Treat as abandon should a caller try.
       nack: async () => settle('abandon'),

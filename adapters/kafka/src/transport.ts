@@ -157,6 +157,28 @@ export class KafkaTransport implements Transport {
     };
   }
 
+  /**
+   * Delete the consumer group (with its committed offsets). The topic stays, even a private reply
+   * topic: kafkajs keeps every topic it produced to in its metadata and, once one is deleted,
+   * fails every later metadata refresh (kafkajs issues #1146, #1622) — each service that replied
+   * to this bus would then lose a publish batch after a ~6 s stall. See the README's caveats.
+   */
+  async deleteGroup(topic: string, group: string): Promise<void> {
+    this.assertOpen();
+    const groupId = kafkaGroupId(topic, group);
+    this.groups.delete(`${groupId}\0${topic}`);
+    const admin = await this.getAdmin();
+    try {
+      await admin.deleteGroups([groupId]);
+    } catch (err) {
+      // Already gone (never committed, or expired) is what we want.
+      const failures = (err as { groups?: { error?: { type?: string } }[] }).groups ?? [];
+      if (failures.length === 0 || failures.some((f) => f.error?.type !== 'GROUP_ID_NOT_FOUND')) {
+        throw this.connectionError(`Deleting Kafka consumer group "${groupId}" failed`, err, 'A group with live members cannot be deleted; close them first.');
+      }
+    }
+  }
+
   private groupConsumer(topic: string, group: string, prefetch: number, onDelivery: (delivery: Delivery) => void): GroupConsumer {
     const { kafka, settings, logger, counts } = this;
     return new GroupConsumer({ kafka, settings, logger, topic, group, groupId: kafkaGroupId(topic, group), prefetch, counts, onDelivery });

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
+import { createBus, memoryIdempotencyStore, silentLogger, type Bus, type Message } from '@switchyard/core';
 import { Collector } from '@switchyard/conformance';
 import { brokersOf, KAFKA_URL } from './helpers.js';
 
@@ -68,6 +68,22 @@ describe('kafka interop (CloudEvents Kafka binding)', () => {
     expect(raw.id).toMatch(/^sha256-/);
     expect(raw.contentType).toBe('application/octet-stream');
     expect(Buffer.from(raw.body as Uint8Array).equals(Buffer.from([1, 2, 3]))).toBe(true);
+  });
+
+  it('two identical records without ce_id are two messages: an idempotent handler runs for both', async () => {
+    const topic = `interop.noid.${uid()}`;
+    const sub = await bus(`interop-noid-${uid()}`);
+    const got = new Collector<Message>();
+    await sub.subscribe(topic, (m) => got.push(m), { idempotency: { store: memoryIdempotencyStore() } });
+
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    const record = { key: 'same', value: JSON.stringify({ charge: 10 }), headers: { 'content-type': 'application/json' } };
+    await producer.send({ topic, acks: -1, messages: [record, record] });
+    const items = await got.waitFor(2);
+    expect(items.map((m) => m.body)).toEqual([{ charge: 10 }, { charge: 10 }]);
+    expect(items[0]!.id).not.toBe(items[1]!.id);
   });
 
   it('a Switchyard publish is read by a plain kafkajs consumer with ce_ headers and the key', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
 import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr, wireSize } from './codec.js';
@@ -17,7 +18,7 @@ import {
 import { deadLetter } from './dead-letter.js';
 import { ClosedError, ConnectionError, errorMessage, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger, safeLogger } from './logger.js';
-import { assertHeaders, assertTopicName } from './names.js';
+import { assertHeaders, assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, assertIdentifier, hasControlCharacter, headerLimits, isValidIdentifier, PORTABLE_LIMITS } from './limits.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
@@ -96,6 +97,7 @@ export class Bus<C extends Contract = EmptyContract> {
     private readonly logger: Logger,
   ) {
     this.service = service;
+    setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
   }
 
@@ -176,7 +178,7 @@ export class Bus<C extends Contract = EmptyContract> {
           continue;
         }
         try {
-          const decoded = decodeMessage<ReceiveBody<C, K>>(delivery.message, topic, attempt);
+          const decoded = decodeMessage<ReceiveBody<C, K>>(delivery.message, topic, attempt, delivery.brokerId);
           const body = validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`) as ReceiveBody<C, K>;
           out.push(this.pulled({ ...decoded, body }, delivery, target, maxAttempts));
         } catch (err) {
@@ -246,9 +248,10 @@ export class Bus<C extends Contract = EmptyContract> {
   async health(): Promise<Health> {
     try {
       const { ok, details } = await this.transport.health();
-      return { ok: ok && this.state === 'open', transport: this.transport.name, details: { ...details, state: this.state, subscriptions: this.subscriptions.size } };
+      // busState, not state: the transport's own `state` (e.g. amqp 'reconnecting') must stay visible.
+      return { ok: ok && this.state === 'open', transport: this.transport.name, details: { ...details, busState: this.state, subscriptions: this.subscriptions.size } };
     } catch (err) {
-      return { ok: false, transport: this.transport.name, details: { error: errorMessage(err), state: this.state } };
+      return { ok: false, transport: this.transport.name, details: { error: errorMessage(err), busState: this.state } };
     }
   }
 
@@ -360,6 +363,7 @@ export class Bus<C extends Contract = EmptyContract> {
       // on a real broker the request may be handled before the confirm is back. Mark it handled
       // now; the caller still receives the rejection through the returned promise.
       pending.catch(() => undefined);
+      if (options.signal?.aborted) return { pending }; // aborted already: expect() rejected with its reason; send nothing
       try {
         await this.deliver(topic, wire, undefined, inherited, id);
       } catch (err) {
@@ -457,9 +461,9 @@ export class Bus<C extends Contract = EmptyContract> {
   private deadLetterOf(topic: string, option: string | false | undefined): string | false {
     if (option === false) return false;
     if (option !== undefined && typeof option !== 'string') {
-      throw new ValidationError(`deadLetter must be a topic name or false; got ${typeof option}. Leave it out for the default "${topic}.dlq".`);
+      throw new ValidationError(`deadLetter must be a topic name or false; got ${typeof option}. Leave it out for the default (deadLetterTopicOf(topic)).`);
     }
-    const dlq = option ?? `${topic}.dlq`;
+    const dlq = option ?? deadLetterTopicOf(topic);
     assertTopicName(dlq, 'dead-letter topic');
     return dlq;
   }

@@ -42,6 +42,8 @@ export const DeadLetterHeader = {
   failedAt: 'x-switchyard-failed-at',
   /** Set when undecodable bytes are dead-lettered as application/octet-stream. */
   originalContentType: 'x-switchyard-original-content-type',
+  /** Set when a message with an unsupported ce-specversion is dead-lettered without it. */
+  originalSpecVersion: 'x-switchyard-original-specversion',
   /** Headers of a foreign message left out so the dead-letter copy fits the broker's limits (comma-separated). */
   droppedHeaders: 'x-switchyard-dropped-headers',
   /** Set (to the body's size in bytes) when a foreign message's body was too large to dead-letter; the copy has no body. */
@@ -177,14 +179,29 @@ export function userHeaders(headers: Readonly<Record<string, string>>): Record<s
 }
 
 /**
- * Decode a received wire message. Messages from plain clients without a `ce-id` get a stable id
- * derived from their bytes, so idempotent handlers still recognise redeliveries.
+ * Decode a received wire message. A message from a plain client without a `ce-id` gets an id
+ * derived from `brokerId` (the transport's stable identity for it, see Delivery), so idempotent
+ * handlers still recognise its redeliveries; without one, a fresh id per delivery.
  */
-export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: number): Message<T> {
+export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: number, brokerId?: string): Message<T> {
   const h = wire.headers;
+  assertSpecVersion(h[Attr.specversion]);
   const contentType = h[Attr.contentType];
   const body = decodeBody(wire.body, contentType) as T;
-  return buildMessage<T>(wire, topic, attempt, body);
+  return buildMessage<T>(wire, topic, attempt, body, brokerId);
+}
+
+/** CloudEvents 1.x, or none at all (a plain client): other versions have other attributes and rules. */
+export function isSupportedSpecVersion(version: string): boolean {
+  return /^1(\.\d+)*$/.test(version.trim());
+}
+
+function assertSpecVersion(version: string | undefined): void {
+  if (version === undefined || isSupportedSpecVersion(version)) return;
+  throw new DecodeError(
+    `Message has ce-specversion ${JSON.stringify(version)}; Switchyard reads CloudEvents 1.x only. ` +
+      `Have the producer send ce-specversion ${SPEC_VERSION}, or no CloudEvents attributes at all.`,
+  );
 }
 
 /** The message with an undecoded body, for dead-lettering what cannot be decoded. */
@@ -192,9 +209,9 @@ export function rawMessage(wire: WireMessage, topic: string, attempt: number): M
   return buildMessage(wire, topic, attempt, wire.body);
 }
 
-function buildMessage<T>(wire: WireMessage, topic: string, attempt: number, body: T): Message<T> {
+function buildMessage<T>(wire: WireMessage, topic: string, attempt: number, body: T, brokerId?: string): Message<T> {
   const h = wire.headers;
-  const id = h[Attr.id] ?? derivedId(wire);
+  const id = h[Attr.id] ?? derivedId(topic, brokerId);
   const time = h[Attr.time] === undefined ? new Date() : new Date(h[Attr.time]!);
   const msg: {
     -readonly [K in keyof Message<T>]: Message<T>[K];
@@ -213,11 +230,14 @@ function buildMessage<T>(wire: WireMessage, topic: string, attempt: number, body
   return msg;
 }
 
-function derivedId(wire: WireMessage): string {
-  const hash = createHash('sha256');
-  hash.update(wire.body);
-  for (const name of Object.keys(wire.headers).sort()) hash.update(`\n${name}:${wire.headers[name]}`);
-  return `sha256-${hash.digest('hex').slice(0, 32)}`;
+/**
+ * Not from the bytes: two identical messages from a plain client are two messages, and an
+ * idempotent handler must run for each. The broker's identity for the message is stable across
+ * redeliveries; without one, a random id (redeliveries then look like new messages).
+ */
+function derivedId(topic: string, brokerId: string | undefined): string {
+  if (brokerId === undefined) return randomUUID();
+  return `sha256-${createHash('sha256').update(`${topic}\n${brokerId}`).digest('hex').slice(0, 32)}`;
 }
 
 /** Canonical (`ce-`) headers → a binding's prefix, e.g. `ce_` for Kafka, `cloudEvents:` for AMQP. */

@@ -1,4 +1,4 @@
-import { Attr, BINARY_TYPE, CE_PREFIX, DeadLetterHeader, InternalHeader } from './codec.js';
+import { Attr, BINARY_TYPE, CE_PREFIX, DeadLetterHeader, InternalHeader, isSupportedSpecVersion } from './codec.js';
 import { DecodeError, errorMessage } from './errors.js';
 import { DEAD_LETTER_HEADROOM_BYTES, headerBytes, headerLimits, singleLine, truncateUtf8 } from './limits.js';
 import type { Transport, WireMessage } from './spi.js';
@@ -45,6 +45,12 @@ export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, erro
     const claimed = wire.headers[Attr.contentType];
     if (claimed !== undefined) headers[DeadLetterHeader.originalContentType] = truncateUtf8(claimed, limits.valueBytes);
     headers[Attr.contentType] = BINARY_TYPE;
+    // Likewise an unsupported CloudEvents version: without ce-specversion it reads as a plain message.
+    const version = wire.headers[Attr.specversion];
+    if (version !== undefined && !isSupportedSpecVersion(version)) {
+      headers[DeadLetterHeader.originalSpecVersion] = truncateUtf8(version, limits.valueBytes);
+      delete headers[Attr.specversion];
+    }
   }
   Object.assign(headers, {
     [DeadLetterHeader.attempts]: String(attempts),

@@ -22,10 +22,12 @@ export class SwitchyardError extends Error {
    * app derives from these fall back to the ordinary prototype check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof (a subclass), the point here.
+    const cls: { code?: unknown } = this;
+    if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
     if (typeof value !== 'object' || value === null || !(BRAND in value)) return false;
-    if (this === SwitchyardError) return true;
-    return Object.hasOwn(this, 'code') && (value as { code?: unknown }).code === (this as { code?: unknown }).code;
+    if (cls === SwitchyardError) return true;
+    return Object.hasOwn(cls, 'code') && (value as { code?: unknown }).code === cls.code;
   }
 }
 Object.defineProperty(SwitchyardError.prototype, BRAND, { value: true });

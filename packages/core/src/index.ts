@@ -21,7 +21,7 @@ export {
 export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type MemoryIdempotencyStoreOptions } from './idempotency.js';
 export { consoleLogger, silentLogger } from './logger.js';
 export { registerTransport, parseUrlOptions, parseBusUrl, redactUrl, booleanOption, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
-export { PORTABLE_NAME } from './names.js';
+export { PORTABLE_NAME, deadLetterTopicOf } from './names.js';
 export { DEFAULT_RETRY, backoffDelay } from './retry.js';
 export { sleep } from './sleep.js';
 export { EMULATED_DELAY_HOLD_MS } from './runner.js';

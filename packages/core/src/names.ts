@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
 import { assertHeaderValue, type HeaderLimits } from './limits.js';
 
@@ -11,6 +12,24 @@ export function assertTopicName(topic: unknown, what = 'topic'): asserts topic i
         `starting with a letter or digit (pattern ${PORTABLE_NAME.source}), so it maps to every broker.`,
     );
   }
+}
+
+const DLQ_SUFFIX = '.dlq';
+const MAX_NAME = 200;
+/** Characters of a long topic kept in its DLQ name: 179 + '.' + 16 hex + '.dlq' = 200. */
+const DLQ_KEPT_PREFIX = MAX_NAME - DLQ_SUFFIX.length - 17;
+
+/**
+ * The default dead-letter topic of `topic`: `<topic>.dlq`, or for topics longer than 196
+ * characters (where that would pass the 200-character limit) the first 179 characters, '.', the
+ * first 16 hex digits of the SHA-256 of the whole topic, and '.dlq'. A fixed rule, so tools can
+ * find a DLQ from the topic; two long topics share a DLQ only if those 64 bits of SHA-256 collide.
+ */
+export function deadLetterTopicOf(topic: string): string {
+  assertTopicName(topic);
+  if (topic.length + DLQ_SUFFIX.length <= MAX_NAME) return topic + DLQ_SUFFIX;
+  const digest = createHash('sha256').update(topic).digest('hex').slice(0, 16);
+  return `${topic.slice(0, DLQ_KEPT_PREFIX)}.${digest}${DLQ_SUFFIX}`;
 }
 
 /** Header names that travel on every broker: token characters only, no CloudEvents prefix. */

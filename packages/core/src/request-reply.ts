@@ -120,6 +120,10 @@ export class Requester {
       close: async () => {
         await consumer.stop();
         await consumer.close();
+        // The reply topic is this bus's alone: remove it, or every bus ever opened leaves one behind.
+        await this.transport
+          .deleteGroup?.(topic, topic)
+          .catch((err: unknown) => this.logger.warn('Removing the private reply topic failed; the broker keeps it until it expires', { topic, error: errorMessage(err) }));
       },
     };
   }

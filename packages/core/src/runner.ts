@@ -5,9 +5,9 @@
  *   throws                 → retry with backoff (broker nack with delay, or in place) until maxAttempts, then dead-letter
  *   NonRetryableError, schema failure, undecodable bytes → dead-letter at once
  */
+import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { setMaxListeners } from 'node:events';
 import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
 import { deadLetter } from './dead-letter.js';
@@ -142,7 +142,7 @@ export class SubscriptionRunner {
 
     let msg: Message;
     try {
-      const decoded = decodeMessage(wire, config.topic, attempt);
+      const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId);
       msg = { ...decoded, body: validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`) };
     } catch (err) {
       await config.onPoison?.(wire, err).catch((e: unknown) => config.logger.warn('Reporting a poison message failed', { error: errorMessage(e) }));

@@ -22,6 +22,13 @@ export interface Delivery {
   readonly message: WireMessage;
   /** 1 on first delivery; grows on each redelivery (nack, crash, timeout). */
   readonly deliveryCount: number;
+  /**
+   * The broker's own stable identity for this message on its topic, the same on every
+   * redelivery and in every group (Kafka: `<partition>:<offset>`; memory: its sequence number).
+   * Core derives the id of a message without `ce-id` from it; leave it out where the broker has
+   * none (AMQP), and such messages get a fresh id on each delivery.
+   */
+  readonly brokerId?: string;
   ack(): Promise<void>;
   /** Hand back for redelivery to the same group after delayMs. Only called when capabilities.nack. */
   nack(options: { delayMs: number }): Promise<void>;
@@ -73,6 +80,15 @@ export interface Transport {
    */
   declareGroup(topic: string, group: string): Promise<void>;
   consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer>;
+  /**
+   * Optional: remove `group`'s queue/subscription on `topic` (and whatever it still holds) and,
+   * where the topic then has no other groups and is private to one bus (core's reply topics,
+   * `switchyard.reply.<bus>`), the topic itself — unless deleting topics harms other clients
+   * (Kafka: see its README). Core calls it after closing the consumer of its private reply
+   * topic, so a process that opens and closes many buses leaves nothing behind. Without it
+   * those reply resources stay until the broker expires them.
+   */
+  deleteGroup?(topic: string, group: string): Promise<void>;
   /** Wait up to waitMs for at least one message, return up to max. */
   pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]>;
   /**

@@ -69,7 +69,7 @@ export interface SubscribeOptions<T = unknown> {
   concurrency?: number;
   /** Retry policy, or false to dead-letter on the first failure. */
   retry?: Partial<RetryPolicy> | false;
-  /** Dead-letter topic, or false to drop after the last attempt (logged). Default `${topic}.dlq`. */
+  /** Dead-letter topic, or false to drop after the last attempt (logged). Default `deadLetterTopicOf(topic)`: `${topic}.dlq` (shortened for topics over 196 characters). */
   deadLetter?: string | false;
   idempotency?: IdempotencyOptions<T>;
   /** Validates bodies when the bus has no contract for this topic. */

@@ -49,12 +49,28 @@ describe('CloudEvents binary-mode codec', () => {
     expect(userHeaders({ 'ce-id': 'x', traceparent: 't', 'content-type': 'x', mine: 'y' })).toEqual({ mine: 'y' });
   });
 
-  it('derives a stable id for messages from plain clients without ce-id', () => {
+  it("gives a message without ce-id an id from the broker's identity for it, else a fresh one", () => {
     const wire = { body: new TextEncoder().encode('hi'), headers: { 'content-type': 'text/plain' } };
-    const a = decodeMessage(wire, 't', 1);
-    const b = decodeMessage(wire, 't', 2);
-    expect(a.id).toMatch(/^sha256-/);
-    expect(a.id).toBe(b.id);
+    // Same broker identity (a redelivery): same id. Identical bytes at another position: another id.
+    expect(decodeMessage(wire, 't', 1, '0:41').id).toBe(decodeMessage(wire, 't', 2, '0:41').id);
+    expect(decodeMessage(wire, 't', 1, '0:41').id).not.toBe(decodeMessage(wire, 't', 1, '0:42').id);
+    expect(decodeMessage(wire, 't', 1, '0:41').id).not.toBe(decodeMessage(wire, 'u', 1, '0:41').id);
+    expect(decodeMessage(wire, 't', 1, '0:41').id).toMatch(/^sha256-[0-9a-f]{32}$/);
+    // No identity from the broker: two identical messages must not collide.
+    expect(decodeMessage(wire, 't', 1).id).not.toBe(decodeMessage(wire, 't', 1).id);
+    // A ce-id always wins.
+    expect(decodeMessage({ ...wire, headers: { ...wire.headers, 'ce-id': 'e-1' } }, 't', 1, '0:41').id).toBe('e-1');
+  });
+
+  it('rejects a CloudEvents version other than 1.x as undecodable, naming it; no ce-specversion (a plain client) is fine', () => {
+    const body = new TextEncoder().encode('{"a":1}');
+    const wire = (headers: Record<string, string>) => ({ body, headers: { 'content-type': 'application/json', ...headers } });
+    expect(() => decodeMessage(wire({ 'ce-specversion': '0.3', 'ce-id': 'x' }), 't', 1)).toThrow(DecodeError);
+    expect(() => decodeMessage(wire({ 'ce-specversion': '0.3', 'ce-id': 'x' }), 't', 1)).toThrow(/ce-specversion "0\.3"/);
+    expect(() => decodeMessage(wire({ 'ce-specversion': '2.0' }), 't', 1)).toThrow(DecodeError);
+    expect(() => decodeMessage(wire({ 'ce-specversion': '' }), 't', 1)).toThrow(DecodeError);
+    expect(decodeMessage(wire({ 'ce-specversion': '1.0', 'ce-id': 'y' }), 't', 1)).toMatchObject({ id: 'y', body: { a: 1 } });
+    expect(decodeMessage(wire({}), 't', 1).body).toEqual({ a: 1 });
   });
 
   it('maps the canonical ce- prefix to a binding prefix and back', () => {

@@ -256,6 +256,14 @@ export class MemoryBroker {
     return queue;
   }
 
+  /** Drop the group's queue (and what it holds); the topic goes too once it has no groups, as it keeps nothing then. */
+  deleteGroup(topic: string, group: string): void {
+    const groups = this.topics.get(topic);
+    if (!groups) return;
+    groups.delete(group);
+    if (groups.size === 0) this.topics.delete(topic);
+  }
+
   /** Every existing group of the topic gets its own copy; a topic with no group keeps nothing. */
   publish(topic: string, wire: WireMessage, delayMs: number): void {
     const groups = this.topics.get(topic);

@@ -91,6 +91,11 @@ class MemoryTransport implements Transport {
     return consumer;
   }
 
+  async deleteGroup(topic: string, group: string): Promise<void> {
+    this.assertOpen();
+    this.broker.deleteGroup(topic, group);
+  }
+
   async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
     this.assertOpen();
     const queue = this.broker.queue(topic, group);
@@ -130,6 +135,7 @@ function toDelivery(lease: Lease): Delivery {
   return {
     message: lease.entry.wire,
     deliveryCount: lease.entry.deliveryCount,
+    brokerId: String(lease.entry.seq),
     ack: async () => lease.queue.ack(lease),
     nack: async ({ delayMs }) => lease.queue.requeue(lease, delayMs),
     abandon: async () => lease.queue.requeue(lease, 0),
