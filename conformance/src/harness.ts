@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createBus, createTransport, parseBusUrl, silentLogger, type Bus, type Capabilities, type Logger, type PublishRequest, type Transport } from '@switchyard/core';
+import { createBus, silentLogger, type Bus, type Capabilities, type Logger, type PublishRequest, type Transport } from '@switchyard/core';
+import { createTransport, parseBusUrl } from '@switchyard/core/spi';
 
 export interface ConformanceOptions {
   /** Name in test titles and the report, e.g. "rabbitmq". */

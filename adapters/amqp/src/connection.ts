@@ -3,7 +3,8 @@
  * (`whenOpen`) and re-attaches when `onReconnect` listeners fire.
  */
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
-import { backoffDelay, ClosedError, ConnectionError, errorMessage, sleep, type Logger } from '@switchyard/core';
+import { ClosedError, ConnectionError, type Logger } from '@switchyard/core';
+import { backoffDelay, errorMessage, sleep } from '@switchyard/core/spi';
 import type { ResolvedConfig } from './options.js';
 import { closeQuietly } from './util.js';
 

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { booleanOption, ConfigurationError, parseUrlOptions } from '@switchyard/core';
+import { ConfigurationError } from '@switchyard/core';
+import { booleanOption, parseUrlOptions } from '@switchyard/core/spi';
 
 const MIB = 1024 * 1024;
 

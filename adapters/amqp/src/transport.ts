@@ -4,9 +4,6 @@ import {
   ClosedError,
   ConfigurationError,
   ConnectionError,
-  errorMessage,
-  sleep,
-  redactUrl,
   type Capabilities,
   type Delivery,
   type Inbox,
@@ -17,6 +14,7 @@ import {
   type TransportContext,
   type WireMessage,
 } from '@switchyard/core';
+import { errorMessage, sleep, redactUrl } from '@switchyard/core/spi';
 import { ChannelSlot, channelErrors, Link } from './connection.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';

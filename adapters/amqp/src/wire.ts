@@ -8,7 +8,8 @@
  * Messages are persistent (delivery-mode 2).
  */
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
-import { Attr, fromBindingHeaders, ReplyAttr, toBindingHeaders, type WireMessage } from '@switchyard/core';
+import type { WireMessage } from '@switchyard/core';
+import { Attr, fromBindingHeaders, ReplyAttr, toBindingHeaders } from '@switchyard/core/spi';
 
 export const CE_AMQP_PREFIX = 'cloudEvents:';
 export const CE_AMQP_PREFIX_ALT = 'cloudEvents_';

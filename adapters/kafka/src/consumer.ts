@@ -16,7 +16,8 @@
  * close, abandoned and unsettled offsets are simply not committed: the group's next member
  * reads them again.
  */
-import { Attr, CE_PREFIX, ConnectionError, EMULATED_DELAY_HOLD_MS, errorMessage, sleep, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
+import { ConnectionError, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
+import { Attr, CE_PREFIX, EMULATED_DELAY_HOLD_MS, errorMessage, sleep } from '@switchyard/core/spi';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage, KAFKA_PREFIX } from './wire.js';

@@ -5,7 +5,8 @@
  * host in TransportContext.hosts (the URL keeps the first).
  */
 import { z } from 'zod';
-import { booleanOption, ConfigurationError, parseUrlOptions, redactUrl } from '@switchyard/core';
+import { ConfigurationError } from '@switchyard/core';
+import { booleanOption, parseUrlOptions, redactUrl } from '@switchyard/core/spi';
 
 const hostPort = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?):\d{1,5}$/i;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

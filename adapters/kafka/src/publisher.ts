@@ -4,7 +4,8 @@
  * order, so per-key order is kept and throughput does not depend on one round trip per message.
  * Each publish resolves only when the broker acknowledged the request that carried it.
  */
-import { errorMessage, type Logger } from '@switchyard/core';
+import type { Logger } from '@switchyard/core';
+import { errorMessage } from '@switchyard/core/spi';
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 
 interface Queued {

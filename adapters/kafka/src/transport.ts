@@ -1,9 +1,6 @@
 import {
   ClosedError,
   ConnectionError,
-  errorMessage,
-  sleep,
-  wireSize,
   type Capabilities,
   type Delivery,
   type Logger,
@@ -13,6 +10,7 @@ import {
   type TransportContext,
   type TransportFactory,
 } from '@switchyard/core';
+import { errorMessage, sleep, wireSize } from '@switchyard/core/spi';
 import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
 import { DeliveryCounts, GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';

@@ -3,7 +3,8 @@
  * `ce-*` attributes travel as `ce_*` headers, the media type as `content-type`, the body as the
  * record value and the Switchyard key as the record key. Other headers pass through unchanged.
  */
-import { fromBindingHeaders, toBindingHeaders, type WireMessage } from '@switchyard/core';
+import type { WireMessage } from '@switchyard/core';
+import { fromBindingHeaders, toBindingHeaders } from '@switchyard/core/spi';
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 export const KAFKA_PREFIX = 'ce_';

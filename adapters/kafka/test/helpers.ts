@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseBusUrl } from '@switchyard/core';
+import { parseBusUrl } from '@switchyard/core/spi';
 
 export const KAFKA_URL = process.env['SWITCHYARD_TEST_KAFKA_URL'] ?? 'kafka://127.0.0.1:9092';
 

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, createBus, parseBusUrl, silentLogger } from '@switchyard/core';
+import { ConfigurationError, createBus, silentLogger } from '@switchyard/core';
+import { parseBusUrl } from '@switchyard/core/spi';
 import { createTransport } from '../src/index.js';
 import { KAFKA_URL } from './helpers.js';
 

@@ -22,13 +22,16 @@ export class SwitchyardError extends Error {
    * app derives from these fall back to the ordinary prototype check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof (a subclass), the point here.
-    const cls: { code?: unknown } = this;
-    if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
-    if (typeof value !== 'object' || value === null || !(BRAND in value)) return false;
-    if (cls === SwitchyardError) return true;
-    return Object.hasOwn(cls, 'code') && (value as { code?: unknown }).code === cls.code;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof (maybe a subclass): the point here.
+    return matchesErrorClass(this, value);
   }
+}
+
+function matchesErrorClass(cls: { readonly code?: string | undefined }, value: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
+  if (typeof value !== 'object' || value === null || !(BRAND in value)) return false;
+  if (cls === SwitchyardError) return true;
+  return Object.hasOwn(cls, 'code') && (value as { code?: unknown }).code === cls.code;
 }
 Object.defineProperty(SwitchyardError.prototype, BRAND, { value: true });
 

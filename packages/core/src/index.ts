@@ -1,3 +1,7 @@
+/**
+ * @switchyard/core — the public API (see ../shared/DESIGN.md). Adapter-facing helpers live on
+ * the `@switchyard/core/spi` entry point so they can change without breaking apps.
+ */
 export { Bus, createBus, type BusOptions } from './bus.js';
 export { defineContract, type Contract, type TopicSpec, type PublishBody, type ReceiveBody, type ResponseBody, type EmptyContract } from './contract.js';
 export {
@@ -12,31 +16,17 @@ export {
   CapabilityError,
   ConnectionError,
   NonRetryableError,
-  isSwitchyardError,
   HandlerTimeoutError,
   DecodeError,
   IdempotencyStoreFullError,
-  errorMessage,
+  isSwitchyardError,
 } from './errors.js';
 export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type MemoryIdempotencyStoreOptions } from './idempotency.js';
 export { consoleLogger, silentLogger } from './logger.js';
-export { registerTransport, parseUrlOptions, parseBusUrl, redactUrl, booleanOption, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
+export { registerTransport } from './registry.js';
 export { PORTABLE_NAME, deadLetterTopicOf } from './names.js';
-export { DEFAULT_RETRY, backoffDelay } from './retry.js';
-export { sleep } from './sleep.js';
-export { EMULATED_DELAY_HOLD_MS } from './runner.js';
-export { PORTABLE_LIMITS, DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
-export { createTransport } from './registry.js';
-export {
-  Attr,
-  DeadLetterHeader,
-  ReplyAttr,
-  CE_PREFIX,
-  toBindingHeaders,
-  fromBindingHeaders,
-  encodeBody,
-  decodeBody,
-  wireSize,
-} from './codec.js';
+export { DEFAULT_RETRY } from './retry.js';
+export { PORTABLE_LIMITS } from './limits.js';
 export type * from './types.js';
+// A custom transport can be passed to createBus({ transport }); its shape is the SPI's.
 export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, PublishRequest } from './spi.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBody, encodeBody, fromBindingHeaders, toBindingHeaders, wireSize, DecodeError, ValidationError } from '../src/index.js';
+import { DecodeError, ValidationError } from '../src/index.js';
+import { decodeBody, encodeBody, fromBindingHeaders, toBindingHeaders, wireSize } from '../src/spi-entry.js';
 import { decodeMessage, encodeMessage, userHeaders } from '../src/codec.js';
 
 describe('CloudEvents binary-mode codec', () => {

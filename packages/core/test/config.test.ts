@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  backoffDelay,
-  ConfigurationError,
-  createBus,
-  defineContract,
-  parseBusUrl,
-  parseUrlOptions,
-  redactUrl,
-  registerTransport,
-  silentLogger,
-  ValidationError,
-} from '../src/index.js';
+import { ConfigurationError, createBus, defineContract, registerTransport, silentLogger, ValidationError } from '../src/index.js';
+import { backoffDelay, parseBusUrl, parseUrlOptions, redactUrl } from '../src/spi-entry.js';
 import { resolveRetryPolicy } from '../src/retry.js';
 
 describe('URL → transport registry', () => {

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, createBus, parseBusUrl, redactUrl, silentLogger } from '../src/index.js';
+import { ConfigurationError, createBus, silentLogger } from '../src/index.js';
+import { parseBusUrl, redactUrl } from '../src/spi-entry.js';
 
 const PASSWORD = 's3cr3t-pw';
 const USER = 'alice-user';

@@ -12,6 +12,7 @@ import { waitFor } from './helpers.js';
 
 type Core = typeof core;
 let other: Core;
+let otherSpi: typeof import('../src/spi-entry.js');
 const buses: core.Bus[] = [];
 
 beforeAll(async () => {
@@ -26,6 +27,7 @@ beforeAll(async () => {
   cpSync(join(root, '..', '..', 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), { recursive: true });
   cpSync(join(root, '..', '..', 'node_modules', '@opentelemetry'), join(dir, 'node_modules', '@opentelemetry'), { recursive: true });
   other = (await import(pathToFileURL(join(target, 'dist', 'index.js')).href)) as Core;
+  otherSpi = (await import(pathToFileURL(join(target, 'dist', 'spi-entry.js')).href)) as typeof otherSpi;
 });
 
 afterAll(async () => {
@@ -69,7 +71,7 @@ describe('a second copy of core', () => {
   });
 
   it("a bus from our copy over the other copy's transport reports the other copy's errors as ours", async () => {
-    const transport = await other.createTransport(new URL(`memory://second-copy-transport-${Date.now()}`), { service: 'svc', logger: other.silentLogger });
+    const transport = await otherSpi.createTransport(new URL(`memory://second-copy-transport-${Date.now()}`), { service: 'svc', logger: other.silentLogger });
     const bus = await core.createBus({ transport, service: 'svc', logger: core.silentLogger });
     await transport.close();
     // The transport (other copy) throws its ClosedError; the bus passes it on as a Switchyard error.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ClosedError } from '../errors.js';
-import { parseUrlOptions } from '../registry.js';
+import { parseUrlOptions } from '../url-options.js';
 import type { Delivery, PublishRequest, Transport, TransportConsumer, TransportFactory } from '../spi.js';
 import type { Capabilities } from '../types.js';
 import { memoryBroker, type Holder, type Lease, type MemoryBroker, type PushConsumer } from './broker.js';

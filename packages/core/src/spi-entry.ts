@@ -1,0 +1,16 @@
+/**
+ * @switchyard/core/spi — what adapter packages (and the conformance suite) build on: the
+ * transport contract, the CloudEvents codec, URL helpers and shared timing helpers. Apps use the
+ * main entry point.
+ */
+export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, PublishRequest } from './spi.js';
+export type { Capabilities, Logger } from './types.js';
+export { createTransport, parseBusUrl, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
+export { redactUrl } from './redact.js';
+export { parseUrlOptions, booleanOption } from './url-options.js';
+export { errorMessage } from './errors.js';
+export { backoffDelay } from './retry.js';
+export { sleep } from './sleep.js';
+export { EMULATED_DELAY_HOLD_MS } from './runner.js';
+export { DEAD_LETTER_HEADROOM_BYTES, PORTABLE_LIMITS } from './limits.js';
+export { Attr, DeadLetterHeader, InternalHeader, ReplyAttr, CE_PREFIX, toBindingHeaders, fromBindingHeaders, encodeBody, decodeBody, wireSize } from './codec.js';
