@@ -70,6 +70,7 @@ export class AmqpTransport implements Transport {
       deliveryCount: this.quorum,
       deadLetter: 'emulated',
       requestReply: 'native',
+      noResponders: false,
       delay: 'native',
       nativeDedup: false,
       batchPublish: false,

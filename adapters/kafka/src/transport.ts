@@ -64,6 +64,7 @@ export class KafkaTransport implements Transport {
     deliveryCount: false,
     deadLetter: 'emulated',
     requestReply: 'emulated',
+    noResponders: false,
     delay: 'emulated',
     nativeDedup: false,
     batchPublish: false,

@@ -1,4 +1,4 @@
-import { RemoteHandlerError, RequestTimeoutError, type Message } from '@switchyard/core';
+import { NoResponderError, RemoteHandlerError, RequestTimeoutError, type Message } from '@switchyard/core';
 import type { ConformanceCase } from '../case.js';
 import { Collector, deferred } from '../harness.js';
 
@@ -104,6 +104,24 @@ export const requestReplyCases: ConformanceCase[] = [
       const err = await pending;
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toBe('user navigated away');
+    },
+  },
+  {
+    id: 'request-reply.no-responder',
+    title: 'a request nobody serves fails with NoResponderError at once where the broker can tell, else RequestTimeoutError',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('nobody');
+      const err = await bus.request(topic, { q: 1 }, { timeoutMs: 1500 }).catch((e: unknown) => e);
+      if (bus.capabilities.noResponders) {
+        expect(err).toBeInstanceOf(NoResponderError);
+        expect((err as NoResponderError).code).toBe('ERR_NO_RESPONDER');
+      } else {
+        expect(err).toBeInstanceOf(RequestTimeoutError);
+      }
+      // Once someone serves it, the same request is answered.
+      await bus.reply(topic, (m) => ({ echo: (m.body as { q: number }).q }));
+      await expect(bus.request(topic, { q: 2 }, { timeoutMs: 10_000 })).resolves.toEqual({ echo: 2 });
     },
   },
 ];

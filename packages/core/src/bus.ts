@@ -16,7 +16,7 @@ import {
   type ResponseBody,
 } from './contract.js';
 import { deadLetter } from './dead-letter.js';
-import { ClosedError, ConnectionError, errorMessage, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
+import { ClosedError, ConnectionError, errorMessage, NoResponderError, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger, safeLogger } from './logger.js';
 import { assertHeaders, assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, assertIdentifier, hasControlCharacter, headerLimits, isValidIdentifier, PORTABLE_LIMITS } from './limits.js';
@@ -358,6 +358,7 @@ export class Bus<C extends Contract = EmptyContract> {
     const reply = await this.track(async () => {
       const address = await this.requester.address();
       const { id, wire } = this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
+      await this.assertResponders(topic);
       const pending = this.requester.expect(id, topic, responseSchema(this.contract, topic), timeoutMs, options.signal);
       // The reply can fail (abort, timeout) while the publish below still awaits its confirm —
       // on a real broker the request may be handled before the confirm is back. Mark it handled
@@ -372,6 +373,13 @@ export class Bus<C extends Contract = EmptyContract> {
       return { pending };
     });
     return reply.pending;
+  }
+
+  /** Where the broker can tell nobody serves the topic, fail now rather than after the timeout. */
+  private async assertResponders(topic: string): Promise<void> {
+    const { transport } = this;
+    if (!transport.capabilities.noResponders || transport.hasResponders === undefined) return;
+    if (!(await transport.hasResponders(topic))) throw new NoResponderError(topic);
   }
 
   private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context) => HandlerContext {

@@ -97,6 +97,12 @@ export interface Transport {
    */
   createInbox?(onMessage: (message: WireMessage) => void): Promise<Inbox>;
   sendToInbox?(address: string, message: WireMessage): Promise<void>;
+  /**
+   * Whether anyone could ever receive a message published to `topic` now (some group exists for
+   * it). Required when capabilities.noResponders is true: request() asks it first and fails at
+   * once with NoResponderError instead of waiting out its timeout.
+   */
+  hasResponders?(topic: string): Promise<boolean>;
   health(): Promise<{ ok: boolean; details: Record<string, unknown> }>;
   close(): Promise<void>;
 }

@@ -164,6 +164,8 @@ export interface Capabilities {
   readonly deliveryCount: boolean;
   readonly deadLetter: 'native' | 'emulated';
   readonly requestReply: 'native' | 'emulated';
+  /** The broker can tell that nobody serves a topic: request() then fails at once with NoResponderError. */
+  readonly noResponders: boolean;
   readonly delay: 'native' | 'emulated';
   readonly nativeDedup: boolean;
   readonly batchPublish: boolean;

@@ -191,7 +191,9 @@ describe('closing a bus', () => {
     const bus = await memoryBus();
     const pulling = bus.pull(topic('idle'), { waitMs: 60_000 });
     await bus.reply(topic('never-answers-other'), () => 'x');
-    const unanswered = bus.request(topic('nobody'), {}, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    const nobody = topic('nobody');
+    await bus.pull(nobody, { waitMs: 0 }); // a group exists for it, but nobody answers
+    const unanswered = bus.request(nobody, {}, { timeoutMs: 60_000 }).catch((e: unknown) => e);
     await new Promise((r) => setImmediate(r));
     await bus.close();
     await expect(pulling).resolves.toEqual([]);
@@ -208,7 +210,8 @@ describe('request aborted before the publish is confirmed', () => {
       // A transport whose publish confirm arrives late, as a real broker's can.
       let releaseConfirm!: () => void;
       const confirmGate = new Promise<void>((r) => (releaseConfirm = r));
-      const bus = await busWithout({}, undefined, {
+      // noResponders off: the request must reach publish() although nobody serves the topic.
+      const bus = await busWithout({ noResponders: false }, undefined, {
         publish: async function (this: Transport, request) {
           await Object.getPrototypeOf(this).publish.call(this, request);
           await confirmGate;

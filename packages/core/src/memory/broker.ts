@@ -277,6 +277,11 @@ export class MemoryBroker {
     else enqueue();
   }
 
+  /** Whether a publish to `topic` now would be kept for anyone (some group exists). */
+  hasGroups(topic: string): boolean {
+    return (this.topics.get(topic)?.size ?? 0) > 0;
+  }
+
   stats(): { topics: number; groups: number; depth: number } {
     let groups = 0;
     let depth = 0;

@@ -44,6 +44,7 @@ class MemoryTransport implements Transport {
       deliveryCount: true,
       deadLetter: 'emulated',
       requestReply: 'emulated',
+      noResponders: true,
       delay: 'native',
       nativeDedup: false,
       batchPublish: false,
@@ -107,6 +108,11 @@ class MemoryTransport implements Transport {
       if (remaining <= 0 || options.signal?.aborted || this.closed) return [];
       await queue.waitForMessages(options.signal, remaining);
     }
+  }
+
+  async hasResponders(topic: string): Promise<boolean> {
+    this.assertOpen();
+    return this.broker.hasGroups(topic);
   }
 
   async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
