@@ -357,4 +357,67 @@ export const settlementCases: ConformanceCase[] = [
       expect(d!.headers[X.attempts]).toBe('2');
     },
   },
+  {
+    id: 'settlement.slow-handler-lease',
+    title: 'a handler slower than the broker lease runs once: core extends the lease, nothing is redelivered',
+    timeoutMs: 60_000,
+    notApplicable: (caps) =>
+      caps.leaseMs === undefined ? { reason: 'transport holds deliveries until settled (no lease to extend)', check: (expect) => expect(caps.leaseMs).toBeUndefined() } : undefined,
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('slowlease');
+      const group = h.group('slowlease');
+      const leaseMs = bus.capabilities.leaseMs!;
+      const runs = new Collector<{ n: string; attempt: number }>();
+      const done = new Collector<string>();
+      await bus.subscribe(
+        topic,
+        async (m) => {
+          const { n } = m.body as { n: string };
+          runs.push({ n, attempt: m.attempt });
+          // Slow work: three leases long.
+          if (n === 'slow') await new Promise((resolve) => setTimeout(resolve, leaseMs * 3));
+          done.push(n);
+        },
+        { group, concurrency: 2 },
+      );
+      await bus.publish(topic, { n: 'slow' });
+      await done.waitFor(1, 45_000);
+      expect(done.items).toEqual(['slow']);
+      // A marker published after it arrives after any redelivery of the slow one would have.
+      await bus.publish(topic, { n: 'marker' });
+      await done.waitFor(2, 45_000);
+      expect(runs.items).toEqual([
+        { n: 'slow', attempt: 1 },
+        { n: 'marker', attempt: 1 },
+      ]);
+    },
+  },
+  {
+    id: 'settlement.concurrency-limit',
+    title: 'no more than `concurrency` handlers run at once, even when the transport hands over more',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('conc');
+      let running = 0;
+      let peak = 0;
+      const done = new Collector<number>();
+      await bus.subscribe(
+        topic,
+        async (m) => {
+          running++;
+          peak = Math.max(peak, running);
+          // Yield a few times so overlapping handlers would be seen.
+          for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+          running--;
+          done.push((m.body as { i: number }).i);
+        },
+        { concurrency: 3 },
+      );
+      await Promise.all(Array.from({ length: 30 }, (_, i) => bus.publish(topic, { i })));
+      await done.waitFor(30);
+      expect(peak).toBeLessThanOrEqual(3);
+      expect(done.items.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    },
+  },
 ];

@@ -68,8 +68,14 @@ const DEAD_LETTER_RETRY: RetryPolicy = { maxAttempts: Number.MAX_SAFE_INTEGER, i
 
 interface Tracked {
   readonly delivery: Delivery;
+  readonly receivedAt: number;
   settled: boolean;
+  /** The lease keeper stopped extending it (lease already ended, or held past the cap). */
+  leaseReleased?: boolean;
 }
+
+/** Longest core keeps extending one delivery's lease; past it the broker may redeliver it. */
+export const MAX_LEASE_HOLD_MS = 3_600_000;
 
 export class SubscriptionRunner {
   private consumer: TransportConsumer | undefined;
@@ -80,6 +86,8 @@ export class SubscriptionRunner {
   private readonly abandoning = new AbortController();
   private readonly slots: Slots;
   private closing: Promise<void> | undefined;
+  /** Extends the leases of every held delivery (lease-based transports only). */
+  private leaseKeeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: RunnerConfig) {
     this.slots = new Slots(config.concurrency);
@@ -99,7 +107,8 @@ export class SubscriptionRunner {
       delivery.abandon().catch((err: unknown) => this.config.logger.debug('Returning a late delivery failed; the broker redelivers it', { error: errorMessage(err) }));
       return;
     }
-    const tracked: Tracked = { delivery, settled: false };
+    const tracked: Tracked = { delivery, receivedAt: Date.now(), settled: false };
+    this.keepLeases();
     const work = this.process(tracked).catch((err: unknown) => {
       this.config.logger.error('Settling a message failed; the broker will redeliver it', { topic: this.config.topic, group: this.config.group, error: errorMessage(err) });
     });
@@ -126,6 +135,43 @@ export class SubscriptionRunner {
       }
     }
     await this.consumer?.close();
+    clearInterval(this.leaseKeeper);
+  }
+
+  /**
+   * Lease-based brokers redeliver what is not settled within capabilities.leaseMs. Everything this
+   * runner holds — handler running, waiting for a slot, an in-place retry's backoff, an emulated
+   * delay, a dead-letter publish being retried — is extended at a third of the lease, so a slow
+   * handler runs once and its attempt count does not grow behind its back.
+   */
+  private keepLeases(): void {
+    const leaseMs = this.config.transport.capabilities.leaseMs;
+    if (leaseMs === undefined || this.leaseKeeper !== undefined) return;
+    this.leaseKeeper = setInterval(() => this.extendLeases(leaseMs), Math.max(10, Math.floor(leaseMs / 3)));
+    this.leaseKeeper.unref();
+  }
+
+  private extendLeases(leaseMs: number): void {
+    const now = Date.now();
+    for (const tracked of this.inFlight.values()) {
+      const { delivery } = tracked;
+      if (tracked.settled || tracked.leaseReleased || delivery.extend === undefined) continue;
+      if (now - tracked.receivedAt > MAX_LEASE_HOLD_MS) {
+        tracked.leaseReleased = true;
+        this.config.logger.warn('Held past the lease cap; no longer extending, the broker may redeliver it', {
+          topic: this.config.topic,
+          group: this.config.group,
+          heldMs: now - tracked.receivedAt,
+        });
+        continue;
+      }
+      delivery.extend(leaseMs).then(
+        (extended) => {
+          if (!extended) tracked.leaseReleased = true;
+        },
+        (err: unknown) => this.config.logger.debug('Extending a lease failed; trying again next round', { topic: this.config.topic, error: errorMessage(err) }),
+      );
+    }
   }
 
   private async process(tracked: Tracked): Promise<void> {

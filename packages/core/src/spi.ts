@@ -34,6 +34,13 @@ export interface Delivery {
   nack(options: { delayMs: number }): Promise<void>;
   /** Leave unsettled: the consumer is going away; the broker will redeliver it to someone. */
   abandon(): Promise<void>;
+  /**
+   * Lease-based brokers (capabilities.leaseMs): keep this delivery from coming back for `ms` more
+   * from now (SQS ChangeMessageVisibility, Pub/Sub modifyAckDeadline, JetStream working()).
+   * Resolves false when the lease already ended (settled, or expired and redelivered). Core's
+   * lease keeper calls it for every delivery it holds, well before the lease runs out.
+   */
+  extend?(ms: number): Promise<boolean>;
 }
 
 export interface ConsumeOptions {

@@ -164,6 +164,12 @@ export interface Capabilities {
   readonly deliveryCount: boolean;
   readonly deadLetter: 'native' | 'emulated';
   readonly requestReply: 'native' | 'emulated';
+  /**
+   * Lease-based brokers: an unsettled delivery comes back after this many ms unless extended
+   * (Delivery.extend). Core extends everything it holds at a third of this. Absent: deliveries are
+   * held until settled or the consumer goes away.
+   */
+  readonly leaseMs?: number;
   /** The broker can tell that nobody serves a topic: request() then fails at once with NoResponderError. */
   readonly noResponders: boolean;
   readonly delay: 'native' | 'emulated';

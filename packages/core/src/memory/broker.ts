@@ -15,6 +15,12 @@ export interface Entry {
 /** Whoever holds deliveries: a push consumer or a pulling transport. */
 export interface Holder {
   readonly outstanding: Set<Lease>;
+  /**
+   * Ack deadline (ms) of this holder's deliveries, as SQS visibility timeouts, Pub/Sub ack
+   * deadlines and JetStream AckWait work: a delivery not settled or extended in time goes back
+   * to the queue and a later ack of it does nothing. Undefined: held until settled.
+   */
+  readonly leaseMs?: number;
 }
 
 export interface Lease {
@@ -22,6 +28,8 @@ export interface Lease {
   readonly queue: GroupQueue;
   readonly holder: Holder;
   settled: boolean;
+  /** Pending lease expiry (only with holder.leaseMs). */
+  expiry?: NodeJS.Timeout;
 }
 
 export interface PushConsumer extends Holder {
@@ -124,9 +132,18 @@ export class GroupQueue {
   }
 
   /** Back to the queue now, or after delayMs; the key stays busy meanwhile so order holds. */
+  /** Push the lease's expiry `ms` from now; false if it already ended (settled or expired). */
+  extend(lease: Lease, ms: number): boolean {
+    if (lease.settled || lease.expiry === undefined) return false;
+    clearTimeout(lease.expiry);
+    lease.expiry = this.expireAfter(lease, ms);
+    return true;
+  }
+
   requeue(lease: Lease, delayMs: number): void {
     if (lease.settled) return;
     lease.settled = true;
+    clearTimeout(lease.expiry);
     lease.holder.outstanding.delete(lease);
     if (delayMs <= 0) {
       this.releaseKey(lease.entry);
@@ -172,6 +189,7 @@ export class GroupQueue {
   private finish(lease: Lease): boolean {
     if (lease.settled) return false;
     lease.settled = true;
+    clearTimeout(lease.expiry);
     lease.holder.outstanding.delete(lease);
     this.releaseKey(lease.entry);
     return true;
@@ -182,8 +200,16 @@ export class GroupQueue {
     const key = entry.wire.key;
     if (key !== undefined) this.busyKeys.set(key, (this.busyKeys.get(key) ?? 0) + 1);
     const lease: Lease = { entry, queue: this, holder, settled: false };
+    if (holder.leaseMs !== undefined) lease.expiry = this.expireAfter(lease, holder.leaseMs);
     holder.outstanding.add(lease);
     return lease;
+  }
+
+  /** The lease ran out: the message goes back to the group for redelivery, as a broker's would. */
+  private expireAfter(lease: Lease, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.requeue(lease, 0), ms);
+    timer.unref();
+    return timer;
   }
 
   private releaseKey(entry: Entry): void {

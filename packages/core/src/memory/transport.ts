@@ -13,19 +13,25 @@ const optionsShape = {
     .positive()
     .max(512 * 1024 * 1024)
     .default(1024 * 1024),
+  /**
+   * Simulate a lease-based broker (SQS, Pub/Sub, JetStream): an unsettled delivery comes back to
+   * the group after this many ms unless extended; core's lease keeper extends what it holds.
+   * Unset: deliveries are held until settled (RabbitMQ-like).
+   */
+  ackDeadlineMs: z.coerce.number().int().min(50).max(3_600_000).optional(),
 };
 
-/** memory://[name][?maxPayloadBytes=N] — buses with the same name in one process share a broker. */
+/** memory://[name][?maxPayloadBytes=N&ackDeadlineMs=N] — buses with the same name in one process share a broker. */
 export const createMemoryTransport: TransportFactory = (url) => {
   const options = parseUrlOptions(url, optionsShape, 'memory');
   const name = url.hostname || 'default';
-  return new MemoryTransport(memoryBroker(name), name, options.maxPayloadBytes);
+  return new MemoryTransport(memoryBroker(name), name, options.maxPayloadBytes, options.ackDeadlineMs);
 };
 
 class MemoryTransport implements Transport {
   readonly name = 'memory';
   readonly capabilities: Capabilities;
-  private readonly pullHolder: Holder = { outstanding: new Set() };
+  private readonly pullHolder: Holder;
   private readonly consumers = new Set<MemoryConsumer>();
   private closed = false;
 
@@ -33,14 +39,16 @@ class MemoryTransport implements Transport {
     private readonly broker: MemoryBroker,
     private readonly brokerName: string,
     maxPayloadBytes: number,
+    private readonly leaseMs: number | undefined,
   ) {
+    this.pullHolder = leaseMs === undefined ? { outstanding: new Set() } : { outstanding: new Set(), leaseMs };
     this.capabilities = {
       persistent: false,
       consumerGroups: true,
       fanOut: true,
       ordering: 'perKey',
       nack: true,
-      redeliveryOnTimeout: false,
+      redeliveryOnTimeout: leaseMs !== undefined,
       deliveryCount: true,
       deadLetter: 'emulated',
       requestReply: 'emulated',
@@ -53,6 +61,7 @@ class MemoryTransport implements Transport {
       // No broker limit of its own: core's portable limits apply (see limits.ts).
       maxHeaderValueBytes: 65_536,
       maxHeaderBytes: 65_536,
+      ...(leaseMs === undefined ? {} : { leaseMs }),
     };
   }
 
@@ -73,6 +82,7 @@ class MemoryTransport implements Transport {
     const queue = this.broker.queue(topic, group);
     const consumer: MemoryConsumer = {
       outstanding: new Set(),
+      ...(this.leaseMs === undefined ? {} : { leaseMs: this.leaseMs }),
       prefetch: options.prefetch,
       stopped: false,
       deliver: (lease) => onDelivery(toDelivery(lease)),
@@ -145,5 +155,6 @@ function toDelivery(lease: Lease): Delivery {
     ack: async () => lease.queue.ack(lease),
     nack: async ({ delayMs }) => lease.queue.requeue(lease, delayMs),
     abandon: async () => lease.queue.requeue(lease, 0),
+    extend: async (ms) => lease.queue.extend(lease, ms),
   };
 }
