@@ -23,6 +23,8 @@ export {
 } from './errors.js';
 export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type MemoryIdempotencyStoreOptions } from './idempotency.js';
 export { consoleLogger, silentLogger } from './logger.js';
+export { memoryFaults } from './memory/transport.js';
+export type { MemoryFaults } from './memory/faults.js';
 export { registerTransport } from './registry.js';
 export { PORTABLE_NAME, deadLetterTopicOf } from './names.js';
 export { DEFAULT_RETRY } from './retry.js';

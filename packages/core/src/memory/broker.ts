@@ -4,7 +4,9 @@
  * delivery, pull, and redelivery of whatever a departing consumer left unsettled.
  * Deliveries are always dispatched on a later tick, never inside publish().
  */
+import { ConnectionError } from '../errors.js';
 import type { WireMessage } from '../spi.js';
+import { FaultPlan } from './faults.js';
 
 export interface Entry {
   readonly wire: WireMessage;
@@ -105,7 +107,10 @@ export class GroupQueue {
   constructor(
     readonly topic: string,
     readonly group: string,
-  ) {}
+    private readonly faults: FaultPlan,
+  ) {
+    faults.onUp(() => this.schedule());
+  }
 
   get depth(): number {
     return this.ready.size;
@@ -127,6 +132,10 @@ export class GroupQueue {
   }
 
   ack(lease: Lease): void {
+    if (!lease.settled && this.faults.loseThisAck(this.topic)) {
+      this.requeue(lease, 0); // as if the consumer died before the ack reached the broker
+      return;
+    }
     if (!this.finish(lease)) return;
     this.schedule();
   }
@@ -162,6 +171,7 @@ export class GroupQueue {
   /** Take up to `max` messages for a puller, as a consumer with no prefetch limit would. */
   take(holder: Holder, max: number): Lease[] {
     const leases: Lease[] = [];
+    if (this.faults.isDown) return leases;
     this.ready.scan((entry) => {
       if (leases.length >= max) return 'stop';
       if (!this.isDispatchable(entry)) return 'skip';
@@ -239,6 +249,7 @@ export class GroupQueue {
   }
 
   private dispatch(): void {
+    if (this.faults.isDown) return; // resumes when the fault plan says the broker is back
     if (this.ready.size > 0) for (const waiter of [...this.pullWaiters]) waiter.wake();
     if (this.consumers.length === 0) return;
     const handed: [PushConsumer, Lease][] = [];
@@ -267,6 +278,7 @@ export class GroupQueue {
 export class MemoryBroker {
   private readonly topics = new Map<string, Map<string, GroupQueue>>();
   private seq = 0;
+  readonly faults = new FaultPlan();
 
   queue(topic: string, group: string): GroupQueue {
     let groups = this.topics.get(topic);
@@ -276,7 +288,7 @@ export class MemoryBroker {
     }
     let queue = groups.get(group);
     if (!queue) {
-      queue = new GroupQueue(topic, group);
+      queue = new GroupQueue(topic, group, this.faults);
       groups.set(group, queue);
     }
     return queue;
@@ -292,15 +304,20 @@ export class MemoryBroker {
 
   /** Every existing group of the topic gets its own copy; a topic with no group keeps nothing. */
   publish(topic: string, wire: WireMessage, delayMs: number): void {
+    if (this.faults.isDown) throw new ConnectionError('The memory broker is down (injected fault); the message was not stored. Retry the publish.');
     const groups = this.topics.get(topic);
     if (!groups || groups.size === 0) return;
-    const seq = ++this.seq;
     const targets = [...groups.values()];
-    const enqueue = () => {
-      for (const queue of targets) queue.enqueue({ wire, seq, deliveryCount: 0 });
-    };
-    if (delayMs > 0) setTimeout(enqueue, delayMs).unref();
-    else enqueue();
+    const copies = this.faults.copiesFor(topic);
+    for (let copy = 0; copy < copies; copy++) {
+      const seq = ++this.seq;
+      const enqueue = () => {
+        for (const queue of targets) queue.enqueue({ wire, seq, deliveryCount: 0 });
+      };
+      const wait = delayMs + this.faults.extraDelay(topic);
+      if (wait > 0) setTimeout(enqueue, wait).unref();
+      else enqueue();
+    }
   }
 
   /** Whether a publish to `topic` now would be kept for anyone (some group exists). */

@@ -3,6 +3,7 @@ import { ClosedError } from '../errors.js';
 import { parseUrlOptions } from '../url-options.js';
 import type { Delivery, PublishRequest, Transport, TransportConsumer, TransportFactory } from '../spi.js';
 import type { Capabilities } from '../types.js';
+import type { MemoryFaults } from './faults.js';
 import { memoryBroker, type Holder, type Lease, type MemoryBroker, type PushConsumer } from './broker.js';
 
 const optionsShape = {
@@ -157,4 +158,12 @@ function toDelivery(lease: Lease): Delivery {
     abandon: async () => lease.queue.requeue(lease, 0),
     extend: async (ms) => lease.queue.extend(lease, ms),
   };
+}
+
+/**
+ * Inject faults into the memory broker named `name` (memory://name; default "default") for your
+ * own tests: duplicates, lost acks, delays, an outage. See MemoryFaults.
+ */
+export function memoryFaults(name = 'default'): MemoryFaults {
+  return memoryBroker(name).faults;
 }
