@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import amqplib from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBus, silentLogger, type Bus } from '@switchyard/core';
+import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
 import { Collector } from '@switchyard/conformance';
 import { RABBITMQ_URL, urlWith } from './helpers.js';
 
@@ -60,6 +60,82 @@ function foreignHeaders(id: string, bytes: number | 'max'): Record<string, strin
 }
 
 describe('amqp hardening (issue 8)', () => {
+  it.each([
+    { label: '60 KiB', bytes: 61_440 },
+    // A dead-letter copy with every header and the x-switchyard-* ones added cannot be encoded.
+    { label: 'as large as amqplib can send', bytes: 'max' as const },
+  ])('a foreign message with a $label header and bad JSON is dead-lettered once without that header; the connection stays up and later messages flow', async ({ bytes }) => {
+    const topic = `hard.bighdr.${uid()}`;
+    const group = `g-${uid()}`;
+    const watcher = await bus();
+    const dead = new Collector<Message>();
+    await watcher.subscribe(`${topic}.dlq`, (m) => dead.push(m), { group: `dlq-${uid()}` });
+    const sub = await bus();
+    const handled = new Collector<Message>();
+    await sub.subscribe(topic, (m) => handled.push(m), { group, retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50, factor: 2 } });
+
+    const publish = await plainPublisher();
+    const poisonId = `evt-${uid()}`;
+    const headers = foreignHeaders(poisonId, bytes);
+    expect(tableBytes(headers)).toBeLessThanOrEqual(AMQPLIB_TABLE);
+    const badJson = Buffer.from('{"orderId": "o-1", oops');
+    await publish(topic, badJson, { persistent: true, contentType: 'application/json', headers });
+
+    const [copy] = await dead.waitFor(1, 30_000, 'dead letters');
+    expect(copy!.id).toBe(poisonId);
+    expect(copy!.headers['x-switchyard-dropped-headers']).toBe('big');
+    expect(copy!.headers['big']).toBeUndefined();
+    expect(copy!.headers['keep']).toBe('me');
+    expect(copy!.headers['tenant']).toBe('acme');
+    expect(copy!.headers['x-switchyard-original-content-type']).toBe('application/json');
+    expect(copy!.headers['x-switchyard-original-topic']).toBe(topic);
+    expect(copy!.headers['x-switchyard-group']).toBe(group);
+    expect(copy!.headers['x-switchyard-error']).toBeTruthy();
+    expect(copy!.contentType).toBe('application/octet-stream');
+    expect(Buffer.from(copy!.body as Uint8Array).equals(badJson)).toBe(true);
+
+    // Later messages flow on the same connection.
+    for (let n = 0; n < 5; n++) await sub.publish(topic, { n });
+    await handled.waitFor(5);
+    expect(handled.items.map((m) => (m.body as { n: number }).n).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(await reconnects(sub)).toBe(0);
+    expect(await reconnects(watcher)).toBe(0);
+    expect((await sub.health()).ok).toBe(true);
+
+    // Settled for good: once the subscriber is gone, the group's queue holds nothing, and one
+    // marker through the DLQ arrives after any second copy would have.
+    await sub.close();
+    const probe = await bus();
+    expect(await probe.pull(topic, { group, max: 10, waitMs: 500 })).toEqual([]);
+    await probe.publish(`${topic}.dlq`, { marker: true });
+    await dead.waitFor(2);
+    expect(dead.items.filter((m) => m.id === poisonId)).toHaveLength(1);
+    expect(handled.items.some((m) => m.id === poisonId)).toBe(false);
+  });
+
+  it('a publish with a 100 KB header or a 70 KB correlationId is a ValidationError; later publishes on the bus confirm and arrive, nothing stray', async () => {
+    const topic = `hard.refuse.${uid()}`;
+    const group = `g-${uid()}`;
+    // A short publish timeout: a confirm misattributed to a refused publish would show as a timeout soon.
+    const b = await bus({ publishTimeoutMs: '5000' });
+    const got = new Collector<Message>();
+    await b.subscribe(topic, (m) => got.push(m), { group, concurrency: 4 });
+
+    await expect(b.publish(topic, { n: -1 }, { headers: { big: 'h'.repeat(100_000) } })).rejects.toMatchObject({ code: 'ERR_VALIDATION', name: 'ValidationError' });
+    await expect(b.publish(topic, { n: -2 }, { correlationId: 'c'.repeat(70_000) })).rejects.toMatchObject({ code: 'ERR_VALIDATION', name: 'ValidationError' });
+
+    const ids = new Set<string>();
+    for (let n = 0; n < 20; n++) ids.add((await b.publish(topic, { n })).id);
+    const marker = (await b.publish(topic, { n: 'marker' })).id;
+    await got.waitFor(21);
+    const received = got.items.map((m) => m.id);
+    expect(received.filter((id) => id !== marker).sort()).toEqual([...ids].sort());
+    expect(got.items.map((m) => (m.body as { n: unknown }).n)).not.toContain(-1);
+    expect(got.items.map((m) => (m.body as { n: unknown }).n)).not.toContain(-2);
+    expect(await reconnects(b)).toBe(0);
+    expect((await b.health()).ok).toBe(true);
+  });
+
   it('a foreign message too big to pass through a delay bucket is redelivered at once instead of wedging the publisher; publishes after it confirm', async () => {
     const topic = `hard.nack.${uid()}`;
     const group = `g-${uid()}`;
