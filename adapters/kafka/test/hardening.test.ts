@@ -204,6 +204,50 @@ describe('kafka hardening (issue 8)', () => {
     expect(after!.members.map((m) => m.memberId)).toEqual(before!.members.map((m) => m.memberId));
   });
 
+  it("a delayed copy republished for another group is settled at once: it never holds back this group's commits", async () => {
+    const topic = `hard.foreign.${uid()}`;
+    const groupA = `a-${uid()}`;
+    const groupB = `b-${uid()}`;
+    const a = await admin();
+    const busA = await bus();
+    await busA.subscribe(topic, () => undefined, { group: groupA });
+    const partitions = await partitionCount(a, topic);
+    const key0 = keysPerPartition(partitions, 'foreign')[0]![0]!;
+    const copies = new Collector<string>();
+    const plain = kafka.consumer({ groupId: `plain-${uid()}`, maxWaitTimeInMs: 250 });
+    await plain.connect();
+    cleanups.push(() => plain.disconnect());
+    await plain.subscribe({ topic, fromBeginning: true });
+    await plain.run({
+      eachMessage: async ({ message }) => {
+        const forGroup = message.headers?.['x-switchyard-for-group']?.toString();
+        if (forGroup !== undefined) copies.push(forGroup);
+      },
+    });
+    await busA.publish(topic, { n: 'in ten minutes' }, { delayMs: 600_000, key: key0 });
+
+    // Group B starts after the original: all it reads of it are group A's copies.
+    const busB = await bus();
+    const seenB = new Collector<string>();
+    await busB.subscribe(topic, (m) => seenB.push((m.body as { n: string }).n), { group: groupB });
+    const before = copies.items.length;
+    await copies.waitFor(before + 1, 60_000, "group A's republished copies");
+    expect(copies.items.at(-1)).toBe(groupA);
+    // Right behind that copy in its partition; B stops soon after handling it.
+    await busB.publish(topic, { n: 'behind the copy' }, { key: key0 });
+    await seenB.waitFor(1, 30_000);
+    await busB.close();
+
+    const restarted = await bus();
+    const again = new Collector<string>();
+    await restarted.subscribe(topic, (m) => again.push((m.body as { n: string }).n), { group: groupB });
+    const markerKeys = keysPerPartition(partitions, 'marker').map(([k]) => k!);
+    for (const key of markerKeys) await restarted.publish(topic, { n: `marker-${key}` }, { key });
+    await again.waitFor(markerKeys.length, 60_000, 'markers');
+    expect(seenB.items).toEqual(['behind the copy']);
+    expect(again.items.filter((n) => !n.startsWith('marker-'))).toEqual([]);
+  });
+
   it('a message delayed 10 minutes is republished for its group; the 20 behind it are handled once, also across a restart', async () => {
     const topic = `hard.delay.${uid()}`;
     const group = `g-${uid()}`;
