@@ -204,7 +204,7 @@ export class Link {
  * (server-side channel error) or the connection was replaced.
  */
 export class ChannelSlot<C extends Channel> {
-  private current: { conn: ChannelModel; promise: Promise<C>; closed: boolean } | undefined;
+  private current: { conn: ChannelModel; promise: Promise<C>; closed: boolean; ch?: C } | undefined;
 
   constructor(
     private readonly create: (conn: ChannelModel) => Promise<C>,
@@ -215,7 +215,7 @@ export class ChannelSlot<C extends Channel> {
   get(conn: ChannelModel): Promise<C> {
     const cur = this.current;
     if (cur && cur.conn === conn && !cur.closed) return cur.promise;
-    const entry: { conn: ChannelModel; promise: Promise<C>; closed: boolean } = { conn, closed: false, promise: undefined as unknown as Promise<C> };
+    const entry: { conn: ChannelModel; promise: Promise<C>; closed: boolean; ch?: C } = { conn, closed: false, promise: undefined as unknown as Promise<C> };
     entry.promise = this.create(conn).then(
       (ch) => {
         ch.on('error', (err: Error) => {
@@ -223,6 +223,7 @@ export class ChannelSlot<C extends Channel> {
           this.logger.warn(`RabbitMQ closed the ${this.what} channel`, { error: errorMessage(err) });
         });
         ch.on('close', () => (entry.closed = true));
+        entry.ch = ch;
         return ch;
       },
       (err: unknown) => {
@@ -232,6 +233,16 @@ export class ChannelSlot<C extends Channel> {
     );
     this.current = entry;
     return entry.promise;
+  }
+
+  /** Stop handing out `ch` (its state can no longer be trusted) and close it in the background. */
+  discard(ch: C): void {
+    const cur = this.current;
+    if (cur !== undefined && cur.ch === ch) {
+      cur.closed = true;
+      this.current = undefined;
+    }
+    void closeQuietly(ch);
   }
 
   async close(): Promise<void> {

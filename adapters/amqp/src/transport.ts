@@ -12,6 +12,7 @@ import {
   type Transport,
   type TransportConsumer,
   type TransportContext,
+  ValidationError,
   type WireMessage,
 } from '@switchyard/core';
 import { errorMessage, sleep, redactUrl } from '@switchyard/core/spi';
@@ -19,10 +20,17 @@ import { ChannelSlot, channelErrors, Link } from './connection.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
 import { closeQuietly } from './util.js';
-import { DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
+import { checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
 /** How long consumers, pulls and topology declarations wait for a reconnect before giving up an attempt. */
 const REATTACH_WAIT_MS = 60_000;
+
+/** ch.publish threw while encoding: nothing was sent, but amqplib had already counted it for a confirm. */
+class EncodeFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`encoding failed: ${errorMessage(cause)}`);
+  }
+}
 
 class ConfirmTimeout extends Error {
   constructor(readonly ms: number) {
@@ -132,6 +140,13 @@ export class AmqpTransport implements Transport {
    * zero times once this resolves.
    */
   private async confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: () => Promise<void>): Promise<void> {
+    // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
+    // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
+    // counts the publish for a confirm.
+    const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
+    if (unencodable !== undefined) {
+      throw new ValidationError(`The message for "${routingKey}" cannot be sent over AMQP: ${unencodable}. Nothing was sent; send fewer or shorter headers.`);
+    }
     for (let attempt = 1; ; attempt++) {
       const conn = await this.link.whenOpen(deadline - Date.now());
       let ch: ConfirmChannel | undefined;
@@ -151,13 +166,21 @@ export class AmqpTransport implements Transport {
             });
             if (!flowing) this.waitForDrain(ch!);
           } catch (err) {
-            clearTimeout(timer); // channel already closed
-            reject(err);
+            clearTimeout(timer);
+            // A closed channel refuses at once (IllegalOperationError): retried below. Anything
+            // else failed while encoding, after amqplib had counted this publish for a confirm.
+            reject((err as Error | undefined)?.name === 'IllegalOperationError' ? err : new EncodeFailure(err));
           }
         });
         return;
       } catch (err) {
         if (err instanceof ClosedError || this.closed) throw new ClosedError('amqp transport');
+        if (err instanceof EncodeFailure) {
+          // The channel's confirm numbering is now one ahead of the broker's: every later confirm
+          // on it would settle the wrong publish. Retire it; publishes in flight on it are retried.
+          this.publisher.discard(ch!);
+          throw new ValidationError(`amqplib could not encode the message for "${routingKey}": ${errorMessage(err.cause)}. Nothing was sent.`, [], { cause: err.cause });
+        }
         const message = errorMessage(err);
         if (ch === undefined && err instanceof ConnectionError && this.link.isOpen) throw err; // topology refused
         if (err instanceof ConfirmTimeout) {

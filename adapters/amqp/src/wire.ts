@@ -36,6 +36,37 @@ const isInternal = (name: string) => INTERNAL_HEADERS.has(name) || name.startsWi
 
 const SHORTSTR_MAX = 255;
 
+/**
+ * amqplib encodes a message's header table into one fixed 64 KiB buffer (SCRATCH in
+ * amqplib/lib/defs.js). Past it, it either throws after it has already counted the publish for a
+ * confirm (every later confirm on that channel is then misattributed) or silently truncates the
+ * last value and sends a malformed frame (RabbitMQ closes the connection). Checked before sending.
+ */
+export const AMQPLIB_HEADER_TABLE_BYTES = 65_536;
+
+/**
+ * Bytes amqplib writes for a header table: 4 (table size), then per entry 1 + name, 1 (type) and
+ * for a string 4 + value. Headers here are strings; anything else is counted as its String().
+ */
+export function headerTableBytes(headers: Readonly<Record<string, unknown>>): number {
+  let size = 4;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    size += 1 + Buffer.byteLength(name) + 1 + 4 + Buffer.byteLength(String(value));
+  }
+  return size;
+}
+
+/** A header table amqplib can encode: names of at most 255 bytes, at most 64 KiB in all. */
+export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): string | undefined {
+  for (const name of Object.keys(headers)) {
+    if (Buffer.byteLength(name) > SHORTSTR_MAX) return `header name "${name.slice(0, 40)}…" is longer than ${SHORTSTR_MAX} bytes`;
+  }
+  const size = headerTableBytes(headers);
+  if (size > AMQPLIB_HEADER_TABLE_BYTES) return `its AMQP header table takes ${size} bytes; amqplib encodes at most ${AMQPLIB_HEADER_TABLE_BYTES}`;
+  return undefined;
+}
+
 export interface AmqpOutgoing {
   readonly content: Buffer;
   readonly options: Options.Publish;

@@ -46,12 +46,22 @@ const MAX_HELD = 10_000;
 /** Core's emulated-delay attribute (`ce-notbefore`) in the Kafka binding (`ce_notbefore`). */
 const NOT_BEFORE_HEADER = KAFKA_PREFIX + Attr.notBefore.slice(CE_PREFIX.length);
 
+/**
+ * Core marks a delayed message it republished for one group with this header (InternalHeader.forGroup
+ * in core, not exported from its public entry). Other groups settle such a copy without handling it.
+ */
+const FOR_GROUP_HEADER = 'x-switchyard-for-group';
+
+function headerText(message: KafkaMessage, name: string): string | undefined {
+  const raw = message.headers?.[name];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  return value === undefined ? undefined : value.toString();
+}
+
 /** The emulated-delay time core puts on delayed messages; 0 if none. */
 function notBefore(message: KafkaMessage): number {
-  const raw = message.headers?.[NOT_BEFORE_HEADER];
-  if (raw === undefined) return 0;
-  const text = Array.isArray(raw) ? raw[0] : raw;
-  const time = Date.parse(typeof text === 'string' ? text : (text?.toString('utf8') ?? ''));
+  const text = headerText(message, NOT_BEFORE_HEADER);
+  const time = text === undefined ? Number.NaN : Date.parse(text);
   return Number.isNaN(time) ? 0 : time;
 }
 
@@ -286,7 +296,10 @@ export class GroupConsumer implements TransportConsumer {
       }
       const key = message.key === null || message.key === undefined ? undefined : message.key.toString('utf8');
       const dueIn = notBefore(message) - Date.now();
-      if (dueIn > 0 && this.held < MAX_HELD) {
+      // A copy republished for another group is core's to settle at once: holding it would only
+      // pin this group's commit behind it.
+      const forGroup = headerText(message, FOR_GROUP_HEADER);
+      if (dueIn > 0 && this.held < MAX_HELD && (forGroup === undefined || forGroup === this.options.group)) {
         // Emulated delay: hold it here, taking no handler slot and no key until it is due, so
         // the messages behind it flow meanwhile. It stays uncommitted while held.
         // At most core's short hold: core then republishes what is still not due, so a long

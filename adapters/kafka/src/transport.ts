@@ -16,6 +16,7 @@ import { DeliveryCounts, GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
+import { isInvalidTopic, topicCollisionError } from './topics.js';
 import { toKafkaMessage } from './wire.js';
 
 /** Kafka consumer group id for a Switchyard (topic, group): `<group>:<topic>`. ':' never occurs in portable names, so ids never collide. */
@@ -249,6 +250,8 @@ export class KafkaTransport implements Transport {
             topics: [{ topic, numPartitions: topic.startsWith(REPLY_TOPIC_PREFIX) ? 1 : this.settings.partitions, replicationFactor: this.settings.replicationFactor }],
           });
         } catch (err) {
+          // A portable name Kafka calls invalid collides with an existing topic ('.' vs '_').
+          if (isInvalidTopic(err)) throw await topicCollisionError(admin, topic, err, (text) => this.scrub(text));
           if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
         }
         await this.waitForLeaders(admin, topic);
