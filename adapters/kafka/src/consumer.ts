@@ -17,7 +17,7 @@
  * reads them again.
  */
 import { ConnectionError, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
-import { Attr, CE_PREFIX, EMULATED_DELAY_HOLD_MS, errorMessage, sleep } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX, EMULATED_DELAY_HOLD_MS, InternalHeader, errorMessage, sleep } from '@switchyard/core/spi';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage, KAFKA_PREFIX } from './wire.js';
@@ -46,11 +46,8 @@ const MAX_HELD = 10_000;
 /** Core's emulated-delay attribute (`ce-notbefore`) in the Kafka binding (`ce_notbefore`). */
 const NOT_BEFORE_HEADER = KAFKA_PREFIX + Attr.notBefore.slice(CE_PREFIX.length);
 
-/**
- * Core marks a delayed message it republished for one group with this header (InternalHeader.forGroup
- * in core, not exported from its public entry). Other groups settle such a copy without handling it.
- */
-const FOR_GROUP_HEADER = 'x-switchyard-for-group';
+/** Core marks a delayed message it republished for one group; other groups settle such a copy without handling it. */
+const FOR_GROUP_HEADER = InternalHeader.forGroup;
 
 function headerText(message: KafkaMessage, name: string): string | undefined {
   const raw = message.headers?.[name];

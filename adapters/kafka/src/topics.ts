@@ -4,7 +4,8 @@
  * and `x_orders`). Both are portable Switchyard names, so this can only be caught when the
  * second one is created; it is a configuration mistake, not a broker outage.
  */
-import { ConfigurationError, errorMessage } from '@switchyard/core';
+import { ConfigurationError } from '@switchyard/core';
+import { errorMessage } from '@switchyard/core/spi';
 import type { Admin } from 'kafkajs';
 
 /** Topics that collide in Kafka have the same key. */

@@ -1,6 +1,7 @@
 import {
   ClosedError,
   ConnectionError,
+  PayloadTooLargeError,
   type Capabilities,
   type Delivery,
   type Logger,
@@ -10,7 +11,7 @@ import {
   type TransportContext,
   type TransportFactory,
 } from '@switchyard/core';
-import { errorMessage, sleep, wireSize } from '@switchyard/core/spi';
+import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, sleep, wireSize } from '@switchyard/core/spi';
 import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
 import { DeliveryCounts, GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
@@ -123,6 +124,10 @@ export class KafkaTransport implements Transport {
     try {
       await this.publisher.send(topic, toKafkaMessage(message), wireSize(message) + 64);
     } catch (err) {
+      // The broker refuses this record for its size: the same publish can never succeed. (Records
+      // this large travel alone in their produce request, so the error is about this one.)
+      if (isTooLarge(err) && wireSize(message) > MAX_PAYLOAD_BYTES)
+        throw new PayloadTooLargeError(topic, wireSize(message), MAX_PAYLOAD_BYTES + DEAD_LETTER_HEADROOM_BYTES, 'kafka');
       throw this.connectionError(`Publishing to "${topic}" on Kafka failed`, err, 'The message was not confirmed; retry the publish.');
     }
   }
@@ -446,4 +451,12 @@ class PullSource {
     for (const wake of waiters) wake();
     await this.consumer?.close();
   }
+}
+
+/** kafkajs reports a record over message.max.bytes as MESSAGE_TOO_LARGE (or RECORD_LIST_TOO_LARGE), possibly wrapped. */
+function isTooLarge(err: unknown): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return true;
+  }
+  return false;
 }

@@ -1,6 +1,6 @@
 import { Attr, BINARY_TYPE, CE_PREFIX, DeadLetterHeader, InternalHeader, isSupportedSpecVersion } from './codec.js';
 import { DecodeError, errorMessage } from './errors.js';
-import { DEAD_LETTER_HEADROOM_BYTES, headerBytes, headerLimits, singleLine, truncateUtf8 } from './limits.js';
+import { DEAD_LETTER_HEADROOM_BYTES, headerBytes, headerLimits, PORTABLE_LIMITS, singleLine, truncateUtf8 } from './limits.js';
 import type { Transport, WireMessage } from './spi.js';
 import { countDeadLettered } from './telemetry.js';
 
@@ -22,9 +22,9 @@ const isProtected = (name: string) => name.startsWith(CE_PREFIX) || name === Att
  * Republish to the dead-letter topic with body and headers intact plus the x-switchyard-* error
  * headers. Resolves once the broker confirmed the write; the caller acks the original only then.
  */
-export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number): Promise<void> {
+export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number, form: CopyForm = 'full'): Promise<void> {
   if (target.deadLetterTopic === false) return;
-  await target.transport.publish({ topic: target.deadLetterTopic, message: deadLetterCopy(target, wire, error, attempts) });
+  await target.transport.publish({ topic: target.deadLetterTopic, message: deadLetterCopy(target, wire, error, attempts, form) });
   countDeadLettered({ system: target.transport.name, topic: target.topic, group: target.group });
 }
 
@@ -34,9 +34,9 @@ export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, er
  * DEAD_LETTER_HEADROOM_BYTES above their declared limits); one from a foreign producer may not,
  * so its largest user headers are dropped and named in x-switchyard-dropped-headers.
  */
-export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number): WireMessage {
+export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number, form: CopyForm = 'full'): WireMessage {
   const limits = headerLimits(target.transport.capabilities);
-  const headers: Record<string, string> = { ...wire.headers };
+  const headers: Record<string, string> = form === 'full' ? { ...wire.headers } : pick(wire.headers, MINIMAL_HEADERS);
   // Delivery instructions for the original's group must not steer the dead letter.
   delete headers[Attr.notBefore];
   delete headers[InternalHeader.forGroup];
@@ -60,7 +60,13 @@ export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, erro
   });
   const budget = limits.totalBytes + DEAD_LETTER_HEADROOM_BYTES;
   const reserveForError = DeadLetterHeader.error.length + 128;
-  const dropped: string[] = [];
+  const dropped: string[] = form === 'full' ? [] : ['(all but the CloudEvents id, type, source, time)'];
+  // A foreign key past the portable limit would take the whole header budget (on AMQP it is a header).
+  let key = form === 'full' ? wire.key : undefined;
+  if (key !== undefined && Buffer.byteLength(key) > PORTABLE_LIMITS.keyBytes) {
+    key = undefined;
+    dropped.push('(key)');
+  }
   // Values past the limit go whatever they are (no broker takes them); then the largest user
   // headers, which free the most room; CloudEvents attributes only as a last resort.
   const bySize = (a: string, b: string) => Buffer.byteLength(headers[b]!) - Buffer.byteLength(headers[a]!);
@@ -68,16 +74,37 @@ export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, erro
   const candidates = [...own.filter((n) => !isProtected(n)).sort(bySize), ...own.filter(isProtected).sort(bySize)];
   for (const name of candidates) {
     const tooLong = Buffer.byteLength(headers[name]!) > limits.valueBytes;
-    if (!tooLong && headerBytes(headers, wire.key) + reserveForError <= budget) continue;
+    if (!tooLong && headerBytes(headers, key) + reserveForError <= budget) continue;
     delete headers[name];
     dropped.push(name);
   }
   if (dropped.length > 0) headers[DeadLetterHeader.droppedHeaders] = truncateUtf8(dropped.join(','), limits.valueBytes);
-  const room = budget - headerBytes(headers, wire.key) - DeadLetterHeader.error.length;
+  const room = budget - headerBytes(headers, key) - DeadLetterHeader.error.length;
   const reason = singleLine(errorMessage(error));
   headers[DeadLetterHeader.error] = truncateUtf8(reason, Math.max(0, Math.min(MAX_ERROR_BYTES, limits.valueBytes, room)));
-  const body = fitBody(target, wire.body, headers, wire.key);
-  return wire.key === undefined ? { body, headers } : { body, headers, key: wire.key };
+  const body = form === 'full' ? fitBody(target, wire.body, headers, key) : omitBody(wire.body, headers);
+  return key === undefined ? { body, headers } : { body, headers, key };
+}
+
+/**
+ * 'full': body, key and headers (cut to fit). 'minimal': what is left when the broker refused the
+ * full copy as too large or invalid — CloudEvents identity and the x-switchyard-* headers, no
+ * body, no key — so a dead-letter publish that can never succeed is not retried for ever.
+ */
+export type CopyForm = 'full' | 'minimal';
+
+const MINIMAL_HEADERS = [Attr.id, Attr.type, Attr.source, Attr.time, Attr.specversion, Attr.correlationId];
+
+function pick(headers: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) if (headers[name] !== undefined) out[name] = headers[name]!;
+  return out;
+}
+
+function omitBody(body: Uint8Array, headers: Record<string, string>): Uint8Array {
+  if (body.byteLength > 0) headers[DeadLetterHeader.bodyOmitted] = String(body.byteLength);
+  headers[Attr.contentType] = BINARY_TYPE;
+  return new Uint8Array(0);
 }
 
 /**

@@ -10,8 +10,8 @@ import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
 import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
-import { deadLetter } from './dead-letter.js';
-import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, ValidationError } from './errors.js';
+import { type CopyForm, deadLetter } from './dead-letter.js';
+import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type { ClaimResult, IdempotencyStore } from './idempotency.js';
 import { backoffDelay } from './retry.js';
 import { DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
@@ -355,12 +355,24 @@ export class SubscriptionRunner {
       });
       return this.settle(tracked, (d) => d.ack());
     }
+    let form: CopyForm = 'full';
     for (let failures = 1; ; failures++) {
       try {
-        await deadLetter(config, wire, error, attempts);
+        await deadLetter(config, wire, error, attempts, form);
         break;
       } catch (dlqError) {
         countDeadLetterFailure({ system: config.transport.name, topic: config.topic, group: config.group });
+        if (form === 'full' && (dlqError instanceof ValidationError || dlqError instanceof PayloadTooLargeError)) {
+          // The broker refuses this copy for what it is, not for the moment: send the minimal one instead.
+          form = 'minimal';
+          config.logger.error('The broker refused the dead-letter copy; dead-lettering it without body, key and user headers', {
+            topic: config.topic,
+            group: config.group,
+            id,
+            error: errorMessage(dlqError),
+          });
+          continue;
+        }
         const retryInMs = backoffDelay(DEAD_LETTER_RETRY, failures + 1);
         config.logger.error('Dead-lettering failed; retrying the dead-letter publish (the handler does not run again)', {
           topic: config.topic,

@@ -422,3 +422,57 @@ describe('createBus validates everything it is given', () => {
     await expect(createBus({ service: 's', transport: { name: 'x' } as never })).rejects.toThrow(/transport must implement the Transport SPI/);
   });
 });
+
+describe('dead-letter copies the broker refuses for what they are', () => {
+  it('a foreign key past the portable limit is left out of the copy and named', async () => {
+    const { inner, bus } = await rawAndBus();
+    const t = topic('fatkey');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    await bus.subscribe(t, () => undefined);
+    await inner.publish({
+      topic: t,
+      message: { body: new TextEncoder().encode('{bad'), key: 'k'.repeat(30_000), headers: { 'content-type': 'application/json', 'ce-id': 'fk-1', tenant: 'acme' } },
+    });
+    await waitFor(dead, 1);
+    expect(dead[0]!.key).toBeUndefined();
+    expect(dead[0]!.id).toBe('fk-1');
+    expect(dead[0]!.headers['tenant']).toBe('acme');
+    expect(dead[0]!.headers['x-switchyard-dropped-headers']).toBe('(key)');
+  });
+
+  it('after a ValidationError or PayloadTooLargeError from the transport, the minimal copy is sent instead of retrying the same one', async () => {
+    const refused: number[] = [];
+    const { inner, bus } = await rawAndBus({
+      async publish(request) {
+        if (request.topic.endsWith('.dlq') && request.message.body.byteLength > 0) {
+          refused.push(request.message.body.byteLength);
+          const { ValidationError: V } = await import('../src/index.js');
+          throw new V('header table too large for this broker');
+        }
+        return inner.publish(request);
+      },
+    });
+    const t = topic('minimal');
+    const dead: Message[] = [];
+    await bus.subscribe(`${t}.dlq`, (m) => void dead.push(m));
+    await bus.subscribe(
+      t,
+      () => {
+        throw new Error('nope');
+      },
+      { retry: false },
+    );
+    const { id } = await bus.publish(t, { big: 'x'.repeat(100) }, { headers: { tenant: 'acme' }, key: 'k1' });
+    await waitFor(dead, 1);
+    expect(refused).toHaveLength(1);
+    const d = dead[0]!;
+    expect(d.id).toBe(id);
+    expect(d.body).toEqual(new Uint8Array(0));
+    expect(d.key).toBeUndefined();
+    expect(d.headers['tenant']).toBeUndefined();
+    expect(Number(d.headers['x-switchyard-body-omitted'])).toBeGreaterThan(100);
+    expect(d.headers['x-switchyard-error']).toBe('nope');
+    expect(d.headers['x-switchyard-attempts']).toBe('1');
+  });
+});
