@@ -437,7 +437,13 @@ export class Bus<C extends Contract = EmptyContract> {
 
   private async deadLetterOrKeep(target: Parameters<typeof deadLetter>[0], delivery: Delivery, error: unknown, attempt: number): Promise<void> {
     try {
-      await deadLetter(target, delivery.message, error, attempt);
+      try {
+        await deadLetter(target, delivery.message, error, attempt);
+      } catch (refused) {
+        // Refused for what it is (not for the moment): the minimal copy, as subscriptions do.
+        if (!(refused instanceof ValidationError || refused instanceof PayloadTooLargeError)) throw refused;
+        await deadLetter(target, delivery.message, error, attempt, 'minimal');
+      }
       if (target.deadLetterTopic === false) this.logger.error('Dropping a message that cannot be handled (deadLetter: false)', { topic: target.topic, error: errorMessage(error) });
       await delivery.ack();
     } catch (dlqError) {
