@@ -128,7 +128,9 @@ export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): Inc
   delete headers[PARTITION_KEY];
   const wire: WireMessage = key === undefined || key === '' ? { body: msg.content, headers } : { body: msg.content, headers, key };
 
-  const carried = Number(headerString(raw[DELIVERY_COUNT_HEADER]) ?? 0);
+  // Only a copy that came back through one of our delay buckets carries a count we set; any
+  // other producer's x-switchyard-delivery-count is ignored (it could skip a message's retries).
+  const carried = cameThroughDelayBucket(raw) ? Number(headerString(raw[DELIVERY_COUNT_HEADER]) ?? 0) : 0;
   const base = Number.isSafeInteger(carried) && carried > 0 ? carried : 0;
   let returned: number;
   if (quorum) {
@@ -138,4 +140,15 @@ export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): Inc
     returned = msg.fields.redelivered ? 1 : 0;
   }
   return { wire, previousDeliveries: base + returned };
+}
+
+/** RabbitMQ's x-death names the queue a message was dead-lettered from: a delay bucket is `<prefix>/~delay/<ms>`. */
+function cameThroughDelayBucket(raw: Record<string, unknown>): boolean {
+  const deaths = raw['x-death'];
+  if (!Array.isArray(deaths)) return false;
+  return deaths.some((death) => {
+    const queue = (death as { queue?: unknown } | null)?.queue;
+    const text = typeof queue === 'string' ? queue : Buffer.isBuffer(queue) ? queue.toString('utf8') : '';
+    return text.includes('/~delay/');
+  });
 }

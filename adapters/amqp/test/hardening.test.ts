@@ -168,4 +168,22 @@ describe('amqp hardening (issue 8)', () => {
     expect(others.items.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, n) => n));
     expect(await reconnects(b)).toBe(0);
   });
+
+  it('a producer-set x-switchyard-delivery-count is ignored: the message gets its retries, attempt counts from 1', async () => {
+    const b = await bus();
+    const topic = `hard.forged.${uid()}`;
+    const attempts = new Collector<number>();
+    await b.subscribe(
+      topic,
+      (m) => {
+        attempts.push(m.attempt);
+        if (m.attempt < 2) throw new Error('first try fails');
+      },
+      { retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50, factor: 2 } },
+    );
+    const publish = await plainPublisher();
+    await publish(topic, Buffer.from('{"x":1}'), { contentType: 'application/json', headers: { 'x-switchyard-delivery-count': '99' }, persistent: true });
+    await attempts.waitFor(2);
+    expect(attempts.items).toEqual([1, 2]);
+  });
 });
