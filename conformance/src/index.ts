@@ -22,6 +22,7 @@ export type { ConformanceCase } from './case.js';
 export type { ConformanceReport, CaseResult } from './report.js';
 export { allCases } from './cases/index.js';
 export { Collector, deferred } from './harness.js';
+export { CuttableProxy } from './proxy.js';
 export { runStoreConformance, allStoreCases, type StoreConformanceOptions, type StoreUnderTest, type StoreCase, type StoreConformanceReport } from './store/index.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
