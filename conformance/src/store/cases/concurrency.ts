@@ -3,7 +3,7 @@ import type { StoreCase } from '../case.js';
 import type { StoreUnderTest } from '../options.js';
 import type { StoreHarness } from '../harness.js';
 
-const LEASE_MS = 400;
+const LEASE_MS = 1000;
 
 async function stores(h: StoreHarness): Promise<StoreUnderTest[]> {
   const n = h.options.concurrentClaimants ?? 20;

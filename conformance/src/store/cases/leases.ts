@@ -1,7 +1,7 @@
 import type { StoreCase } from '../case.js';
 
-/** Short enough to keep the suite quick, long enough that the first claim/busy round trip fits. */
-const LEASE_MS = 400;
+/** Short enough to keep the suite quick; long enough that a loaded machine still makes the calls that must land inside it. */
+const LEASE_MS = 1000;
 
 const needsExtend: StoreCase['notApplicable'] = (_options, probe) =>
   probe.hasExtend ? undefined : { reason: 'store has no extend()', check: (expect) => expect(probe.hasExtend).toBe(false) };

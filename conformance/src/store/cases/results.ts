@@ -1,6 +1,6 @@
 import type { StoreCase } from '../case.js';
 
-const TTL_MS = 400;
+const TTL_MS = 1000;
 
 /** 100 KiB of mixed-width text: a large cached reply must come back byte for byte. */
 function largeResult(): string {
