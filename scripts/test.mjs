@@ -7,7 +7,9 @@
  *   0. lint: `biome check .` (formatting + lint rules, one tool for the whole repo)
  *   1. unit: core unit tests + the conformance suite on memory (no broker needed)
  *   2. brokers: `scripts/brokers up` (installs and starts what is missing; fails loudly)
- *   3. each broker project: smoke tests of every broker, then each adapter's suites
+ *   3. each broker project: smoke tests of every broker, then each package that needs a server
+ *      (package.json "switchyard": { "testNeedsBrokers": true }, e.g. the Redis and PostgreSQL
+ *      stores), then each adapter's suites
  *
  * Environment:
  *   SWITCHYARD_TEST_ONLY=core,amqp   run only these vitest projects (names from their configs)
@@ -41,9 +43,15 @@ function projects() {
           .map((d) => `${parent}/${d}`)
           .filter((d) => existsSync(join(root, d, 'vitest.config.ts')))
       : [];
+  // Packages whose tests need a server (Redis, PostgreSQL, a broker) say so in package.json:
+  // "switchyard": { "testNeedsBrokers": true }. Each runs as its own stage after `scripts/brokers up`.
+  const packages = withConfig('packages');
+  const needsBrokers = (dir) => JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).switchyard?.testNeedsBrokers === true;
   // No broker needed: core (memory transport), the conformance suite on memory, the examples on memory.
-  const list = [{ name: 'unit', dirs: [...withConfig('packages'), 'conformance', ...withConfig('examples')], broker: false, parallel: true }];
+  const list = [{ name: 'unit', dirs: [...packages.filter((d) => !needsBrokers(d)), 'conformance', ...withConfig('examples')], broker: false, parallel: true }];
   if (existsSync(join(root, 'scripts/smoke/vitest.config.ts'))) list.push({ name: 'brokers', dirs: ['scripts/smoke'], broker: true, parallel: false });
+  // One file at a time: their lease/TTL cases time real server clocks, best not next to a 10,000-message load test.
+  for (const dir of packages.filter(needsBrokers)) list.push({ name: projectName(dir), dirs: [dir], broker: true, parallel: false });
   for (const dir of withConfig('adapters')) list.push({ name: dir.slice('adapters/'.length), dirs: [dir], broker: true, parallel: false });
   return only ? list.filter((p) => only.includes(p.name)) : list;
 }

@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { createBus, silentLogger, type Bus, type Capabilities, type Logger, type PublishRequest, type Transport } from '@switchyard/core';
+import {
+  createBus,
+  memoryIdempotencyStore,
+  silentLogger,
+  type Bus,
+  type Capabilities,
+  type IdempotencyStore,
+  type Logger,
+  type PublishRequest,
+  type Transport,
+} from '@switchyard/core';
 import { createTransport, parseBusUrl } from '@switchyard/core/spi';
 
 export interface ConformanceOptions {
@@ -17,6 +27,16 @@ export interface ConformanceOptions {
   timeoutScale?: number;
   /** Messages in the volume and restart cases. Default 10,000. */
   volumeMessages?: number;
+  /**
+   * The idempotency store the `idempotency.*` cases use, one call per store they need (a new
+   * client of your shared store, e.g. Redis). Default: a fresh memoryIdempotencyStore().
+   */
+  createStore?: () => Promise<IdempotencyStore & { close?(): Promise<void> }>;
+  /**
+   * Run only the cases whose id starts with one of these, e.g. ['idempotency.'] to prove a store
+   * on a broker without repeating the whole suite. Default: every case.
+   */
+  only?: readonly string[];
   logger?: Logger;
 }
 
@@ -25,6 +45,7 @@ export type Expect = typeof import('vitest').expect;
 /** What one case gets: fresh buses and unique names, cleaned up when it ends. */
 export class Harness {
   private readonly buses: Bus[] = [];
+  private readonly stores: (IdempotencyStore & { close?(): Promise<void> })[] = [];
   readonly run = randomUUID().slice(0, 8);
 
   constructor(
@@ -63,6 +84,13 @@ export class Harness {
     return bus;
   }
 
+  /** An idempotency store for this case: options.createStore's, or a fresh memory store. */
+  async store(): Promise<IdempotencyStore> {
+    const store = this.options.createStore ? await this.options.createStore() : memoryIdempotencyStore();
+    this.stores.push(store);
+    return store;
+  }
+
   /** A topic name no other test uses. */
   topic(label: string): string {
     return `cf.${label}.${this.run}.${randomUUID().slice(0, 6)}`;
@@ -74,6 +102,8 @@ export class Harness {
 
   async cleanup(): Promise<void> {
     await Promise.allSettled(this.buses.map((b) => b.close({ drainTimeoutMs: 2000 })));
+    // Stores after buses: a closing bus may still complete or release a claim.
+    await Promise.allSettled(this.stores.map((s) => s.close?.()));
   }
 }
 

@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createBus, silentLogger, type Capabilities } from '@switchyard/core';
 import { allCases } from './cases/index.js';
+import type { ConformanceCase } from './case.js';
 import { Harness, type ConformanceOptions } from './harness.js';
 import { Report } from './report.js';
 
@@ -21,6 +22,8 @@ export type { ConformanceCase } from './case.js';
 export type { ConformanceReport, CaseResult } from './report.js';
 export { allCases } from './cases/index.js';
 export { Collector, deferred } from './harness.js';
+export { CuttableProxy } from './proxy.js';
+export { runStoreConformance, allStoreCases, type StoreConformanceOptions, type StoreUnderTest, type StoreCase, type StoreConformanceReport } from './store/index.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -44,17 +47,23 @@ export function runConformance(options: ConformanceOptions): void {
       await report.write();
     });
 
-    const shared = allCases.filter((c) => !c.exclusive);
-    const exclusive = allCases.filter((c) => c.exclusive);
+    const cases = selectCases(options.only);
+    const shared = cases.filter((c) => !c.exclusive);
+    const exclusive = cases.filter((c) => c.exclusive);
 
-    describe.concurrent('shared broker', () => {
-      for (const c of shared) register(c);
-    });
-    describe.sequential('exclusive', () => {
-      for (const c of exclusive) register(c);
-    });
+    // vitest fails a describe without tests, and `only` can leave either group empty.
+    if (shared.length > 0) {
+      describe.concurrent('shared broker', () => {
+        for (const c of shared) register(c);
+      });
+    }
+    if (exclusive.length > 0) {
+      describe.sequential('exclusive', () => {
+        for (const c of exclusive) register(c);
+      });
+    }
 
-    function register(c: (typeof allCases)[number]): void {
+    function register(c: ConformanceCase): void {
       it(`${c.id}: ${c.title}`, { timeout: (c.timeoutMs ?? DEFAULT_TIMEOUT_MS) * scale }, async ({ expect }) => {
         const caps = capabilities!;
         const na = c.notApplicable?.(caps, options);
@@ -77,4 +86,12 @@ export function runConformance(options: ConformanceOptions): void {
       });
     }
   });
+}
+
+/** The cases `only` asks for (all by default); a filter that matches nothing is a mistake, not an empty pass. */
+function selectCases(only: readonly string[] | undefined): readonly ConformanceCase[] {
+  if (only === undefined) return allCases;
+  const cases = allCases.filter((c) => only.some((prefix) => c.id.startsWith(prefix)));
+  if (cases.length === 0) throw new Error(`runConformance: no case id starts with ${only.map((p) => JSON.stringify(p)).join(' or ')}; ids look like "idempotency.duplicates".`);
+  return cases;
 }

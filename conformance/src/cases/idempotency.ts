@@ -1,4 +1,4 @@
-import { memoryIdempotencyStore, type IdempotencyStore, type Message } from '@switchyard/core';
+import type { IdempotencyStore, Message } from '@switchyard/core';
 import type { ConformanceCase } from '../case.js';
 import { Collector } from '../harness.js';
 
@@ -9,7 +9,7 @@ export const idempotencyCases: ConformanceCase[] = [
     async run(h, expect) {
       const bus = await h.bus();
       const topic = h.topic('idem');
-      const inner = memoryIdempotencyStore();
+      const inner = await h.store();
       // Watch the claims so the test knows when every delivery was looked at, without sleeping.
       const claims = new Collector<string>();
       const store: IdempotencyStore = {
@@ -21,6 +21,8 @@ export const idempotencyCases: ConformanceCase[] = [
         complete: (key, token, opts) => inner.complete(key, token, opts),
         release: (key, token) => inner.release(key, token),
       };
+      const { extend } = inner;
+      if (extend) store.extend = (key, token, opts) => extend.call(inner, key, token, opts);
       const effects = new Map<string, number>();
       const seen = new Collector<Message>();
       await bus.subscribe(
@@ -45,7 +47,7 @@ export const idempotencyCases: ConformanceCase[] = [
     async run(h, expect) {
       const bus = await h.bus();
       const topic = h.topic('idemfail');
-      const store = memoryIdempotencyStore();
+      const store = await h.store();
       const effects = new Collector<number>();
       await bus.subscribe(
         topic,
@@ -71,7 +73,7 @@ export const idempotencyCases: ConformanceCase[] = [
       const bus = await h.bus();
       const topic = h.topic('idemgroups');
       // One store for the whole app is the natural setup; the default key must keep the groups apart.
-      const store = memoryIdempotencyStore();
+      const store = await h.store();
       const billing = new Collector<Message>();
       const shipping = new Collector<Message>();
       await bus.subscribe(topic, (m) => billing.push(m), { group: h.group('billing'), idempotency: { store } });
@@ -91,7 +93,7 @@ export const idempotencyCases: ConformanceCase[] = [
       const client = await h.bus();
       const topic = h.topic('idemreply');
       let calls = 0;
-      await server.reply(topic, async () => ({ reservation: ++calls }), { idempotency: { store: memoryIdempotencyStore() } });
+      await server.reply(topic, async () => ({ reservation: ++calls }), { idempotency: { store: await h.store() } });
       const id = `${h.run}-reserve`;
       const first = await client.request(topic, { sku: 'A' }, { id });
       const second = await client.request(topic, { sku: 'A' }, { id });

@@ -32,6 +32,7 @@ import type {
   CloseOptions,
   Handler,
   HandlerContext,
+  IdempotencyClaim,
   Health,
   IdempotencyOptions,
   Logger,
@@ -382,8 +383,8 @@ export class Bus<C extends Contract = EmptyContract> {
     if (!(await transport.hasResponders(topic))) throw new NoResponderError(topic);
   }
 
-  private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context) => HandlerContext {
-    return (msg, attempt, signal, otel) => {
+  private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context, claim?: IdempotencyClaim) => HandlerContext {
+    return (msg, attempt, signal, otel, claim) => {
       // Ids from a foreign producer may break our limits: pass on only what could be sent.
       const inherited: Inherited = {
         ...(isValidIdentifier(msg.correlationId) ? { correlationId: msg.correlationId } : {}),
@@ -393,6 +394,7 @@ export class Bus<C extends Contract = EmptyContract> {
       return {
         signal,
         attempt,
+        ...(claim === undefined ? {} : { idempotency: claim }),
         publish: (topic, body, options = {}) => {
           this.assertState('open', 'closing');
           return this.send(topic, body, options, inherited);

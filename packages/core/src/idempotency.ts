@@ -14,20 +14,29 @@ export type ClaimResult =
   | { readonly status: 'busy' };
 
 /**
- * Where idempotency claims and done marks live. The contract every store keeps:
+ * Where idempotency claims and done marks live. The contract every store keeps (proven by
+ * `runStoreConformance` in @switchyard/conformance):
  *
  * - `claim` is atomic across every process sharing the store: of concurrent claims on a free key,
  *   exactly one gets `claimed`. A claim is a lease of `leaseMs`; once it lapses the key is free
  *   again (the owner is presumed crashed), so the next claim takes it over with a new token.
- * - The token names one claim. `complete` and `release` act only while that token still owns an
- *   unexpired claim on the key, and return whether they did. A stale owner (lease lapsed, maybe
- *   taken over) changes nothing: it can neither free nor mark done someone else's claim.
+ * - The token names one claim. `complete`, `release` and `extend` act only while that token still
+ *   owns an unexpired claim on the key, and return whether they did. A stale owner (lease lapsed,
+ *   maybe taken over) changes nothing: it can neither free, extend nor mark done someone else's
+ *   claim.
  * - `complete` turns the claim into a done mark kept for `ttlMs` (with an optional `result`);
  *   claims on the key answer `done` until then. A done mark is never dropped before its TTL.
+ *   Completing again with the token that made the mark returns true and keeps the mark and its
+ *   TTL (it only records `result` if the mark has none): a complete retried after a lost reply,
+ *   or the runner's complete after the app already wrote the mark in its own transaction, is not
+ *   mistaken for a stale owner.
+ * - `extend` (optional) renews a live claim's lease to `leaseMs` from now, so a handler that runs
+ *   longer than its lease keeps the key instead of letting another instance take it over.
  * - Fail closed: a store that cannot record a claim (full, unreachable) throws from `claim`.
  *   It must never answer `claimed` without recording it, nor `done` for a key it forgot. The
  *   runner treats the throw like a handler failure: the message is retried later, neither run
- *   nor skipped.
+ *   nor skipped. `complete`, `release` and `extend` throw or return false when the store cannot
+ *   be reached; never true for a change they did not record.
  */
 export interface IdempotencyStore {
   claim(key: string, options: { leaseMs: number }): Promise<ClaimResult>;
@@ -35,6 +44,11 @@ export interface IdempotencyStore {
   complete(key: string, token: string, options: { ttlMs: number; result?: string }): Promise<boolean>;
   /** Free `key` for another claim. False (nothing changed) when `token` no longer owns the claim. */
   release(key: string, token: string): Promise<boolean>;
+  /**
+   * Renew the claim's lease to `leaseMs` from now, while a handler still runs. False (nothing
+   * changed) when `token` no longer owns an unexpired claim: the handler has lost the key.
+   */
+  extend?(key: string, token: string, options: { leaseMs: number }): Promise<boolean>;
 }
 
 export interface MemoryIdempotencyStoreOptions {
@@ -44,7 +58,10 @@ export interface MemoryIdempotencyStoreOptions {
   maxEntries?: number;
 }
 
-type Entry = { readonly state: 'claimed'; readonly token: string; readonly expiresAt: number } | { readonly state: 'done'; readonly expiresAt: number; readonly result?: string };
+/** Done marks keep the token that made them, so a repeated complete by that owner is recognised. */
+type Entry =
+  | { readonly state: 'claimed'; readonly token: string; readonly expiresAt: number }
+  | { readonly state: 'done'; readonly token: string; readonly expiresAt: number; readonly result?: string };
 
 /** A heap node: `entry` was stored under `key` when pushed; if it was replaced since, the node is stale. */
 interface Expiry {
@@ -105,9 +122,21 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       return { status: 'claimed', token };
     },
     async complete(key, token, { ttlMs, result }) {
+      const t = now();
+      const current = entries.get(key);
+      if (current?.state === 'done' && current.token === token && current.expiresAt > t) {
+        // Completed before by this owner: keep the mark and its TTL, fill in a missing result.
+        if (current.result === undefined && result !== undefined) put(key, { ...current, result });
+        return true;
+      }
       if (!ownedBy(key, token)) return false;
-      const expiresAt = now() + ttlMs;
-      put(key, result === undefined ? { state: 'done', expiresAt } : { state: 'done', expiresAt, result });
+      const expiresAt = t + ttlMs;
+      put(key, result === undefined ? { state: 'done', token, expiresAt } : { state: 'done', token, expiresAt, result });
+      return true;
+    },
+    async extend(key, token, { leaseMs }) {
+      if (!ownedBy(key, token)) return false;
+      put(key, { state: 'claimed', token, expiresAt: now() + leaseMs });
       return true;
     },
     async release(key, token) {

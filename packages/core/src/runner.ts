@@ -13,6 +13,7 @@ import { validateBody } from './contract.js';
 import { type CopyForm, deadLetter } from './dead-letter.js';
 import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type { ClaimResult, IdempotencyStore } from './idempotency.js';
+import type { IdempotencyClaim } from './types.js';
 import { backoffDelay } from './retry.js';
 import { DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
 import { Slots } from './slots.js';
@@ -46,7 +47,7 @@ export interface RunnerConfig {
    * `limit` wraps the user's own code so handlerTimeoutMs applies to it alone.
    */
   readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage, limit: LimitHandler) => Promise<string | undefined>;
-  readonly makeContext: (msg: Message, attempt: number, signal: AbortSignal, otel: Context) => HandlerContext;
+  readonly makeContext: (msg: Message, attempt: number, signal: AbortSignal, otel: Context, claim?: IdempotencyClaim) => HandlerContext;
   /** Idempotency says this key was handled before; `result` is what handle returned then. */
   readonly onDuplicate?: (msg: Message, result: string | undefined, wire: WireMessage) => Promise<void>;
   /** A message that can never be handled (bad bytes, schema): called before dead-lettering. */
@@ -264,10 +265,9 @@ export class SubscriptionRunner {
       const timeout = config.handlerTimeoutMs === undefined ? undefined : new AbortController();
       const signal = timeout === undefined ? this.abandoning.signal : AbortSignal.any([this.abandoning.signal, timeout.signal]);
       const limit = this.limiter(timeout);
-      const ctx = config.makeContext(msg, attempt, signal, otel);
       const idem = config.idempotency;
       if (idem === undefined) {
-        await config.handle(msg, ctx, wire, limit);
+        await config.handle(msg, config.makeContext(msg, attempt, signal, otel), wire, limit);
         return;
       }
       const key = idem.key(msg);
@@ -278,19 +278,48 @@ export class SubscriptionRunner {
         return;
       }
       const { token } = claim;
+      const ctx = config.makeContext(msg, attempt, signal, otel, { key, token });
+      const keeper = this.keepClaim(idem, key, token);
       let result: string | undefined;
       try {
         result = await config.handle(msg, ctx, wire, limit);
       } catch (err) {
+        clearInterval(keeper);
         await idem.store
           .release(key, token)
           .catch((e: unknown) => config.logger.warn('Releasing an idempotency claim failed; it expires with its lease', { key, error: errorMessage(e) }));
         throw err;
       }
+      clearInterval(keeper);
       const completed = await idem.store.complete(key, token, result === undefined ? { ttlMs: idem.ttlMs } : { ttlMs: idem.ttlMs, result });
       // The handler outlived its lease (another instance may have taken the key over): nothing to undo, but say so.
       if (!completed) config.logger.warn('Handler outlived its idempotency lease; no done mark recorded. Raise idempotency.leaseMs', { topic: config.topic, key });
     });
+  }
+
+  /**
+   * While the handler runs, renew the claim's lease at a third of it (stores with extend()), so a
+   * handler slower than idempotency.leaseMs keeps its key instead of another instance taking it over.
+   */
+  private keepClaim(idem: ResolvedIdempotency, key: string, token: string): NodeJS.Timeout | undefined {
+    const extend = idem.store.extend?.bind(idem.store);
+    if (extend === undefined) return undefined;
+    const timer = setInterval(
+      () => {
+        extend(key, token, { leaseMs: idem.leaseMs }).then(
+          (kept) => {
+            if (!kept) {
+              clearInterval(timer);
+              this.config.logger.warn('Lost the idempotency claim while the handler runs (lease lapsed); another instance may run it too', { topic: this.config.topic, key });
+            }
+          },
+          (err: unknown) => this.config.logger.warn('Extending an idempotency claim failed; trying again', { topic: this.config.topic, key, error: errorMessage(err) }),
+        );
+      },
+      Math.max(10, Math.floor(idem.leaseMs / 3)),
+    );
+    timer.unref();
+    return timer;
   }
 
   /** Race user code against handlerTimeoutMs; on expiry abort the attempt's signal and reject. */

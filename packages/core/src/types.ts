@@ -145,6 +145,17 @@ export interface HandlerContext {
   publish(topic: string, body: unknown, options?: PublishOptions): Promise<PublishResult>;
   /** Request with this message's correlation id and trace context. */
   request<R = unknown>(topic: string, body: unknown, options?: RequestOptions): Promise<R>;
+  /**
+   * With `idempotency`: the claim this handler runs under. A store that can write its done mark
+   * inside the handler's own transaction (e.g. the PostgreSQL store's completeIn) takes these,
+   * so the side effect and the mark commit together.
+   */
+  readonly idempotency?: IdempotencyClaim;
+}
+
+export interface IdempotencyClaim {
+  readonly key: string;
+  readonly token: string;
 }
 
 export type Handler<T = unknown> = (msg: Message<T>, ctx: HandlerContext) => unknown | Promise<unknown>;

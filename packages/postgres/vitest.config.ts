@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Needs PostgreSQL (and RabbitMQ and Kafka for the bus and two-process tests): scripts/test.mjs runs this
+// project in its own stage after `scripts/brokers up` (package.json: switchyard.testNeedsBrokers).
+export default defineConfig({
+  test: {
+    name: 'postgres',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    maxConcurrency: 8,
+  },
+});
