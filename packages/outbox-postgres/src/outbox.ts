@@ -93,7 +93,7 @@ export class Outbox<C extends Contract = EmptyContract> {
   }
 
   /** Parked rows, oldest first. */
-  parked(options: { limit?: number } = {}): Promise<ParkedRow[]> {
+  async parked(options: { limit?: number } = {}): Promise<ParkedRow[]> {
     const limit = options.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new ValidationError(`parked limit must be an integer from 1 to 100000; got ${String(limit)}.`);
     return listParked(this.pool, this.sql, limit);
@@ -103,7 +103,7 @@ export class Outbox<C extends Contract = EmptyContract> {
    * Send parked rows again (attempts reset). `ids` are message ids; without them every parked row.
    * A re-queued row is published after rows of its key that were sent while it was parked.
    */
-  requeue(options: { ids?: readonly string[] } = {}): Promise<number> {
+  async requeue(options: { ids?: readonly string[] } = {}): Promise<number> {
     if (options.ids !== undefined && (!Array.isArray(options.ids) || options.ids.some((id) => typeof id !== 'string'))) {
       throw new ValidationError('requeue ids must be an array of message ids (strings).');
     }
@@ -111,7 +111,7 @@ export class Outbox<C extends Contract = EmptyContract> {
   }
 
   /** Delete sent rows older than olderThanMs (relays also do this on their own; see retainSentMs). Returns how many. */
-  purgeSent(options: { olderThanMs: number }): Promise<number> {
+  async purgeSent(options: { olderThanMs: number }): Promise<number> {
     const olderThanMs = options?.olderThanMs;
     if (!Number.isInteger(olderThanMs) || olderThanMs < 0) throw new ValidationError(`purgeSent olderThanMs must be a non-negative integer; got ${String(olderThanMs)}.`);
     return purgeSent(this.pool, this.sql, olderThanMs);

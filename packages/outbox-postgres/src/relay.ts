@@ -25,8 +25,9 @@ import { RelayTelemetry } from './telemetry.js';
 import type { RelayBus, RelayEventMap, RelayStats } from './types.js';
 import { Wakeup } from './wakeup.js';
 
-/** How often the leader deletes sent rows past retention. */
+/** The leader deletes sent rows past retention this often (more often only for retention under a minute). */
 const PURGE_INTERVAL_MS = 60_000;
+const MIN_PURGE_INTERVAL_MS = 1000;
 /** Waits after PostgreSQL errors (reconnecting) and broker outages: from the poll interval up to this. */
 const MAX_TROUBLE_WAIT_MS = 10_000;
 
@@ -297,10 +298,14 @@ export class Relay {
 
   private async purgeIfDue(): Promise<void> {
     const { retainSentMs } = this.options;
-    if (retainSentMs === false || Date.now() - this.lastPurgeAt < PURGE_INTERVAL_MS) return;
+    if (retainSentMs === false) return;
+    const interval = Math.min(PURGE_INTERVAL_MS, Math.max(MIN_PURGE_INTERVAL_MS, retainSentMs));
+    if (Date.now() - this.lastPurgeAt < interval) return;
     this.lastPurgeAt = Date.now();
     const deleted = await purgeSent(this.deps.pool, this.deps.sql, retainSentMs);
-    if (deleted > 0) this.logger.debug('Outbox relay purged sent rows', { table: this.deps.table.name, deleted });
+    if (deleted === 0) return;
+    this.logger.debug('Outbox relay purged sent rows', { table: this.deps.table.name, deleted });
+    this.emit('purged', { deleted });
   }
 
   /**

@@ -32,6 +32,8 @@ export class RelaySession {
       if (n.channel === channel) onNotify(n.payload ?? '');
     });
     try {
+      // Named so a relay's connection is easy to find in pg_stat_activity (the lock holder in pg_locks).
+      await client.query("SET application_name TO 'switchyard-outbox-relay'");
       await client.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
     } catch (err) {
       session.destroy();

@@ -55,7 +55,7 @@ export interface RelayOptions {
    * crash another relay publishes the row once the lease ends. Default 30000 ms.
    */
   leaseMs?: number;
-  /** Delete sent rows older than this (the leader purges once a minute), or false to keep them. Default 24 h. */
+  /** Delete sent rows older than this (the leader purges once a minute, or as often as this if shorter, at least 1 s apart), or false to keep them. Default 24 h. */
   retainSentMs?: number | false;
   /** Default: the outbox's logger. */
   logger?: Logger;
@@ -102,6 +102,8 @@ export interface RelayEventMap {
   failed: [{ id: string; topic: string; error: string; attempts: number; counted: boolean; retryInMs: number | undefined }];
   /** A row was parked: status 'parked', error in last_error; outbox.requeue() sends it again. */
   parked: [{ id: string; topic: string; error: string; attempts: number }];
+  /** The leader deleted sent rows older than retainSentMs. */
+  purged: [{ deleted: number }];
   /** This relay became the leader (true) or stopped being it (false). */
   leader: [boolean];
 }
