@@ -7,7 +7,9 @@
  *   0. lint: `biome check .` (formatting + lint rules, one tool for the whole repo)
  *   1. unit: core unit tests + the conformance suite on memory (no broker needed)
  *   2. brokers: `scripts/brokers up` (installs and starts what is missing; fails loudly)
- *   3. each broker project: smoke tests of every broker, then each adapter's suites
+ *   3. each broker project: smoke tests of every broker, then each workspace marked
+ *      "switchyard": { "testNeedsBrokers": true } in its package.json (e.g. packages/outbox-postgres),
+ *      then each adapter's suites
  *
  * Environment:
  *   SWITCHYARD_TEST_ONLY=core,amqp   run only these vitest projects (names from their configs)
@@ -42,8 +44,11 @@ function projects() {
           .filter((d) => existsSync(join(root, d, 'vitest.config.ts')))
       : [];
   // No broker needed: core (memory transport), the conformance suite on memory, the examples on memory.
-  const list = [{ name: 'unit', dirs: [...withConfig('packages'), 'conformance', ...withConfig('examples')], broker: false, parallel: true }];
+  // A workspace whose package.json says "switchyard": { "testNeedsBrokers": true } runs as a broker stage of its own instead.
+  const candidates = [...withConfig('packages'), 'conformance', ...withConfig('examples')];
+  const list = [{ name: 'unit', dirs: candidates.filter((d) => !needsBrokers(d)), broker: false, parallel: true }];
   if (existsSync(join(root, 'scripts/smoke/vitest.config.ts'))) list.push({ name: 'brokers', dirs: ['scripts/smoke'], broker: true, parallel: false });
+  for (const dir of candidates.filter(needsBrokers)) list.push({ name: dir.slice(dir.lastIndexOf('/') + 1), dirs: [dir], broker: true, parallel: false });
   for (const dir of withConfig('adapters')) list.push({ name: dir.slice('adapters/'.length), dirs: [dir], broker: true, parallel: false });
   return only ? list.filter((p) => only.includes(p.name)) : list;
 }
@@ -77,6 +82,11 @@ for (const stage of stages) {
   totals.passed += counts.passed;
   totals.failed += counts.failed;
   if (code !== 0 || counts.failed > 0 || counts.passed === 0) failedStages.push(`${stage.name} (exit ${code}, ${counts.passed} passed, ${counts.failed} failed)`);
+}
+
+function needsBrokers(dir) {
+  const file = join(root, dir, 'package.json');
+  return existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).switchyard?.testNeedsBrokers === true;
 }
 
 function projectName(dir) {
