@@ -87,6 +87,9 @@ export class Outbox<C extends Contract = EmptyContract> {
     if (typeof bus !== 'object' || bus === null || typeof bus.publish !== 'function' || typeof bus.health !== 'function') {
       throw new ValidationError('startRelay needs a bus (from createBus) as its first argument.');
     }
+    // The relay keeps one connection for its session and writes through the pool: one connection is not enough.
+    const max = this.pool.options.max ?? 10;
+    if (max < 2) throw new ConfigurationError(`startRelay needs a pool of at least 2 connections (one stays with the relay's session); this pool has max ${max}.`);
     const relay = new Relay({ pool: this.pool, table: this.table, sql: this.sql, bus }, resolveRelayOptions(options, this.logger));
     this.relays.add(relay);
     return relay;

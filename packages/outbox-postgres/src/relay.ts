@@ -177,7 +177,7 @@ export class Relay {
       for (let i = 0; i < rows.length; i++) {
         // Stopping, an outage or a lost session: leave what has not started to the next attempt.
         if (outage || this.stopping.signal.aborted || !session.leader) {
-          await this.release(rows.slice(i), undefined);
+          await this.release(rows.slice(i));
           return;
         }
         const row = rows[i]!;
@@ -188,7 +188,7 @@ export class Relay {
         }
         if (outcome === 'outage') outage = true;
         // The key's next rows must wait for this one (retry) or were freed by parking it: release them.
-        await this.release(rows.slice(i + 1), undefined);
+        await this.release(rows.slice(i + 1));
         return;
       }
     };
@@ -268,9 +268,10 @@ export class Relay {
     return 'retry';
   }
 
-  private async release(rows: readonly ClaimedRow[], error: string | undefined): Promise<void> {
+  /** Rows of the batch that were not tried: free for the next claim, nothing recorded against them. */
+  private async release(rows: readonly ClaimedRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.deps.pool.query(this.deps.sql.release, [rows.map((r) => r.seq), this.relayId, error ?? null]);
+    await this.deps.pool.query(this.deps.sql.release, [rows.map((r) => r.seq), this.relayId, null]);
   }
 
   /**

@@ -32,18 +32,20 @@ export function statements(t: TableNames) {
     /**
      * Claim up to $1 due rows in id order for relay $2 with a lease of $3 ms. A keyed row is taken
      * only if no earlier row of its key is still pending and either waiting for a retry or leased
-     * (to anyone): that is what keeps one key's rows in order and never two of them in flight.
-     * SKIP LOCKED passes over rows another session is updating instead of waiting for it.
+     * to another relay: that is what keeps one key's rows in order and never two of them in
+     * flight. A relay runs one batch at a time, so its own leases at claim time are left over
+     * from a batch that failed part-way: it takes those rows back at once instead of waiting
+     * out its own lease. SKIP LOCKED passes over rows another session is updating.
      */
     claim: `WITH picked AS (
         SELECT o.id FROM ${T} o
         WHERE o.status = 'pending'
           AND o.available_at <= now()
-          AND (o.claimed_until IS NULL OR o.claimed_until < now())
+          AND (o.claimed_until IS NULL OR o.claimed_until < now() OR o.claimed_by = $2)
           AND (o.key IS NULL OR NOT EXISTS (
             SELECT 1 FROM ${T} p
             WHERE p.status = 'pending' AND p.key = o.key AND p.id < o.id
-              AND (p.available_at > now() OR p.claimed_until >= now())))
+              AND (p.available_at > now() OR (p.claimed_until >= now() AND p.claimed_by <> $2))))
         ORDER BY o.id
         LIMIT $1
         FOR UPDATE SKIP LOCKED)

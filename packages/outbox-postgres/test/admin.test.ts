@@ -57,9 +57,18 @@ it('survives losing its PostgreSQL session: leadership is dropped, taken again o
   const bus = await memoryBus();
   const received = new Collector();
   await bus.subscribe('order.placed', received.handler);
-  const relay = outbox.startRelay(bus, { pollIntervalMs: 100, logger: silentLogger });
+  // What the relay logged goes into a timeout's message, so a failure says where it got stuck.
+  const log: string[] = [];
+  const record = (message: string, fields?: Record<string, unknown>) => log.push(`${message} ${JSON.stringify(fields ?? {})}`);
+  const explain = (err: Error) => {
+    throw new Error(`${err.message}; relay log: ${log.join(' | ')}`);
+  };
+  const relay = outbox.startRelay(bus, { pollIntervalMs: 100, logger: { debug: record, info: record, warn: record, error: record } });
   fx.defer(() => relay.stop());
-  await nextEvent(relay.events, 'leader', (leader: boolean) => leader, 10_000);
+  // Recorded from the start: the hand-back can happen before the terminate query itself returns.
+  const leadership = new Recorder<boolean>();
+  relay.events.on('leader', leadership.push);
+  await leadership.until((l) => l[0] === true, 10_000, 'leadership').catch(explain);
 
   // Kill the backend that holds the leader lock (an admin's pg_terminate_backend, a failover).
   const lockHolder = `SELECT l.pid FROM pg_locks l, (SELECT hashtextextended($1, 0) AS h) k
@@ -68,16 +77,46 @@ it('survives losing its PostgreSQL session: leadership is dropped, taken again o
   expect(rows).toHaveLength(1);
   const { rows: named } = await fx.pool.query('SELECT application_name FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid]);
   expect(named[0].application_name).toBe('switchyard-outbox-relay');
-  const lost = nextEvent(relay.events, 'leader', (leader: boolean) => !leader, 10_000);
   await fx.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-  await lost;
-  await nextEvent(relay.events, 'leader', (leader: boolean) => leader, 15_000);
+  await leadership.until((l) => l.length >= 3, 15_000, 'leadership lost and taken again').catch(explain);
+  expect(leadership.items.slice(0, 3)).toEqual([true, false, true]);
   const { rows: after } = await fx.pool.query<{ pid: number }>(lockHolder, [leaderLockName(tableNames(outbox.tableName))]);
   expect(after).toHaveLength(1);
   expect(after[0]!.pid).not.toBe(rows[0]!.pid);
 
   const { id } = await fx.tx((client) => outbox.publish(client, 'order.placed', { orderId: 'after the failover' }));
   await received.until((ms) => ms.some((m) => m.id === id), 10_000, 'a row written after the session was lost');
+});
+
+it('a relay takes back its own leftover claims at once (a batch that failed part-way), but waits out another relay’s lease', async () => {
+  const outbox = await fx.outbox();
+  const bus = await memoryBus();
+  const received = new Collector();
+  await bus.subscribe('order.placed', received.handler, { concurrency: 4 });
+  const relay = outbox.startRelay(bus, { pollIntervalMs: 100, logger: silentLogger });
+  fx.defer(() => relay.stop());
+  await nextEvent(relay.events, 'leader', (leader: boolean) => leader, 10_000);
+
+  // Two rows of one key, then two of another; each key's first row carries an hour-long lease, by this relay
+  // or by someone else — written in the same transaction, so the relay never sees them unleased.
+  const lease = `UPDATE ${outbox.tableName} SET claimed_by = $1, claimed_until = now() + interval '1 hour' WHERE message_id = $2`;
+  const [mineFirst, mineNext, othersFirst, othersNext] = await fx.tx(async (client) => {
+    const ids = [
+      (await outbox.publish(client, 'order.placed', { n: 1 }, { key: 'mine' })).id,
+      (await outbox.publish(client, 'order.placed', { n: 2 }, { key: 'mine' })).id,
+      (await outbox.publish(client, 'order.placed', { n: 1 }, { key: 'other' })).id,
+      (await outbox.publish(client, 'order.placed', { n: 2 }, { key: 'other' })).id,
+    ];
+    await client.query(lease, [relay.relayId, ids[0]]);
+    await client.query(lease, ['some-other-relay', ids[2]]);
+    return ids;
+  });
+
+  await received.until((ms) => [mineFirst, mineNext].every((id) => ms.some((m) => m.id === id)), 5_000, 'the key this relay had claimed');
+  expect(received.messages.map((m) => m.id)).toEqual([mineFirst, mineNext]); // in order, and nothing of the other key
+  const states = await fx.rows(outbox.tableName);
+  expect(states.find((r) => r.message_id === othersFirst)).toMatchObject({ status: 'pending', claimed_by: 'some-other-relay' });
+  expect(states.find((r) => r.message_id === othersNext)).toMatchObject({ status: 'pending', claimed_by: null });
 });
 
 it('retention: sent rows are purged (by the leader after retainSentMs, or by purgeSent), pending and parked rows never', async () => {
