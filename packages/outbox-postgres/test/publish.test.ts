@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createBus, defineContract, silentLogger, type Bus, type PublishOptions } from '@switchyard/core';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createOutbox, OUTBOX_SCHEMA_SQL } from '../src/index.js';
@@ -178,4 +178,8 @@ it('fails fast with errors that say what to do and never show the password', asy
   const bus = await memoryBus();
   expect(() => outbox.startRelay(bus, { batchSize: 0 })).toThrow(/batchSize must be an integer from 1/);
   expect(() => outbox.startRelay(bus, { pollInterval: 5 } as never)).toThrow(/Unknown startRelay option "pollInterval"/);
+  const single = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+  fx.defer(() => single.end());
+  const starved = await createOutbox({ pool: single, table: outbox.tableName });
+  expect(() => starved.startRelay(bus)).toThrow(/at least 2 connections/);
 });
