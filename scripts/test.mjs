@@ -7,9 +7,9 @@
  *   0. lint: `biome check .` (formatting + lint rules, one tool for the whole repo)
  *   1. unit: core unit tests + the conformance suite on memory (no broker needed)
  *   2. brokers: `scripts/brokers up` (installs and starts what is missing; fails loudly)
- *   3. each broker project: smoke tests of every broker, then each package that needs a server
- *      (package.json "switchyard": { "testNeedsBrokers": true }, e.g. the Redis and PostgreSQL
- *      stores), then each adapter's suites
+ *   3. each broker project: smoke tests of every broker, then each workspace marked
+ *      "switchyard": { "testNeedsBrokers": true } in its package.json (the Redis and PostgreSQL
+ *      stores, the outbox and its example), then each adapter's suites
  *
  * Environment:
  *   SWITCHYARD_TEST_ONLY=core,amqp   run only these vitest projects (names from their configs)
@@ -43,15 +43,14 @@ function projects() {
           .map((d) => `${parent}/${d}`)
           .filter((d) => existsSync(join(root, d, 'vitest.config.ts')))
       : [];
-  // Packages whose tests need a server (Redis, PostgreSQL, a broker) say so in package.json:
-  // "switchyard": { "testNeedsBrokers": true }. Each runs as its own stage after `scripts/brokers up`.
-  const packages = withConfig('packages');
-  const needsBrokers = (dir) => JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).switchyard?.testNeedsBrokers === true;
   // No broker needed: core (memory transport), the conformance suite on memory, the examples on memory.
-  const list = [{ name: 'unit', dirs: [...packages.filter((d) => !needsBrokers(d)), 'conformance', ...withConfig('examples')], broker: false, parallel: true }];
+  // Workspaces whose tests need a server (Redis, PostgreSQL, a broker) say so in package.json —
+  // "switchyard": { "testNeedsBrokers": true } — and run as stages of their own after
+  // `scripts/brokers up`, one file at a time (their lease/TTL cases time real server clocks).
+  const candidates = [...withConfig('packages'), 'conformance', ...withConfig('examples')];
+  const list = [{ name: 'unit', dirs: candidates.filter((d) => !needsBrokers(d)), broker: false, parallel: true }];
   if (existsSync(join(root, 'scripts/smoke/vitest.config.ts'))) list.push({ name: 'brokers', dirs: ['scripts/smoke'], broker: true, parallel: false });
-  // One file at a time: their lease/TTL cases time real server clocks, best not next to a 10,000-message load test.
-  for (const dir of packages.filter(needsBrokers)) list.push({ name: projectName(dir), dirs: [dir], broker: true, parallel: false });
+  for (const dir of candidates.filter(needsBrokers)) list.push({ name: dir.slice(dir.lastIndexOf('/') + 1), dirs: [dir], broker: true, parallel: false });
   for (const dir of withConfig('adapters')) list.push({ name: dir.slice('adapters/'.length), dirs: [dir], broker: true, parallel: false });
   return only ? list.filter((p) => only.includes(p.name)) : list;
 }
@@ -85,6 +84,11 @@ for (const stage of stages) {
   totals.passed += counts.passed;
   totals.failed += counts.failed;
   if (code !== 0 || counts.failed > 0 || counts.passed === 0) failedStages.push(`${stage.name} (exit ${code}, ${counts.passed} passed, ${counts.failed} failed)`);
+}
+
+function needsBrokers(dir) {
+  const file = join(root, dir, 'package.json');
+  return existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).switchyard?.testNeedsBrokers === true;
 }
 
 function projectName(dir) {
