@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConnectionError, createBus, memoryFaults, memoryIdempotencyStore, silentLogger, type Bus, type Message } from '../src/index.js';
-import { topic, waitFor } from './helpers.js';
+import { topic, waitFor, closeAfterEach } from './helpers.js';
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 500 })));
-});
+const track = closeAfterEach(500);
 
 let counter = 0;
 async function busOn(broker: string): Promise<Bus> {
   const bus = await createBus({ url: `memory://${broker}`, service: 'svc', logger: silentLogger });
-  buses.push(bus);
+  track(bus);
   return bus;
 }
 const brokerName = () => `faults-${process.pid}-${++counter}`;

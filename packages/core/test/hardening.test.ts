@@ -3,20 +3,13 @@
  * silently drop. Each block reproduces a reported failure on the memory transport (through a
  * thin fault-injecting wrapper where a broker refusal is needed).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, type Bus, type Logger, type Message, type Transport, ValidationError } from '../src/index.js';
+import { createBus, type Logger, type Message, type Transport, ValidationError } from '../src/index.js';
 import { createMemoryTransport } from '../src/memory/transport.js';
-import { memoryBus, topic, waitFor } from './helpers.js';
+import { memoryBus, topic, waitFor, closeAfterEach } from './helpers.js';
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 500 })));
-});
-const track = (b: Bus) => {
-  buses.push(b);
-  return b;
-};
+const track = closeAfterEach(500);
 
 /** A memory transport and a bus over it, so a test can also publish raw (foreign) wire messages. */
 async function rawAndBus(overrides: Partial<Transport> = {}, caps: Record<string, unknown> = {}) {

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { createBus, silentLogger, type Bus, type Capabilities, type Transport } from '../src/index.js';
 import { createMemoryTransport } from '../src/memory/transport.js';
 
@@ -32,4 +33,19 @@ export function waitFor<T>(items: T[], n: number, timeoutMs = 5000): Promise<T[]
     };
     check();
   });
+}
+
+/**
+ * Buses a test file creates, closed after each test: `const track = closeAfterEach();` then
+ * `const bus = track(await memoryBus());`.
+ */
+export function closeAfterEach(drainTimeoutMs = 1000): <B extends Bus>(bus: B) => B {
+  const buses: Bus[] = [];
+  afterEach(async () => {
+    await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs })));
+  });
+  return (bus) => {
+    buses.push(bus);
+    return bus;
+  };
 }

@@ -1,16 +1,13 @@
-import { afterEach, expect, it } from 'vitest';
-import { createBus, memoryFaults, memoryIdempotencyStore, silentLogger, type Bus } from '../src/index.js';
-import { topic, waitFor } from './helpers.js';
+import { expect, it } from 'vitest';
+import { createBus, memoryFaults, memoryIdempotencyStore, silentLogger } from '../src/index.js';
+import { topic, waitFor, closeAfterEach } from './helpers.js';
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 2000 })));
-});
+const track = closeAfterEach(2000);
 
 it('a handler slower than idempotency.leaseMs keeps its claim (extended while it runs), so a duplicate does not run the effect again', async () => {
   const broker = `idem-lease-${process.pid}`;
   const bus = await createBus({ url: `memory://${broker}`, service: 'svc', logger: silentLogger });
-  buses.push(bus);
+  track(bus);
   const t = topic('idemlease');
   const store = memoryIdempotencyStore();
   const effects: string[] = [];

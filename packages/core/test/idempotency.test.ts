@@ -1,15 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { memoryIdempotencyStore, type Bus, type IdempotencyStore, type Message } from '../src/index.js';
-import { memoryBus, topic, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { memoryIdempotencyStore, type IdempotencyStore, type Message } from '../src/index.js';
+import { memoryBus, topic, waitFor, closeAfterEach } from './helpers.js';
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 1000 })));
-});
-const track = (b: Bus) => {
-  buses.push(b);
-  return b;
-};
+const track = closeAfterEach(1000);
 
 /** A memory store that records the keys it is asked to claim. */
 function recordingStore(): { store: IdempotencyStore; keys: string[] } {

@@ -1,15 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Bus } from '../src/index.js';
-import { memoryBus, topic } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { memoryBus, topic, closeAfterEach } from './helpers.js';
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 1000 })));
-});
-const track = (b: Bus) => {
-  buses.push(b);
-  return b;
-};
+const track = closeAfterEach(1000);
 
 describe('request with an already-aborted signal', () => {
   it('rejects with the abort reason and sends nothing', async () => {

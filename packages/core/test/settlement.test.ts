@@ -1,16 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { ClosedError, NonRetryableError, type Bus, type Message } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { ClosedError, NonRetryableError, type Message } from '../src/index.js';
 import type { Transport } from '../src/index.js';
-import { busWithout, memoryBus, topic, waitFor } from './helpers.js';
+import { busWithout, memoryBus, topic, waitFor, closeAfterEach } from './helpers.js';
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs: 1000 })));
-});
-const track = (b: Bus) => {
-  buses.push(b);
-  return b;
-};
+const track = closeAfterEach(1000);
 
 describe.each([
   ['broker nack (memory)', () => memoryBus()],
