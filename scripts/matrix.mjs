@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const reportDir = process.env.SWITCHYARD_CONFORMANCE_REPORT_DIR ?? join(root, 'conformance-reports');
-const order = ['memory', 'rabbitmq', 'kafka', 'nats', 'sqs', 'pubsub'];
+const order = ['memory', 'memory-leases', 'rabbitmq', 'kafka', 'nats', 'sqs', 'pubsub'];
 
 if (!existsSync(reportDir)) {
   console.error(`No reports in ${reportDir}. Run npm test (or a conformance suite) first.`);
@@ -36,8 +36,12 @@ const capabilityRows = [
   ['requestReply', 'request/reply'],
   ['delay', 'delayed delivery'],
   ['maxPayloadBytes', 'max payload'],
+  ['maxHeaderValueBytes', 'max header value (effective)'],
+  ['maxHeaderBytes', 'max headers in total (effective)'],
+  ['noResponders', 'tells "nobody serves this topic"'],
+  ['leaseMs', 'lease, extended by core'],
 ];
-const fmt = (v) => (v === true ? '✅' : v === false ? '—' : typeof v === 'number' ? bytes(v) : String(v));
+const fmt = (v) => (v === true ? '✅' : v === false || v === undefined ? '—' : typeof v === 'number' ? bytes(v) : String(v));
 function bytes(n) {
   return n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)} MiB` : n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
 }
@@ -49,7 +53,10 @@ lines.push(header, rule);
 lines.push(
   `| conformance | ${reports.map((r) => `${r.summary.pass} ✅ ${r.summary.fail ? `${r.summary.fail} ❌ ` : ''}${r.summary.na ? `${r.summary.na} n/a` : ''}`.trim()).join(' | ')} |`,
 );
-for (const [key, label] of capabilityRows) lines.push(`| ${label} | ${reports.map((r) => fmt(r.capabilities?.[key])).join(' | ')} |`);
+for (const [key, label] of capabilityRows)
+  lines.push(
+    `| ${label} | ${reports.map((r) => (key === 'leaseMs' && r.capabilities?.[key] !== undefined ? `${r.capabilities[key]} ms` : fmt(r.capabilities?.[key]))).join(' | ')} |`,
+  );
 lines.push('');
 lines.push('<details><summary>Every case</summary>', '');
 lines.push(header, rule);
