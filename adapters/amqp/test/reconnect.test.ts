@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, createBus, type Bus, type Logger, type Message } from '@switchyard/core';
 import { Collector, deferred } from '@switchyard/conformance';
-import { CuttableProxy } from './proxy.js';
+import { CuttableProxy } from '@switchyard/conformance';
 import { RABBITMQ_URL } from './helpers.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -3,7 +3,7 @@
  * three encodings made them, so the relay hands bus.publish a body that encodes to the same
  * bytes and content type as a direct publish would have.
  */
-import { ValidationError } from '@switchyard/core';
+import { encodeBody } from '@switchyard/core/spi';
 
 export type BodyKind = 'json' | 'text' | 'bytes';
 
@@ -12,24 +12,11 @@ export interface StoredBody {
   readonly bytes: Buffer;
 }
 
-/** bus.publish's rules: Uint8Array as bytes, strings as text, everything else as JSON; contentType only relabels bytes and text. */
+/** bus.publish's rules and errors (core's own encoder): Uint8Array as bytes, strings as text, everything else as JSON. */
 export function storeBody(body: unknown, contentType: string | undefined): StoredBody {
-  if (body instanceof Uint8Array) return { kind: 'bytes', bytes: Buffer.from(body) }; // a copy: the caller may reuse its buffer
-  if (typeof body === 'string') return { kind: 'text', bytes: Buffer.from(body, 'utf8') };
-  if (contentType !== undefined && !isJson(contentType)) {
-    throw new ValidationError(`contentType "${contentType}" needs a string or Uint8Array body; got ${typeof body}. Serialize the body yourself or drop contentType to send JSON.`);
-  }
-  if (body === undefined) return { kind: 'json', bytes: Buffer.alloc(0) };
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(body);
-  } catch (err) {
-    throw new ValidationError(`Body cannot be serialized as JSON: ${(err as Error).message}`, [], { cause: err });
-  }
-  if (text === undefined) {
-    throw new ValidationError(`Body of type ${typeof body} cannot be serialized as JSON; send an object, array, string, number, boolean, null or Uint8Array.`);
-  }
-  return { kind: 'json', bytes: Buffer.from(text, 'utf8') };
+  const kind: BodyKind = body instanceof Uint8Array ? 'bytes' : typeof body === 'string' ? 'text' : 'json';
+  const { bytes } = encodeBody(body, contentType); // copies a caller's Uint8Array: it may reuse its buffer
+  return { kind, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
 
 /**
@@ -46,9 +33,4 @@ export function loadBody(kind: BodyKind, bytes: Uint8Array): unknown {
     case 'json':
       return bytes.byteLength === 0 ? undefined : (JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown);
   }
-}
-
-function isJson(contentType: string): boolean {
-  const base = contentType.split(';')[0]!.trim().toLowerCase();
-  return base === 'application/json' || base.endsWith('+json');
 }

@@ -11,7 +11,7 @@ import amqp from 'amqplib';
 import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Collector, Fixture, LineReader, nextEvent, publishedBy, rabbitUrl, RABBITMQ_URL, unique, POSTGRES_URL } from './helpers.js';
-import { CuttableProxy } from './proxy.js';
+import { CuttableProxy } from '@switchyard/conformance';
 
 /** Our own exchange/queue prefix on the shared broker; test queues expire a minute after use. */
 const AMQP_PREFIX = 'outboxtest';
