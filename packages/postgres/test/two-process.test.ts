@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { idempotencyTableSql } from '../src/index.js';
 import { dropTables, POSTGRES_URL, rabbitUrl, uniqueTable } from './helpers.js';
-import { Workers } from './workers.js';
+import { Workers } from '@switchyard/conformance';
 
 const MESSAGES = 10_000;
 const DUPLICATE_EVERY = 10; // every 10th message is published twice: 1,000 duplicates

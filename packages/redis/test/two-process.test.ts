@@ -9,7 +9,7 @@ import { createBus, silentLogger } from '@switchyard/core';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REDIS_URL, rabbitUrl, uniquePrefix } from './helpers.js';
-import { Workers } from './workers.js';
+import { Workers } from '@switchyard/conformance';
 
 const MESSAGES = 10_000;
 const DUPLICATE_EVERY = 10; // every 10th message is published twice: 1,000 duplicates

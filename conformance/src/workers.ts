@@ -8,7 +8,11 @@ export interface Progress {
 
 type WorkerMessage = ({ type: 'progress' } & Progress) | { type: 'ready' };
 
-/** Worker processes (test/fixtures/worker.mjs) driven over IPC: ready, progress, stop. */
+/**
+ * Worker processes driven over IPC, for tests that need several real processes sharing a store or
+ * a broker: each worker script sends 'ready' once subscribed and 'progress' ({ claimed, done, runs })
+ * as it goes, and exits on 'stop'. See packages/redis/test/fixtures/worker.mjs.
+ */
 export class Workers {
   private readonly children: ChildProcess[] = [];
   private readonly progress = new Map<ChildProcess, Progress>();
