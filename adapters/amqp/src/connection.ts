@@ -4,7 +4,7 @@
  */
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
 import { ClosedError, ConnectionError, type Logger } from '@switchyard/core';
-import { backoffDelay, errorMessage, sleep } from '@switchyard/core/spi';
+import { backoffDelay, errorMessage, scrubSecrets, sleep } from '@switchyard/core/spi';
 import type { ResolvedConfig } from './options.js';
 import { closeQuietly } from './util.js';
 
@@ -119,8 +119,7 @@ export class Link {
 
   /** Never let a password through in a message. */
   scrub(text: string): string {
-    const password = this.config.password;
-    return password && password.length >= 3 ? text.split(password).join('***') : text;
+    return scrubSecrets(text, [this.config.password]);
   }
 
   private async open(): Promise<void> {

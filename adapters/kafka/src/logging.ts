@@ -1,10 +1,11 @@
 import { logLevel, type logCreator } from 'kafkajs';
 import type { Logger } from '@switchyard/core';
+import { scrubSecrets } from '@switchyard/core/spi';
 
 /** Routes kafkajs logs to the bus logger. kafkajs INFO is chatty (joins, pauses): it goes to debug. */
 export function kafkaLogCreator(logger: Logger, secrets: readonly string[]): logCreator {
   const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string') return secrets.reduce((s, secret) => (secret.length > 0 ? s.split(secret).join('***') : s), value);
+    if (typeof value === 'string') return scrubSecrets(value, secrets);
     if (value instanceof Error) return scrub(value.message);
     return value;
   };

@@ -11,7 +11,7 @@ import {
   type TransportContext,
   type TransportFactory,
 } from '@switchyard/core';
-import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, sleep, wireSize } from '@switchyard/core/spi';
+import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, scrubSecrets, sleep, wireSize } from '@switchyard/core/spi';
 import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
 import { DeliveryCounts, GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
@@ -397,8 +397,7 @@ export class KafkaTransport implements Transport {
   }
 
   private scrub(text: string): string {
-    const password = this.settings.sasl?.password;
-    return password ? text.split(password).join('***') : text;
+    return scrubSecrets(text, [this.settings.sasl?.password]);
   }
 
   private connectionError(what: string, err: unknown, hint = ''): Error {

@@ -22,6 +22,7 @@ import { assertHeaders, assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, assertIdentifier, hasControlCharacter, headerLimits, isValidIdentifier, PORTABLE_LIMITS } from './limits.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
+import { scrubSecrets, urlSecrets } from './redact.js';
 import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeReply, type ReplyEnvelope } from './request-reply.js';
 import { backoffDelay, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
@@ -570,18 +571,6 @@ function assertTransport(transport: unknown): void {
   }
 }
 
-/** Remove the URL's password (raw and decoded) from text that may quote it. */
-function scrubSecrets(text: string, url: URL): string {
-  if (url.password === '') return text;
-  let decoded = url.password;
-  try {
-    decoded = decodeURIComponent(url.password);
-  } catch {
-    // Not valid percent-encoding: only the raw form can appear.
-  }
-  return text.split(url.password).join('***').split(decoded).join('***');
-}
-
 /** Create a bus and connect to its broker. */
 export async function createBus<const C extends Contract = EmptyContract>(options: BusOptions<C>): Promise<Bus<C>> {
   assertKnownOptions(options, ['url', 'service', 'contract', 'logger', 'transport'], 'createBus');
@@ -599,7 +588,7 @@ export async function createBus<const C extends Contract = EmptyContract>(option
       await transport.close().catch(() => undefined);
       if (err instanceof SwitchyardError) throw err;
       // A custom transport's error may quote the URL or its password: pass on a scrubbed message, not the error itself.
-      const detail = scrubSecrets(errorMessage(err), url);
+      const detail = scrubSecrets(errorMessage(err), urlSecrets(url));
       throw new ConnectionError(`Cannot connect to ${redactUrl(url)}: ${detail}. Check that the broker is running and the URL is right.`);
     }
   } else {

@@ -94,3 +94,35 @@ export function redactHosts(authority: string): string {
 function redactPairs(text: string): string {
   return text.replace(PAIR, (pair: string, sep: string, key: string) => (isSecretKey(key) ? `${sep}${key}=${MASK}` : pair));
 }
+
+/**
+ * The secrets a connection URL carries, for scrubSecrets: its password, raw and percent-decoded.
+ * Nothing for a URL that does not parse or has no password.
+ */
+export function urlSecrets(url: string | URL | undefined): string[] {
+  if (url === undefined) return [];
+  let password: string;
+  try {
+    password = new URL(url.toString()).password;
+  } catch {
+    return [];
+  }
+  if (password === '') return [];
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // Not valid percent-encoding: only the raw form can appear.
+  }
+  return decoded === password ? [password] : [password, decoded];
+}
+
+/**
+ * Text (an error message, a log line) with every occurrence of each secret replaced by `***`. For
+ * messages from clients and drivers, which may quote what they were given.
+ */
+export function scrubSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret !== undefined && secret.length > 0) out = out.split(secret).join(MASK);
+  return out;
+}

@@ -6,7 +6,7 @@
 export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, PublishRequest } from './spi.js';
 export type { Capabilities, Logger } from './types.js';
 export { createTransport, parseBusUrl, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
-export { redactUrl } from './redact.js';
+export { redactUrl, scrubSecrets, urlSecrets } from './redact.js';
 export { parseUrlOptions, booleanOption } from './url-options.js';
 export { errorMessage } from './errors.js';
 export { backoffDelay } from './retry.js';

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, createBus, silentLogger } from '../src/index.js';
-import { parseBusUrl, redactUrl } from '../src/spi-entry.js';
+import { parseBusUrl, redactUrl, scrubSecrets, urlSecrets } from '../src/spi-entry.js';
 
 const PASSWORD = 's3cr3t-pw';
 const USER = 'alice-user';
@@ -106,5 +106,20 @@ describe('credentials never leak from URL errors', () => {
     expect(redactUrl(`kafka://user:${PASSWORD}@k1:9092?pwd=${TOKEN}&signature=${TOKEN}&sig=${TOKEN}&clientId=c`)).toBe(
       'kafka://user:***@k1:9092?pwd=***&signature=***&sig=***&clientId=c',
     );
+  });
+});
+
+describe('scrubSecrets / urlSecrets: one scrubber for every client message that may quote a password', () => {
+  it('blanks the raw and the percent-decoded password wherever it appears', () => {
+    const secrets = urlSecrets('postgres://app:p%40ss%2Fw0rd@db:5432/x');
+    expect(secrets).toEqual(['p%40ss%2Fw0rd', 'p@ss/w0rd']);
+    expect(scrubSecrets('auth failed for p@ss/w0rd (sent p%40ss%2Fw0rd)', secrets)).toBe('auth failed for *** (sent ***)');
+  });
+
+  it('has nothing to blank for URLs without a password or that do not parse, and ignores empty secrets', () => {
+    expect(urlSecrets('redis://127.0.0.1:6379')).toEqual([]);
+    expect(urlSecrets('not a url')).toEqual([]);
+    expect(urlSecrets(undefined)).toEqual([]);
+    expect(scrubSecrets('unchanged', ['', undefined])).toBe('unchanged');
   });
 });

@@ -16,7 +16,7 @@ import {
   type PublishOptions,
   type PublishResult,
 } from '@switchyard/core';
-import { errorMessage, redactUrl } from '@switchyard/core/spi';
+import { errorMessage, redactUrl, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
 import pg from 'pg';
 import { listParked, purgeSent, requeue } from './admin.js';
 import { storeBody } from './body.js';
@@ -147,7 +147,8 @@ export async function createOutbox<const C extends Contract = EmptyContract>(opt
     if (ownsPool) await pool.end().catch(() => undefined);
     if (err instanceof ConfigurationError) throw err;
     const where = options.connectionString === undefined ? 'PostgreSQL' : redactUrl(options.connectionString);
-    const detail = scrubPassword(errorMessage(err), options.connectionString);
+    // pg's messages name users and hosts, not passwords; this makes sure of it for our own connection string.
+    const detail = scrubSecrets(errorMessage(err), urlSecrets(options.connectionString));
     throw new ConnectionError(`Cannot prepare the outbox table ${table.name} on ${where}: ${detail}. Check that PostgreSQL is running and the role may create tables.`);
   }
   return new Outbox<C>(pool, ownsPool, table, statements(table), options.contract, logger);
@@ -163,18 +164,6 @@ function ownPool(connectionString: string, logger: Logger): pg.Pool {
   // An idle pooled connection that drops (server restart) emits 'error'; unhandled, it would kill the process.
   pool.on('error', (err) => logger.warn('Outbox pool: an idle PostgreSQL connection failed; it is replaced on next use', { error: errorMessage(err) }));
   return pool;
-}
-
-/** pg's messages name users and hosts, not passwords; this makes sure of it for our own connection string. */
-function scrubPassword(text: string, connectionString: string | undefined): string {
-  if (connectionString === undefined) return text;
-  let password = '';
-  try {
-    password = decodeURIComponent(new URL(connectionString).password);
-  } catch {
-    return text;
-  }
-  return password === '' ? text : text.split(password).join('***');
 }
 
 /** traceparent/tracestate of the caller's span, so the relay's publish continues its trace. */

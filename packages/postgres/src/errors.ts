@@ -1,21 +1,9 @@
 import { ConnectionError, SwitchyardError } from '@switchyard/core';
-import { errorMessage } from '@switchyard/core/spi';
+import { errorMessage, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
 
 /** The error's message with any password from `connectionString` blanked out: errors and logs never carry credentials. */
 export function scrub(err: unknown, connectionString: string | undefined): string {
-  let message = errorMessage(err);
-  for (const secret of secretsOf(connectionString)) message = message.split(secret).join('***');
-  return message;
-}
-
-function secretsOf(connectionString: string | undefined): string[] {
-  if (connectionString === undefined) return [];
-  try {
-    const parsed = new URL(connectionString);
-    return [parsed.password, decodeURIComponent(parsed.password)].filter((s) => s.length > 0);
-  } catch {
-    return [];
-  }
+  return scrubSecrets(errorMessage(err), urlSecrets(connectionString));
 }
 
 /** A PostgreSQL error reply carries a five-character SQLSTATE; connection failures don't. */

@@ -1,22 +1,10 @@
 import { ConnectionError, SwitchyardError } from '@switchyard/core';
-import { errorMessage } from '@switchyard/core/spi';
+import { errorMessage, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
 import { ErrorReply } from 'redis';
 
 /** The error's message with any password from `url` blanked out: errors and logs never carry credentials. */
 export function scrub(err: unknown, url: string | undefined): string {
-  let message = errorMessage(err);
-  for (const secret of secretsOf(url)) message = message.split(secret).join('***');
-  return message;
-}
-
-function secretsOf(url: string | undefined): string[] {
-  if (url === undefined) return [];
-  try {
-    const parsed = new URL(url);
-    return [parsed.password, decodeURIComponent(parsed.password)].filter((s) => s.length > 0);
-  } catch {
-    return [];
-  }
+  return scrubSecrets(errorMessage(err), urlSecrets(url));
 }
 
 /**
