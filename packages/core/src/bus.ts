@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr, wireSize } from './codec.js';
+import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr } from './codec.js';
 import {
   defineContract,
   isSchema,
@@ -18,8 +18,9 @@ import {
 import { deadLetter } from './dead-letter.js';
 import { ClosedError, ConnectionError, errorMessage, NoResponderError, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger, safeLogger } from './logger.js';
-import { assertHeaders, assertTopicName, deadLetterTopicOf } from './names.js';
-import { assertHeaderTotal, assertIdentifier, hasControlCharacter, headerLimits, isValidIdentifier, PORTABLE_LIMITS } from './limits.js';
+import { assertTopicName, deadLetterTopicOf } from './names.js';
+import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier } from './limits.js';
+import { checkPublishOptions } from './publish-checks.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
 import { scrubSecrets, urlSecrets } from './redact.js';
@@ -61,7 +62,6 @@ export interface BusOptions<C extends Contract = EmptyContract> {
   transport?: Transport;
 }
 
-const PUBLISH_OPTIONS = ['key', 'headers', 'id', 'correlationId', 'causationId', 'delayMs', 'contentType'] as const;
 const SUBSCRIBE_OPTIONS = ['group', 'concurrency', 'retry', 'deadLetter', 'idempotency', 'schema', 'handlerTimeoutMs'] as const;
 const PULL_OPTIONS = ['group', 'max', 'waitMs', 'maxAttempts', 'deadLetter', 'schema'] as const;
 const REPLY_OPTIONS = ['group', 'concurrency', 'schema', 'idempotency', 'handlerTimeoutMs'] as const;
@@ -298,16 +298,10 @@ export class Bus<C extends Contract = EmptyContract> {
 
   /** Validate and encode; throws before anything is sent. */
   private prepare(topic: string, body: unknown, options: PublishOptions, inherited: Inherited, extraHeaders: Record<string, string>) {
-    assertKnownOptions(options, PUBLISH_OPTIONS, 'publish');
     assertTopicName(topic);
-    const limits = headerLimits(this.transport.capabilities);
-    if (options.headers !== undefined) assertHeaders(options.headers, limits, this.transport.name);
-    if (options.key !== undefined) assertKey(options.key);
-    if (options.id !== undefined) assertIdentifier('id', options.id);
-    if (options.correlationId !== undefined) assertIdentifier('correlationId', options.correlationId);
-    if (options.causationId !== undefined) assertIdentifier('causationId', options.causationId);
-    if (options.contentType !== undefined) assertContentType(options.contentType);
-    const delayMs = intInRange(options.delayMs, 0, 0, 15 * 60_000 * 4 * 24, 'delayMs');
+    const caps = this.capabilities; // header limits already narrowed to the portable ones
+    const limits = { valueBytes: caps.maxHeaderValueBytes, totalBytes: caps.maxHeaderBytes };
+    const delayMs = checkPublishOptions(options, limits, this.transport.name);
     validateBody(messageSchema(this.contract, topic), body, `Body for "${topic}"`);
     const extra = { ...extraHeaders };
     if (delayMs > 0 && this.transport.capabilities.delay === 'emulated') extra[Attr.notBefore] = new Date(Date.now() + delayMs).toISOString();
@@ -315,14 +309,15 @@ export class Bus<C extends Contract = EmptyContract> {
     if (inherited.correlationId !== undefined) inheritedIds.correlationId = inherited.correlationId;
     if (inherited.causationId !== undefined) inheritedIds.causationId = inherited.causationId;
     const { id, wire } = encodeMessage({ topic, source: this.service, body, options, ...inheritedIds, extraHeaders: extra });
-    assertHeaderTotal(topic, wire.headers, wire.key, limits, this.transport.name);
+    const headerSize = headerBytes(wire.headers, wire.key);
+    assertHeaderTotal(topic, headerSize, limits, this.transport.name);
     const headerCount = Object.keys(wire.headers).length;
     if (headerCount > this.transport.capabilities.maxHeaders) {
       throw new ValidationError(
         `Message for "${topic}" has ${headerCount} headers with metadata; the ${this.transport.name} transport carries at most ${this.transport.capabilities.maxHeaders}. Send fewer headers or move data into the body.`,
       );
     }
-    const size = wireSize(wire);
+    const size = wire.body.byteLength + headerSize; // = wireSize(wire), without measuring the headers twice
     if (size > this.transport.capabilities.maxPayloadBytes) throw new PayloadTooLargeError(topic, size, this.transport.capabilities.maxPayloadBytes, this.transport.name);
     return { id, wire };
   }
@@ -523,21 +518,6 @@ function optionalTimeout(value: unknown): number | undefined {
 function withPortableLimits(caps: Capabilities): Capabilities {
   const limits = headerLimits(caps);
   return Object.freeze({ ...caps, maxHeaderValueBytes: limits.valueBytes, maxHeaderBytes: limits.totalBytes });
-}
-
-function assertKey(key: unknown): void {
-  if (typeof key !== 'string' || key.length === 0) throw new ValidationError(`key must be a non-empty string; got ${typeof key}.`);
-  const bytes = Buffer.byteLength(key);
-  if (bytes > PORTABLE_LIMITS.keyBytes) throw new ValidationError(`key is ${bytes} bytes; at most ${PORTABLE_LIMITS.keyBytes}. Use a shorter key (e.g. a hash).`);
-  if (hasControlCharacter(key)) throw new ValidationError('key contains a line break or control character; keys must be single-line text.');
-}
-
-function assertContentType(contentType: unknown): void {
-  if (typeof contentType !== 'string' || contentType.length === 0)
-    throw new ValidationError(`contentType must be a media type string such as "text/csv"; got ${typeof contentType}.`);
-  if (Buffer.byteLength(contentType) > PORTABLE_LIMITS.contentTypeBytes || hasControlCharacter(contentType)) {
-    throw new ValidationError(`contentType must be a single-line media type of at most ${PORTABLE_LIMITS.contentTypeBytes} bytes, e.g. "text/csv; charset=utf-8".`);
-  }
 }
 
 /** The default key is scoped by group: groups sharing a store must not skip each other's messages. */

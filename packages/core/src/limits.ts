@@ -102,8 +102,9 @@ export function headerBytes(headers: Readonly<Record<string, string>>, key: stri
   return size;
 }
 
-export function assertHeaderTotal(topic: string, headers: Readonly<Record<string, string>>, key: string | undefined, limits: HeaderLimits, transport: string): void {
-  const total = headerBytes(headers, key) + TRACE_CONTEXT_RESERVE_BYTES;
+/** `bytes`: headerBytes() of the message's headers and key. */
+export function assertHeaderTotal(topic: string, bytes: number, limits: HeaderLimits, transport: string): void {
+  const total = bytes + TRACE_CONTEXT_RESERVE_BYTES;
   if (total > limits.totalBytes) {
     throw new ValidationError(
       `Message for "${topic}": headers take ${total} bytes (names, values, key and ${TRACE_CONTEXT_RESERVE_BYTES} reserved for trace context); ` +

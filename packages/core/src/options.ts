@@ -3,7 +3,7 @@ import { ValidationError } from './errors.js';
 /** Unknown option names are an error (a typo like `concurency` must not silently do nothing). */
 export function assertKnownOptions(options: object | undefined, allowed: readonly string[], where: string): void {
   if (options === undefined) return;
-  if (typeof options !== 'object' || options === null) throw new ValidationError(`${where} options must be an object.`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ValidationError(`${where} options must be an object.`);
   const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
     throw new ValidationError(`Unknown ${where} option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}. Allowed: ${allowed.join(', ')}.`);

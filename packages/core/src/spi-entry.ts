@@ -9,6 +9,7 @@ export { createTransport, parseBusUrl, ADAPTER_PACKAGES, type ParsedBusUrl } fro
 export { redactUrl, scrubSecrets, urlSecrets } from './redact.js';
 export { parseUrlOptions, booleanOption } from './url-options.js';
 export { errorMessage } from './errors.js';
+export { checkPublish, MAX_DELAY_MS, PUBLISH_OPTIONS } from './publish-checks.js';
 export { backoffDelay } from './retry.js';
 export { sleep } from './sleep.js';
 export { EMULATED_DELAY_HOLD_MS } from './runner.js';

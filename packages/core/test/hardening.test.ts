@@ -469,3 +469,30 @@ describe('dead-letter copies the broker refuses for what they are', () => {
     expect(d.headers['x-switchyard-attempts']).toBe('1');
   });
 });
+
+describe('checkPublish (spi): bus.publish’s own checks for code that sends later', () => {
+  it('refuses what bus.publish refuses, with the same error, before anything is stored', async () => {
+    const { checkPublish } = await import('../src/spi-entry.js');
+    const bus = track(await memoryBus());
+    const cases: [string, unknown, unknown][] = [
+      ['bad topic', {}, {}],
+      ['t.ok', {}, { headers: { big: 'x'.repeat(100_000) } }],
+      ['t.ok', {}, { correlationId: 'c'.repeat(300) }],
+      ['t.ok', {}, { delayMs: -1 }],
+      ['t.ok', {}, { nope: 1 }],
+    ];
+    for (const [t, body, options] of cases) {
+      const viaBus = await bus.publish(t, body, options as never).catch((e: unknown) => e as Error);
+      let viaCheck: Error | undefined;
+      try {
+        checkPublish(t, body, options);
+      } catch (err) {
+        viaCheck = err as Error;
+      }
+      expect(viaCheck, `${t} ${JSON.stringify(options).slice(0, 40)}`).toBeInstanceOf(ValidationError);
+      expect(viaBus).toBeInstanceOf(ValidationError);
+      expect(viaCheck!.message.split(' on ')[0]).toBe((viaBus as Error).message.split(' on ')[0]);
+    }
+    expect(() => checkPublish('t.ok', { fine: true }, { key: 'k' })).not.toThrow();
+  });
+});

@@ -16,7 +16,7 @@ import {
   type PublishOptions,
   type PublishResult,
 } from '@switchyard/core';
-import { errorMessage, redactUrl, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
+import { checkPublish, errorMessage, redactUrl, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
 import pg from 'pg';
 import { listParked, purgeSent, requeue } from './admin.js';
 import { storeBody } from './body.js';
@@ -25,7 +25,6 @@ import { resolveRelayOptions } from './relay-options.js';
 import { assertTableExists, ensureTable, tableNames, type TableNames } from './schema.js';
 import { statements, type Statements } from './statements.js';
 import type { OutboxOptions, ParkedRow, RelayBus, RelayOptions, SqlClient } from './types.js';
-import { assertBodyMatchesContract, assertPublishOptions, assertTopic } from './validate.js';
 
 const OUTBOX_OPTIONS = ['pool', 'connectionString', 'table', 'createTable', 'contract', 'logger'] as const;
 
@@ -59,9 +58,8 @@ export class Outbox<C extends Contract = EmptyContract> {
         'outbox.publish needs the pg client your transaction runs on as its first argument: const client = await pool.connect(); await client.query("BEGIN"); ...',
       );
     }
-    assertTopic(topic);
-    assertPublishOptions(options);
-    assertBodyMatchesContract(this.contract, topic, body);
+    // bus.publish's own checks, so a message the relay could never publish fails here, in the caller's transaction.
+    checkPublish(topic, body, options, this.contract, 'outbox.publish');
     const stored = storeBody(body, options.contentType);
     const id = options.id ?? randomUUID();
     await client.query(this.sql.insert, [
