@@ -22,24 +22,6 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage, KAFKA_PREFIX } from './wire.js';
 
-/** Redeliveries seen by this process, per (group, partition, offset): Kafka keeps no delivery count. */
-export class DeliveryCounts {
-  private readonly counts = new Map<string, number>();
-  private static readonly MAX = 100_000;
-
-  next(key: string): number {
-    const count = (this.counts.get(key) ?? 0) + 1;
-    this.counts.delete(key);
-    this.counts.set(key, count);
-    if (this.counts.size > DeliveryCounts.MAX) this.counts.delete(this.counts.keys().next().value!);
-    return count;
-  }
-
-  forget(key: string): void {
-    this.counts.delete(key);
-  }
-}
-
 /** Held messages beyond this are handed to core at once (core then waits out their delay itself). */
 const MAX_HELD = 10_000;
 
@@ -135,7 +117,6 @@ export interface GroupConsumerOptions {
   readonly group: string;
   readonly groupId: string;
   readonly prefetch: number;
-  readonly counts: DeliveryCounts;
   readonly onDelivery: (delivery: Delivery) => void;
 }
 
@@ -348,7 +329,6 @@ export class GroupConsumer implements TransportConsumer {
     state.takeKey(key);
     if (state.next === undefined || offset >= state.next) state.next = offset + 1;
     this.inFlight++;
-    const countKey = `${options.groupId}\0${state.partition}\0${offset}`;
     let settled = false;
     const settle = (outcome: 'ack' | 'abandon') => {
       if (settled) return;
@@ -356,9 +336,7 @@ export class GroupConsumer implements TransportConsumer {
       this.inFlight--;
       state.pending.delete(offset);
       state.releaseKey(key);
-      if (outcome === 'ack') {
-        options.counts.forget(countKey);
-      } else if (!state.revoked) {
+      if (outcome === 'abandon' && !state.revoked) {
         state.abandoned.add(offset);
         this.rewind(state);
       }
@@ -367,8 +345,9 @@ export class GroupConsumer implements TransportConsumer {
     };
     const delivery: Delivery = {
       message: fromKafkaMessage(message),
-      deliveryCount: options.counts.next(countKey),
-      // Stable per message (every redelivery, every group): core derives the id of a record without ce_id from it.
+      // Kafka keeps no delivery count (capabilities.deliveryCount false): core counts what this process
+      // sees by brokerId, stable per record in every redelivery and group (also the id of a record without ce_id).
+      deliveryCount: 1,
       brokerId: `${state.partition}:${offset}`,
       ack: async () => settle('ack'),
       // Never called: capabilities.nack is false. Treat as abandon should a caller try.

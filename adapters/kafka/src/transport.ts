@@ -13,7 +13,7 @@ import {
 } from '@switchyard/core';
 import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, scrubSecrets, sleep, wireSize } from '@switchyard/core/spi';
 import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
-import { DeliveryCounts, GroupConsumer } from './consumer.js';
+import { GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
@@ -86,7 +86,6 @@ export class KafkaTransport implements Transport {
   private readonly groups = new Map<string, Promise<void>>();
   private readonly consumers = new Set<GroupConsumer>();
   private readonly pullSources = new Map<string, Promise<PullSource>>();
-  private readonly counts = new DeliveryCounts();
   private closed = false;
 
   constructor(
@@ -185,8 +184,8 @@ export class KafkaTransport implements Transport {
   }
 
   private groupConsumer(topic: string, group: string, prefetch: number, onDelivery: (delivery: Delivery) => void): GroupConsumer {
-    const { kafka, settings, logger, counts } = this;
-    return new GroupConsumer({ kafka, settings, logger, topic, group, groupId: kafkaGroupId(topic, group), prefetch, counts, onDelivery });
+    const { kafka, settings, logger } = this;
+    return new GroupConsumer({ kafka, settings, logger, topic, group, groupId: kafkaGroupId(topic, group), prefetch, onDelivery });
   }
 
   async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {

@@ -21,6 +21,7 @@ import { consoleLogger, safeLogger } from './logger.js';
 import { assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier } from './limits.js';
 import { checkPublishOptions } from './publish-checks.js';
+import { RedeliveryCounter } from './redeliveries.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
 import { scrubSecrets, urlSecrets } from './redact.js';
@@ -87,6 +88,7 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly operations = new Set<Promise<unknown>>();
   private state: State = 'open';
   private effectiveCapabilities: Capabilities | undefined;
+  private readonly redeliveries = new RedeliveryCounter();
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -135,6 +137,7 @@ export class Bus<C extends Contract = EmptyContract> {
         schema: this.schemaFor(topic, options.schema),
         idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined, group),
         logger: this.logger,
+        redeliveries: this.redeliveries,
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
         handle: async (msg, ctx, _wire, limit) => {
@@ -163,7 +166,7 @@ export class Bus<C extends Contract = EmptyContract> {
       const deliveries = await this.transport.pull(topic, group, { max, waitMs, signal: this.closeSignal.signal });
       const out: PulledMessage<ReceiveBody<C, K>>[] = [];
       for (const delivery of deliveries) {
-        const attempt = delivery.deliveryCount;
+        const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
         const forGroup = delivery.message.headers[InternalHeader.forGroup];
         if (forGroup !== undefined && forGroup !== group) {
           await delivery.ack(); // a copy republished for another group of the topic
@@ -213,6 +216,7 @@ export class Bus<C extends Contract = EmptyContract> {
         schema: this.schemaFor(topic, options.schema),
         idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined, group),
         logger: this.logger,
+        redeliveries: this.redeliveries,
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
         handle: async (msg, ctx, wire, limit) => {
@@ -412,7 +416,11 @@ export class Bus<C extends Contract = EmptyContract> {
     };
     return {
       ...msg,
-      ack: () => once(() => delivery.ack()),
+      ack: () =>
+        once(() => {
+          this.redeliveries.forget(delivery, target.topic, target.group);
+          return delivery.ack();
+        }),
       nack: (options = {}) => {
         let delayMs: number;
         try {
@@ -443,6 +451,7 @@ export class Bus<C extends Contract = EmptyContract> {
         await deadLetter(target, delivery.message, error, attempt, 'minimal');
       }
       if (target.deadLetterTopic === false) this.logger.error('Dropping a message that cannot be handled (deadLetter: false)', { topic: target.topic, error: errorMessage(error) });
+      this.redeliveries.forget(delivery, target.topic, target.group);
       await delivery.ack();
     } catch (dlqError) {
       countDeadLetterFailure({ system: this.transport.name, topic: target.topic, group: target.group });

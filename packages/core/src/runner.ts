@@ -16,6 +16,7 @@ import type { ClaimResult, IdempotencyStore } from './idempotency.js';
 import type { IdempotencyClaim } from './types.js';
 import { backoffDelay } from './retry.js';
 import { DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
+import type { RedeliveryCounter } from './redeliveries.js';
 import { Slots } from './slots.js';
 import { sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
@@ -38,6 +39,8 @@ export interface RunnerConfig {
   readonly schema: ZodType | undefined;
   readonly idempotency: ResolvedIdempotency | undefined;
   readonly logger: Logger;
+  /** Counts redeliveries where the broker does not (shared by the bus's subscriptions and pulls). */
+  readonly redeliveries: RedeliveryCounter;
   /** Most handlers running at once; enforced here, whatever the transport hands over. */
   readonly concurrency: number;
   /** Longest one handler attempt may run; undefined: no limit. */
@@ -178,10 +181,10 @@ export class SubscriptionRunner {
   private async process(tracked: Tracked): Promise<void> {
     const { config } = this;
     const wire = tracked.delivery.message;
-    let attempt = tracked.delivery.deliveryCount;
+    let attempt = config.redeliveries.attempt(tracked.delivery, config.transport.capabilities.deliveryCount, config.topic, config.group);
 
     const forGroup = wire.headers[InternalHeader.forGroup];
-    if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, (d) => d.ack());
+    if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, (d) => d.ack(), true);
 
     const due = await this.waitUntilDue(tracked);
     if (due === 'stopped') return this.settle(tracked, (d) => d.abandon());
@@ -215,7 +218,7 @@ export class SubscriptionRunner {
       } finally {
         this.slots.release();
       }
-      if (succeeded) return this.settle(tracked, (d) => d.ack());
+      if (succeeded) return this.settle(tracked, (d) => d.ack(), true);
       if (this.abandoning.signal.aborted) return this.settle(tracked, (d) => d.abandon());
       const poison = failure instanceof NonRetryableError || failure instanceof ValidationError || failure instanceof DecodeError;
       if (poison || attempt >= config.policy.maxAttempts) return this.deadLetterAndAck(tracked, failure, attempt);
@@ -253,7 +256,7 @@ export class SubscriptionRunner {
       config.logger.warn('Republishing a delayed message failed; it stays on the broker', { topic: config.topic, group: config.group, error: errorMessage(err) });
       return 'stopped';
     }
-    await this.settle(tracked, (d) => d.ack());
+    await this.settle(tracked, (d) => d.ack(), true);
     return 'republished';
   }
 
@@ -382,7 +385,7 @@ export class SubscriptionRunner {
         attempts,
         error: errorMessage(error),
       });
-      return this.settle(tracked, (d) => d.ack());
+      return this.settle(tracked, (d) => d.ack(), true);
     }
     let form: CopyForm = 'full';
     for (let failures = 1; ; failures++) {
@@ -421,12 +424,14 @@ export class SubscriptionRunner {
       config.logger.error('Dead-lettered without its body: it is larger than the transport takes', { topic: config.topic, group: config.group, id, bytes: wire.body.byteLength });
     }
     config.logger.warn('Message dead-lettered', { topic: config.topic, group: config.group, deadLetterTopic: config.deadLetterTopic, id, attempts, error: errorMessage(error) });
-    return this.settle(tracked, (d) => d.ack());
+    return this.settle(tracked, (d) => d.ack(), true);
   }
 
-  private async settle(tracked: Tracked, action: (d: Delivery) => Promise<void>): Promise<void> {
+  /** `final`: the message leaves for good (acked), so its redelivery count is forgotten. */
+  private async settle(tracked: Tracked, action: (d: Delivery) => Promise<void>, final = false): Promise<void> {
     if (tracked.settled) return;
     tracked.settled = true;
+    if (final) this.config.redeliveries.forget(tracked.delivery, this.config.topic, this.config.group);
     await action(tracked.delivery);
   }
 }

@@ -20,7 +20,11 @@ export interface WireMessage {
 
 export interface Delivery {
   readonly message: WireMessage;
-  /** 1 on first delivery; grows on each redelivery (nack, crash, timeout). */
+  /**
+   * 1 on first delivery; grows on each redelivery (nack, crash, timeout) where the broker counts
+   * (capabilities.deliveryCount). A broker that keeps no count reports 1 and sets brokerId: core
+   * then counts the redeliveries this process sees itself.
+   */
   readonly deliveryCount: number;
   /**
    * The broker's own stable identity for this message on its topic, the same on every

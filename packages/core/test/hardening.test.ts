@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, type Logger, type Message, type Transport, ValidationError } from '../src/index.js';
+import { createBus, type Delivery, type Logger, type Message, type Transport, ValidationError } from '../src/index.js';
 import { createMemoryTransport } from '../src/memory/transport.js';
-import { memoryBus, topic, waitFor, closeAfterEach } from './helpers.js';
+import { busWithout, closeAfterEach, memoryBus, topic, waitFor } from './helpers.js';
 
 const track = closeAfterEach(500);
 
@@ -494,5 +494,32 @@ describe('checkPublish (spi): bus.publish’s own checks for code that sends lat
       expect(viaCheck!.message.split(' on ')[0]).toBe((viaBus as Error).message.split(' on ')[0]);
     }
     expect(() => checkPublish('t.ok', { fine: true }, { key: 'k' })).not.toThrow();
+  });
+});
+
+describe('redeliveries counted by core where the broker keeps no count', () => {
+  it('a message abandoned by a closing subscription comes back to the bus with attempt 2 (keyed by brokerId)', async () => {
+    // Like Kafka: every delivery says 1; only brokerId tells it is the same message again.
+    const bus = track(
+      await busWithout({ deliveryCount: false }, undefined, {
+        consume(this: Transport, t, group, options, onDelivery) {
+          return Object.getPrototypeOf(this).consume.call(this, t, group, options, (d: Delivery) => onDelivery({ ...d, deliveryCount: 1 }));
+        },
+      }),
+    );
+    const t = topic('owncount');
+    const first: number[] = [];
+    const sub = await bus.subscribe(t, (m, ctx) => {
+      first.push(m.attempt);
+      return new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+    });
+    await bus.publish(t, {});
+    await waitFor(first, 1);
+    await sub.close({ drainTimeoutMs: 20 }); // abandoned, as a crash would
+    const second: number[] = [];
+    await bus.subscribe(t, (m) => void second.push(m.attempt));
+    await waitFor(second, 1);
+    expect(first).toEqual([1]);
+    expect(second).toEqual([2]);
   });
 });
