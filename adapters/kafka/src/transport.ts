@@ -85,7 +85,6 @@ export class KafkaTransport implements Transport {
   private readonly topics = new Map<string, Promise<void>>();
   private readonly groups = new Map<string, Promise<void>>();
   private readonly consumers = new Set<GroupConsumer>();
-  private readonly pullSources = new Map<string, Promise<PullSource>>();
   private closed = false;
 
   constructor(
@@ -188,32 +187,11 @@ export class KafkaTransport implements Transport {
     return new GroupConsumer({ kafka, settings, logger, topic, group, groupId: kafkaGroupId(topic, group), prefetch, onDelivery });
   }
 
-  async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
-    this.assertOpen();
-    const id = kafkaGroupId(topic, group);
-    let source = this.pullSources.get(id);
-    if (!source) {
-      source = (async () => {
-        await this.declareGroup(topic, group);
-        const created = new PullSource();
-        const consumer = this.groupConsumer(topic, group, PULL_BUFFER, (d) => created.push(d));
-        created.consumer = consumer;
-        await consumer.start();
-        return created;
-      })();
-      this.pullSources.set(id, source);
-      source.catch(() => this.pullSources.delete(id));
-    }
-    const ready = await source;
-    return ready.take(options.max, options.waitMs, options.signal, () => this.closed);
-  }
-
   async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
     const details: Record<string, unknown> = {
       brokers: this.settings.brokers,
       clientId: this.settings.clientId,
       consumers: this.consumers.size,
-      pullSources: this.pullSources.size,
     };
     if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
     try {
@@ -228,10 +206,7 @@ export class KafkaTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const sources = await Promise.all([...this.pullSources.values()].map((s) => s.catch(() => undefined)));
-    this.pullSources.clear();
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
-    await Promise.allSettled(sources.map((s) => s?.close()));
     this.consumers.clear();
     await this.publisher.close().catch(() => undefined);
     const admin = this.admin;
@@ -406,48 +381,6 @@ export class KafkaTransport implements Transport {
 
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('kafka transport');
-  }
-}
-
-const PULL_BUFFER = 256;
-
-/** Buffers what a pull consumer fetched; pull() hands out up to max at a time. */
-class PullSource {
-  consumer: GroupConsumer | undefined;
-  private readonly buffer: Delivery[] = [];
-  private waiters: (() => void)[] = [];
-
-  push(delivery: Delivery): void {
-    this.buffer.push(delivery);
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  async take(max: number, waitMs: number, signal: AbortSignal | undefined, closed: () => boolean): Promise<Delivery[]> {
-    if (this.buffer.length === 0 && waitMs > 0 && !signal?.aborted && !closed()) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', done);
-          this.waiters = this.waiters.filter((w) => w !== done);
-          resolve();
-        };
-        const timer = setTimeout(done, waitMs);
-        signal?.addEventListener('abort', done, { once: true });
-        this.waiters.push(done);
-      });
-    }
-    return this.buffer.splice(0, max);
-  }
-
-  async close(): Promise<void> {
-    // Buffered deliveries were never handed out: they stay uncommitted and come back to the group.
-    this.buffer.length = 0;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-    await this.consumer?.close();
   }
 }
 

@@ -21,6 +21,7 @@ import { consoleLogger, safeLogger } from './logger.js';
 import { assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier } from './limits.js';
 import { checkPublishOptions } from './publish-checks.js';
+import { PullBridge } from './pull-bridge.js';
 import { RedeliveryCounter } from './redeliveries.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
@@ -89,6 +90,7 @@ export class Bus<C extends Contract = EmptyContract> {
   private state: State = 'open';
   private effectiveCapabilities: Capabilities | undefined;
   private readonly redeliveries = new RedeliveryCounter();
+  private readonly pullBridge: PullBridge;
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -102,6 +104,7 @@ export class Bus<C extends Contract = EmptyContract> {
   ) {
     this.service = service;
     setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
+    this.pullBridge = new PullBridge(transport);
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
   }
 
@@ -163,7 +166,8 @@ export class Bus<C extends Contract = EmptyContract> {
       const target = { transport: this.transport, topic, group, deadLetterTopic: this.deadLetterOf(topic, options.deadLetter) };
       if (target.deadLetterTopic !== false) await this.transport.declareGroup(target.deadLetterTopic, group);
       const schema = this.schemaFor(topic, options.schema);
-      const deliveries = await this.transport.pull(topic, group, { max, waitMs, signal: this.closeSignal.signal });
+      const pullOptions = { max, waitMs, signal: this.closeSignal.signal };
+      const deliveries = this.transport.pull ? await this.transport.pull(topic, group, pullOptions) : await this.pullBridge.pull(topic, group, pullOptions);
       const out: PulledMessage<ReceiveBody<C, K>>[] = [];
       for (const delivery of deliveries) {
         const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
@@ -273,6 +277,7 @@ export class Bus<C extends Contract = EmptyContract> {
     // Let subscribe()/publish() calls already under way finish, so nothing they started is left half-done.
     await Promise.allSettled([...this.operations]);
     await Promise.allSettled([...this.subscriptions].map((s) => s.close(options)));
+    await this.pullBridge.close();
     await this.requester.close();
     this.state = 'closed';
     await this.transport.close();
@@ -548,7 +553,7 @@ function resolveIdempotency(options: IdempotencyOptions | undefined, group: stri
   };
 }
 
-const TRANSPORT_METHODS = ['connect', 'publish', 'declareGroup', 'consume', 'pull', 'health', 'close'] as const;
+const TRANSPORT_METHODS = ['connect', 'publish', 'declareGroup', 'consume', 'health', 'close'] as const;
 
 function assertTransport(transport: unknown): void {
   const candidate = transport as Record<string, unknown> | null;

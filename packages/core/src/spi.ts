@@ -100,8 +100,11 @@ export interface Transport {
    * those reply resources stay until the broker expires them.
    */
   deleteGroup?(topic: string, group: string): Promise<void>;
-  /** Wait up to waitMs for at least one message, return up to max. */
-  pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]>;
+  /**
+   * Wait up to waitMs for at least one message, return up to max. Optional: without it core pulls
+   * through a buffering consume() per (topic, group).
+   */
+  pull?(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]>;
   /**
    * Native request/reply (optional). Without it core creates a private reply topic per bus.
    * createInbox: a private address whose messages go to onMessage; sendToInbox: deliver there.

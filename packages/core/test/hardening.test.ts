@@ -212,7 +212,7 @@ describe('dead-lettering the broker refuses never re-runs the handler', () => {
     const [leftover] = await (async () => {
       await bus.publish(t, { stuck: true });
       for (;;) {
-        const deliveries = await inner.pull(t, 'svc', { max: 1, waitMs: 100 });
+        const deliveries = await inner.pull!(t, 'svc', { max: 1, waitMs: 100 });
         const d = deliveries[0];
         if (d === undefined) continue;
         if (d.deliveryCount < 3) await d.abandon();
@@ -521,5 +521,32 @@ describe('redeliveries counted by core where the broker keeps no count', () => {
     await waitFor(second, 1);
     expect(first).toEqual([1]);
     expect(second).toEqual([2]);
+  });
+});
+
+describe('pull over push, for transports without native pull', () => {
+  it('pull, ack and nack work through a buffering consumer; what it buffered goes back to the group on close', async () => {
+    const broker = `bridge-${process.pid}`;
+    const bus = await busWithout({}, broker, { pull: undefined });
+    const t = topic('bridge');
+    await bus.pull(t, { waitMs: 0 }); // starts the group's buffering consumer
+    for (let i = 0; i < 3; i++) await bus.publish(t, { i });
+    const first = await bus.pull(t, { max: 1, waitMs: 2000 });
+    expect(first.map((m) => m.body)).toEqual([{ i: 0 }]);
+    await first[0]!.nack();
+    const seen: { i: number; attempt: number }[] = [];
+    for (let round = 0; round < 20 && seen.length < 2; round++) {
+      for (const m of await bus.pull(t, { max: 2, waitMs: 500 })) {
+        seen.push({ i: (m.body as { i: number }).i, attempt: m.attempt });
+        await m.ack();
+      }
+    }
+    expect(seen.length).toBe(2);
+    await bus.close(); // the third message sits in the buffer, never handed out
+    const other = track(await busWithout({}, broker));
+    const rest = await other.pull(t, { max: 10, waitMs: 2000 });
+    const all = [...seen, ...rest.map((m) => ({ i: (m.body as { i: number }).i, attempt: m.attempt }))];
+    expect(all.map((s) => s.i).sort()).toEqual([0, 1, 2]);
+    expect(all.find((s) => s.i === 0)!.attempt).toBe(2);
   });
 });
