@@ -16,6 +16,7 @@ import { allCases } from './cases/index.js';
 import type { ConformanceCase } from './case.js';
 import { Harness, type ConformanceOptions } from './harness.js';
 import { Report } from './report.js';
+import { runCase } from './run-case.js';
 
 export type { ConformanceOptions } from './harness.js';
 export type { ConformanceCase } from './case.js';
@@ -66,23 +67,13 @@ export function runConformance(options: ConformanceOptions): void {
     function register(c: ConformanceCase): void {
       it(`${c.id}: ${c.title}`, { timeout: (c.timeoutMs ?? DEFAULT_TIMEOUT_MS) * scale }, async ({ expect }) => {
         const caps = capabilities!;
-        const na = c.notApplicable?.(caps, options);
-        if (na) {
-          na.check(expect);
-          report.record(c, 'n/a', 0, na.reason);
-          return;
-        }
-        const harness = new Harness(options, caps);
-        const started = performance.now();
-        try {
-          await c.run(harness, expect);
-          report.record(c, 'pass', performance.now() - started);
-        } catch (err) {
-          report.record(c, 'fail', performance.now() - started, err instanceof Error ? err.message.split('\n')[0] : String(err));
-          throw err;
-        } finally {
-          await harness.cleanup();
-        }
+        await runCase(
+          c,
+          c.notApplicable?.(caps, options),
+          expect,
+          () => new Harness(options, caps),
+          (...args) => report.record(...args),
+        );
       });
     }
   });

@@ -15,6 +15,7 @@ import { allStoreCases } from './cases/index.js';
 import { StoreHarness } from './harness.js';
 import type { StoreConformanceOptions } from './options.js';
 import { StoreReport } from './report.js';
+import { runCase } from '../run-case.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -45,23 +46,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
 
   function register(c: StoreCase): void {
     it(`${c.id}: ${c.title}`, { timeout: (c.timeoutMs ?? DEFAULT_TIMEOUT_MS) * scale }, async ({ expect }) => {
-      const na = c.notApplicable?.(options, probe!);
-      if (na) {
-        na.check(expect);
-        report.record(c, 'n/a', 0, na.reason);
-        return;
-      }
-      const harness = new StoreHarness(options, expect);
-      const started = performance.now();
-      try {
-        await c.run(harness, expect);
-        report.record(c, 'pass', performance.now() - started);
-      } catch (err) {
-        report.record(c, 'fail', performance.now() - started, err instanceof Error ? err.message.split('\n')[0] : String(err));
-        throw err;
-      } finally {
-        await harness.cleanup();
-      }
+      await runCase(
+        c,
+        c.notApplicable?.(options, probe!),
+        expect,
+        () => new StoreHarness(options, expect),
+        (...args) => report.record(...args),
+      );
     });
   }
 }
