@@ -58,7 +58,7 @@ class MemoryTransport implements Transport {
   constructor(
     private readonly broker: MemoryBroker,
     private readonly brokerName: string,
-    private readonly options: MemoryOptions,
+    options: MemoryOptions,
   ) {
     const leaseMs = options.ackDeadlineMs;
     this.leaseMs = leaseMs;
