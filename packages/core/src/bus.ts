@@ -24,6 +24,7 @@ import { assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier } from './limits.js';
 import { checkPublishOptions } from './publish-checks.js';
 import { PullBridge } from './pull-bridge.js';
+import { PullHold } from './pull-hold.js';
 import { RedeliveryCounter } from './redeliveries.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
@@ -96,6 +97,8 @@ export class Bus<C extends Contract = EmptyContract> {
   /** Groups declared (with their policy) for pull(), once per bus. */
   private readonly pullGroups = new Map<string, Promise<void>>();
   private readonly pullBridge: PullBridge;
+  /** Pulled deliveries not due yet (emulated delay), handed out by a later pull. */
+  private readonly pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt));
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -173,8 +176,10 @@ export class Bus<C extends Contract = EmptyContract> {
       this.checkGroup(topic, group, policy);
       await this.declarePullGroup(topic, group, policy);
       const schema = this.schemaFor(topic, options.schema);
-      const pullOptions = { max, waitMs, signal: this.closeSignal.signal };
-      const deliveries = this.transport.pull ? await this.transport.pull(topic, group, pullOptions) : await this.pullBridge.pull(topic, group, pullOptions, policy);
+      const signal = this.closeSignal.signal;
+      const deliveries = await this.pullHold.pull(topic, group, max, waitMs, signal, (n, wait) =>
+        this.transport.pull ? this.transport.pull(topic, group, { max: n, waitMs: wait, signal }) : this.pullBridge.pull(topic, group, { max: n, waitMs: wait, signal }, policy),
+      );
       const out: PulledMessage<ReceiveBody<C, K>>[] = [];
       for (const delivery of deliveries) {
         const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
@@ -284,6 +289,7 @@ export class Bus<C extends Contract = EmptyContract> {
     // Let subscribe()/publish() calls already under way finish, so nothing they started is left half-done.
     await Promise.allSettled([...this.operations]);
     await Promise.allSettled([...this.subscriptions].map((s) => s.close(options)));
+    await this.pullHold.close();
     await this.pullBridge.close();
     await this.requester.close();
     this.state = 'closed';
@@ -498,6 +504,14 @@ export class Bus<C extends Contract = EmptyContract> {
         });
       },
     };
+  }
+
+  /** A pulled delivery held past EMULATED_DELAY_HOLD_MS and still not due: a copy for its group takes its place. */
+  private async replaceHeld(topic: string, group: string, delivery: Delivery, dueAt: number): Promise<void> {
+    const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
+    await republishForGroup(this.transport, delivery.message, { topic, group, priorAttempts: attempt - 1, dueAt });
+    this.redeliveries.forget(delivery, topic, group);
+    await delivery.ack();
   }
 
   /**
