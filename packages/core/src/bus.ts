@@ -15,6 +15,7 @@ import {
   type ReceiveBody,
   type ResponseBody,
 } from './contract.js';
+import { assertCapabilities } from './capabilities.js';
 import { deadLetter } from './dead-letter.js';
 import { republishForGroup } from './group-copy.js';
 import { GroupPolicies } from './group-policy.js';
@@ -675,6 +676,12 @@ export async function createBus<const C extends Contract = EmptyContract>(option
     }
   } else {
     await transport.connect();
+  }
+  try {
+    assertCapabilities(transport.name, transport.capabilities);
+  } catch (err) {
+    await transport.close().catch(() => undefined);
+    throw err;
   }
   return new Bus<C>(transport, options.service, options.contract, logger);
 }
