@@ -99,7 +99,7 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly pullGroups = new Map<string, Promise<void>>();
   private readonly pullBridge: PullBridge;
   /** Pulled deliveries not due yet (emulated delay), handed out by a later pull. */
-  private readonly pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt));
+  private readonly pullHold: PullHold;
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -114,6 +114,7 @@ export class Bus<C extends Contract = EmptyContract> {
     this.service = service;
     setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
     this.pullBridge = new PullBridge(transport);
+    this.pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt), transport.capabilities.leaseMs);
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
   }
 
