@@ -9,14 +9,12 @@ import { errorMessage, retrying, scrubSecrets } from '@switchyard/core/spi';
 import type { ResolvedConfig } from './options.js';
 import { closeQuietly, settledWithin } from './util.js';
 
-export type LinkState = 'new' | 'connecting' | 'open' | 'reconnecting' | 'closed';
-
 /** Server-side errors that closed a channel (as opposed to the connection going away). */
 export const channelErrors = new WeakMap<Channel, Error>();
 
 /** Emits 'state' on every state change and 'reconnect' once a lost connection is back. */
 export class Link extends EventEmitter {
-  state: LinkState = 'new';
+  state: 'new' | 'connecting' | 'open' | 'reconnecting' | 'closed' = 'new';
   conn: ChannelModel | undefined;
   reconnects = 0;
   server: { product?: string; version?: string } = {};
@@ -81,7 +79,7 @@ export class Link extends EventEmitter {
     return scrubSecrets(text, [this.config.password]);
   }
 
-  private setState(state: LinkState): void {
+  private setState(state: Link['state']): void {
     this.state = state;
     this.emit('state', state);
   }
@@ -129,42 +127,39 @@ export class Link extends EventEmitter {
  * A lazily (re)opened channel bound to the live connection: a new one after the old one closed
  * (server-side channel error) or the connection was replaced.
  */
-export class ChannelSlot<C extends Channel> {
-  private current: { conn: ChannelModel; ch: Promise<C>; open: boolean; ready?: C } | undefined;
+export type ChannelSlot<C extends Channel> = ReturnType<typeof channelSlot<C>>;
 
-  constructor(
-    private readonly create: (conn: ChannelModel) => Promise<C>,
-    private readonly logger: Logger,
-    private readonly what: string,
-  ) {}
+export function channelSlot<C extends Channel>(create: (conn: ChannelModel) => Promise<C>, logger: Logger, what: string) {
+  let current: { conn: ChannelModel; ch: Promise<C>; open: boolean; ready?: C } | undefined;
+  return {
+    get(conn: ChannelModel): Promise<C> {
+      if (current?.conn === conn && current.open) return current.ch;
+      const entry: NonNullable<typeof current> = { conn, open: true, ch: create(conn) };
+      entry.ch.then(
+        (ch) => {
+          entry.ready = ch;
+          ch.on('close', () => (entry.open = false));
+          ch.on('error', (err: Error) => {
+            channelErrors.set(ch, err);
+            logger.warn(`RabbitMQ closed the ${what} channel`, { error: errorMessage(err) });
+          });
+        },
+        () => (entry.open = false),
+      );
+      current = entry;
+      return entry.ch;
+    },
 
-  get(conn: ChannelModel): Promise<C> {
-    if (this.current?.conn === conn && this.current.open) return this.current.ch;
-    const entry: NonNullable<typeof this.current> = { conn, open: true, ch: this.create(conn) };
-    entry.ch.then(
-      (ch) => {
-        entry.ready = ch;
-        ch.on('close', () => (entry.open = false));
-        ch.on('error', (err: Error) => {
-          channelErrors.set(ch, err);
-          this.logger.warn(`RabbitMQ closed the ${this.what} channel`, { error: errorMessage(err) });
-        });
-      },
-      () => (entry.open = false),
-    );
-    this.current = entry;
-    return entry.ch;
-  }
+    /** Stop handing out `ch` (its state can no longer be trusted) and close it in the background. */
+    discard(ch: C): void {
+      if (current?.ready === ch) current = undefined;
+      void closeQuietly(ch);
+    },
 
-  /** Stop handing out `ch` (its state can no longer be trusted) and close it in the background. */
-  discard(ch: C): void {
-    if (this.current?.ready === ch) this.current = undefined;
-    void closeQuietly(ch);
-  }
-
-  async close(): Promise<void> {
-    const cur = this.current;
-    this.current = undefined;
-    if (cur?.open) await closeQuietly(await cur.ch.catch(() => undefined));
-  }
+    async close(): Promise<void> {
+      const cur = current;
+      current = undefined;
+      if (cur?.open) await closeQuietly(await cur.ch.catch(() => undefined));
+    },
+  };
 }

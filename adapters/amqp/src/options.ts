@@ -59,10 +59,8 @@ const TLS_OPTIONS = ['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUna
 export function resolveConfig(url: URL) {
   const options = parseUrlOptions(url, optionsShape, 'amqp');
   const protocol = url.protocol === 'amqps:' ? 'amqps' : 'amqp';
-  if (protocol === 'amqp') {
-    const given = TLS_OPTIONS.filter((o) => options[o] !== undefined);
-    if (given.length > 0) throw new ConfigurationError(`TLS option${given.length > 1 ? 's' : ''} ${given.map((o) => `"${o}"`).join(', ')} need an amqps:// URL.`);
-  }
+  const misplaced = protocol === 'amqp' ? TLS_OPTIONS.filter((o) => options[o] !== undefined) : [];
+  if (misplaced.length > 0) throw new ConfigurationError(`TLS option${misplaced.length > 1 ? 's' : ''} ${misplaced.map((o) => `"${o}"`).join(', ')} need an amqps:// URL.`);
   if (options.reconnectMinMs > options.reconnectMaxMs) throw new ConfigurationError('amqp URL option reconnectMinMs must not exceed reconnectMaxMs.');
   if (options.deliveryLimit !== undefined && options.queueType !== 'quorum') throw new ConfigurationError('amqp URL option deliveryLimit needs queueType=quorum.');
   const hostname = url.hostname.replace(/^\[|\]$/g, '') || 'localhost';

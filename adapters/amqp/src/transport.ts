@@ -4,7 +4,7 @@ import { ClosedError, ConfigurationError, ConnectionError, isSwitchyardError, Va
 import { errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
-import { ChannelSlot, channelErrors, Link } from './connection.js';
+import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
 import { closeQuietly, settledWithin } from './util.js';
@@ -35,6 +35,7 @@ type QueueShape = Options.AssertQueue | 'passive';
 export class AmqpTransport implements Transport {
   readonly name = 'amqp';
   readonly capabilities: Capabilities;
+  readonly config: ResolvedConfig;
   readonly link: Link;
   readonly names: Names;
   readonly quorum: boolean;
@@ -47,18 +48,16 @@ export class AmqpTransport implements Transport {
   private readonly groups = new Map<string, { topic: string; group: string; policy: GroupPolicy | undefined }>();
   readonly attachments = new Set<Attachment>();
   private drained: Promise<void> | undefined;
-  private closed = false;
+  /** True once close() began. */
+  closed = false;
 
-  constructor(
-    readonly config: ResolvedConfig,
-    url: URL,
-    context: TransportContext,
-  ) {
+  constructor(config: ResolvedConfig, url: URL, context: TransportContext) {
+    this.config = config;
     this.logger = context.logger;
     this.names = names(config.options.prefix);
     this.quorum = config.options.queueType === 'quorum';
-    this.publisher = new ChannelSlot((conn) => conn.createConfirmChannel(), this.logger, 'publisher');
-    this.puller = new ChannelSlot((conn) => conn.createChannel(), this.logger, 'pull');
+    this.publisher = channelSlot((conn) => conn.createConfirmChannel(), this.logger, 'publisher');
+    this.puller = channelSlot((conn) => conn.createChannel(), this.logger, 'pull');
     // redactUrl hides the password and secret options (passphrase, key); its result need not
     // parse as a URL again (a password with "/" makes it text), so it is used as is.
     this.link = new Link(config, redactUrl(url), context.service, context.logger);
@@ -95,12 +94,10 @@ export class AmqpTransport implements Transport {
   async connect(): Promise<void> {
     this.assertOpen();
     await this.link.connect();
-    try {
-      await this.ensureExchanges(Date.now() + this.config.options.connectTimeoutMs);
-    } catch (err) {
+    await this.ensureExchanges(Date.now() + this.config.options.connectTimeoutMs).catch(async (err: unknown) => {
       await this.link.close();
       throw err;
-    }
+    });
   }
 
   // ---------------------------------------------------------------- publishing
@@ -138,8 +135,7 @@ export class AmqpTransport implements Transport {
     // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
     // counts the publish for a confirm.
     const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
-    if (unencodable !== undefined)
-      throw new ValidationError(`The message for "${routingKey}" cannot be sent over AMQP: ${unencodable}. Nothing was sent; send fewer or shorter headers.`);
+    if (unencodable !== undefined) throw new ValidationError(`The message for "${routingKey}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
     let refused = false;
     const attempt = async (): Promise<void> => {
       const conn = await this.link.whenOpen(deadline - Date.now());
@@ -152,7 +148,7 @@ export class AmqpTransport implements Transport {
         // topology declared again, twice; a publish that is itself the cause fails again.
         const refusal = channelErrors.get(ch);
         refused = refusal !== undefined;
-        if (refused) this.forgetTopology();
+        if (refused) this.declared.clear();
         throw refusal ?? err;
       });
     };
@@ -344,10 +340,6 @@ export class AmqpTransport implements Transport {
     }
   }
 
-  private forgetTopology(): void {
-    this.declared.clear();
-  }
-
   private afterReconnect(): void {
     if (this.closed) return;
     for (const { topic, group, policy } of this.groups.values()) {
@@ -387,7 +379,7 @@ export class AmqpTransport implements Transport {
     this.assertOpen();
     const queue = this.names.groupQueue(topic, group);
     this.groups.delete(queue);
-    this.forgetTopology();
+    this.declared.clear();
     const conn = await this.link.whenOpen(this.config.options.publishTimeoutMs);
     await this.withChannel(conn, (ch) => ch.deleteQueue(queue));
   }
@@ -410,10 +402,10 @@ export class AmqpTransport implements Transport {
     this.assertOpen();
     const deadline = Date.now() + options.waitMs;
     const policy = this.groups.get(this.names.groupQueue(topic, group))?.policy;
-    const declare = () => this.ensureGroup(topic, group, policy, Math.max(deadline, Date.now() + 5000));
-    const queue = await declare();
     const out: Delivery[] = [];
-    const attempt = async (): Promise<void> => {
+    const attempt = async () => {
+      // Declared once per connection, again after a failure (a queue deleted under us).
+      const queue = await this.ensureGroup(topic, group, policy, Math.max(deadline, Date.now() + 5000));
       const conn = await this.link.whenOpen(Math.max(0, deadline - Date.now()), options.signal);
       try {
         const ch = await this.puller.get(conn);
@@ -424,9 +416,7 @@ export class AmqpTransport implements Transport {
         }
       } catch (err) {
         if (out.length > 0) return; // settling them on a dead channel is harmless: they come back
-        // A server-side error (queue deleted under us) or a reconnect: declare again and retry.
-        this.forgetTopology();
-        await declare().catch(() => undefined);
+        this.declared.clear();
         throw err;
       }
       if (out.length === 0) throw NOTHING_YET;
@@ -443,7 +433,7 @@ export class AmqpTransport implements Transport {
   delivery(ch: Channel, msg: ConsumeMessage | GetMessage, queue: string): Delivery {
     const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
     const deliveryCount = previousDeliveries + 1;
-    // Settling on a channel that died is moot: RabbitMQ redelivers those messages.
+    // Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages.
     const onChannel = (settle: () => void) => {
       try {
         settle();
@@ -496,7 +486,7 @@ export class AmqpTransport implements Transport {
 
   private async attach(spec: AttachmentSpec): Promise<Attachment> {
     this.assertOpen();
-    const attachment = new Attachment(this, spec);
+    const attachment = new Attachment({ ...spec, transport: this });
     this.attachments.add(attachment);
     try {
       await attachment.attach();
@@ -534,10 +524,6 @@ export class AmqpTransport implements Transport {
     await this.link.close();
   }
 
-  isClosed(): boolean {
-    return this.closed;
-  }
-
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('amqp transport');
   }
@@ -557,28 +543,20 @@ interface AttachmentSpec {
 /** A consumer on its own channel that comes back after a reconnect, a channel error or a server-side cancel. */
 class Attachment implements TransportConsumer {
   private ch: Channel | undefined;
-  private conn: ChannelModel | undefined;
   private tag: string | undefined;
   private stopped = false;
   private resuming = false;
 
-  constructor(
-    private readonly transport: AmqpTransport,
-    private readonly spec: AttachmentSpec,
-  ) {}
+  constructor(private readonly spec: AttachmentSpec & { readonly transport: AmqpTransport }) {}
 
   async attach(resumed = false): Promise<void> {
-    const conn = await this.transport.link.whenOpen(REATTACH_WAIT_MS);
+    const conn = await this.spec.transport.link.whenOpen(REATTACH_WAIT_MS);
     const ch = await conn.createChannel();
-    ch.on('error', (err: Error) => this.transport.logger.warn('RabbitMQ closed a consumer channel', { what: this.spec.what, error: errorMessage(err) }));
+    ch.on('error', (err: Error) => this.spec.transport.logger.warn('RabbitMQ closed a consumer channel', { what: this.spec.what, error: errorMessage(err) }));
     ch.on('close', () => this.lost(ch));
-    if (this.stopped) {
-      await closeQuietly(ch);
-      return;
-    }
     this.ch = ch;
-    this.conn = conn;
     try {
+      if (this.stopped) throw new ClosedError('amqp consumer');
       const queue = await this.spec.setup(ch, resumed);
       if (this.spec.prefetch !== undefined) await ch.prefetch(this.spec.prefetch);
       this.tag = (await ch.consume(queue, (msg) => (msg === null ? this.lost(ch, true) : this.spec.onMessage(ch, msg)), this.spec.consume)).consumerTag;
@@ -591,17 +569,16 @@ class Attachment implements TransportConsumer {
 
   /** After a reconnect or a channel error: attach again, retrying until it works or we stop. */
   resume(): void {
-    const attached = () => this.ch !== undefined && this.conn === this.transport.link.conn;
-    const gone = () => this.stopped || this.transport.isClosed();
+    // A lost connection closes its channels (lost() clears ch) before the link can reconnect.
+    const attached = () => this.ch !== undefined;
+    const gone = () => this.stopped || this.spec.transport.closed;
     if (this.resuming || gone() || attached()) return;
     this.resuming = true;
-    const { logger } = this.transport;
+    const { logger } = this.spec.transport;
     const onRetry = (err: unknown) => logger.warn('Resuming a consumer failed; retrying', { what: this.spec.what, error: errorMessage(err) });
     retrying(async () => gone() || attached() || (await this.attach(true)), { initialDelayMs: 100, maxDelayMs: 5000, retryIf: () => !gone(), onRetry })
-      .then(
-        () => gone() || logger.info('Resumed consuming', { what: this.spec.what }),
-        () => undefined,
-      )
+      .then(() => gone() || logger.info('Resumed consuming', { what: this.spec.what }))
+      .catch(() => undefined)
       .finally(() => (this.resuming = false));
   }
 
@@ -609,9 +586,9 @@ class Attachment implements TransportConsumer {
   private lost(ch: Channel, cancelled = false): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
-    if (this.stopped || this.transport.isClosed()) return; // our own doing (close() deletes the inbox queue)
+    if (this.stopped || this.spec.transport.closed) return; // our own doing (close() deletes the inbox queue)
     if (cancelled) {
-      this.transport.logger.warn('RabbitMQ cancelled a consumer; re-attaching', { what: this.spec.what });
+      this.spec.transport.logger.warn('RabbitMQ cancelled a consumer; re-attaching', { what: this.spec.what });
       void closeQuietly(ch);
     }
     this.resume();
@@ -624,7 +601,7 @@ class Attachment implements TransportConsumer {
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.transport.attachments.delete(this);
+    this.spec.transport.attachments.delete(this);
     const ch = this.ch;
     this.ch = undefined;
     if (ch === undefined) return;

@@ -2,13 +2,7 @@
 export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  const settled = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    timedOut,
-  ]);
+  const settled = await Promise.race([promise.then(() => true).catch(() => true), timedOut]);
   clearTimeout(timer);
   return settled;
 }

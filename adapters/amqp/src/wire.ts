@@ -109,23 +109,18 @@ export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { w
   // latest hop was one of our delay buckets carries a count we set: any other producer's
   // x-switchyard-delivery-count is ignored (it could skip a message's retries), and so is one on a
   // message RabbitMQ moved on since (the delivery-limit backstop, into a dead-letter topic).
-  const death = latestDeath(raw);
-  const carried = death?.queue.includes('/~delay/') ? Number(headerString(raw[DELIVERY_COUNT_HEADER]) ?? 0) : 0;
+  const deaths = raw['x-death'];
+  const latest = (Array.isArray(deaths) ? deaths[0] : undefined) as { queue?: unknown; reason?: unknown } | undefined;
+  const deathQueue = headerString(latest?.queue) ?? '';
+  const carried = deathQueue.includes('/~delay/') ? Number(headerString(raw[DELIVERY_COUNT_HEADER]) ?? 0) : 0;
   const base = Number.isSafeInteger(carried) && carried > 0 ? carried : 0;
-  if (death?.reason === 'delivery_limit') {
-    headers[DeadLetterHeader.error] ??= `RabbitMQ dead-lettered it from queue "${death.queue}": delivered more often than its x-delivery-limit (a crash loop core could not end).`;
-    const [, topic, group, extra] = death.queue.split('/');
+  if (headerString(latest?.reason) === 'delivery_limit') {
+    headers[DeadLetterHeader.error] ??= `RabbitMQ dead-lettered it from queue "${deathQueue}": delivered more often than its x-delivery-limit (a crash loop core could not end).`;
+    const [, topic, group, extra] = deathQueue.split('/');
     if (extra === undefined && group !== undefined) Object.assign(headers, { [DeadLetterHeader.originalTopic]: topic, [DeadLetterHeader.group]: group });
   }
   // Quorum queues count returns in x-delivery-count; classic ones only say "redelivered".
   const counted = quorum ? Number(headerString(raw[QUORUM_DELIVERY_COUNT]) ?? 0) : 0;
   const returned = Number.isSafeInteger(counted) && counted > 0 ? counted : msg.fields.redelivered ? 1 : 0;
   return { wire, previousDeliveries: base + returned };
-}
-
-/** The latest entry of RabbitMQ's x-death header (queue and reason), if any. */
-function latestDeath(raw: Record<string, unknown>): { queue: string; reason: string } | undefined {
-  const deaths = raw['x-death'];
-  const latest = (Array.isArray(deaths) ? deaths[0] : undefined) as { queue?: unknown; reason?: unknown } | null | undefined;
-  return latest ? { queue: headerString(latest.queue) ?? '', reason: headerString(latest.reason) ?? '' } : undefined;
 }
