@@ -17,4 +17,6 @@ export { DEAD_LETTER_HEADROOM_BYTES, PORTABLE_LIMITS } from './limits.js';
 export { Attr, DeadLetterHeader, InternalHeader, ReplyAttr, CE_PREFIX, toBindingHeaders, fromBindingHeaders, encodeBody, decodeBody, wireSize } from './codec.js';
 export { retrying, type RetryingOptions } from './kit/retrying.js';
 export { settleOnce, type DeliveryParts } from './kit/settle-once.js';
+export { KeyGate } from './kit/key-gate.js';
+export { Batcher, type BatcherOptions } from './kit/batcher.js';
 export { groupPolicyConflict } from './group-policy.js';

@@ -5,6 +5,7 @@
  * Deliveries are always dispatched on a later tick, never inside publish().
  */
 import { ConnectionError } from '../errors.js';
+import { KeyGate } from '../kit/key-gate.js';
 import type { GroupPolicy, WireMessage } from '../spi.js';
 import { FaultPlan } from './faults.js';
 
@@ -98,7 +99,7 @@ class ReadyQueue {
 export class GroupQueue {
   private readonly ready = new ReadyQueue();
   /** Keys with a message out (delivered, or waiting out a nack delay): later ones of that key wait. */
-  private readonly busyKeys = new Map<string, number>();
+  private readonly busyKeys = new KeyGate();
   private readonly consumers: PushConsumer[] = [];
   private readonly pullWaiters = new Set<PullWaiter>();
   private nextConsumer = 0;
@@ -213,8 +214,7 @@ export class GroupQueue {
 
   private lease(entry: Entry, holder: Holder): Lease {
     entry.deliveryCount += 1;
-    const key = entry.wire.key;
-    if (key !== undefined) this.busyKeys.set(key, (this.busyKeys.get(key) ?? 0) + 1);
+    this.busyKeys.take(entry.wire.key);
     const lease: Lease = { entry, queue: this, holder, settled: false };
     if (holder.leaseMs !== undefined) lease.expiry = this.expireAfter(lease, holder.leaseMs);
     holder.outstanding.add(lease);
@@ -229,15 +229,11 @@ export class GroupQueue {
   }
 
   private releaseKey(entry: Entry): void {
-    const key = entry.wire.key;
-    if (key === undefined) return;
-    const count = (this.busyKeys.get(key) ?? 1) - 1;
-    if (count <= 0) this.busyKeys.delete(key);
-    else this.busyKeys.set(key, count);
+    this.busyKeys.release(entry.wire.key);
   }
 
   private isDispatchable(entry: Entry): boolean {
-    return entry.wire.key === undefined || !this.busyKeys.has(entry.wire.key);
+    return !this.busyKeys.isBusy(entry.wire.key);
   }
 
   /** Keep publish order (seq) so a redelivered message goes back ahead of later ones. */

@@ -1,0 +1,123 @@
+/** Pure tests of the adapter kit's per-key gate and publish micro-batcher (no broker, no bus). */
+import { describe, expect, it } from 'vitest';
+import { Batcher, KeyGate } from '../src/spi-entry.js';
+
+describe('KeyGate (one message per key in flight)', () => {
+  it('holds a key while it is in flight; keyless messages never wait', () => {
+    const gate = new KeyGate();
+    expect(gate.isBusy('a')).toBe(false);
+    gate.take('a');
+    expect(gate.isBusy('a')).toBe(true);
+    expect(gate.isBusy('b')).toBe(false);
+    gate.take(undefined);
+    expect(gate.isBusy(undefined)).toBe(false);
+    expect(gate.size).toBe(1);
+    gate.release('a');
+    expect(gate.isBusy('a')).toBe(false);
+    expect(gate.size).toBe(0);
+  });
+
+  it('counts a key taken twice and frees it only after both are released; extra releases do no harm', () => {
+    const gate = new KeyGate();
+    gate.take('k');
+    gate.take('k');
+    gate.release('k');
+    expect(gate.isBusy('k')).toBe(true);
+    gate.release('k');
+    expect(gate.isBusy('k')).toBe(false);
+    gate.release('k');
+    gate.release(undefined);
+    expect(gate.isBusy('k')).toBe(false);
+    gate.take('k');
+    expect(gate.isBusy('k')).toBe(true);
+  });
+});
+
+/** A send that records batches and completes when the test says so. */
+function manualSend() {
+  const batches: string[][] = [];
+  const finish: ((err?: Error) => void)[] = [];
+  const send = (items: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      batches.push(items);
+      finish.push((err) => (err ? reject(err) : resolve()));
+    });
+  return { batches, finish, send };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Batcher (publish micro-batching)', () => {
+  it('sends what arrives during a send together in the next batch, in arrival order, one batch at a time', async () => {
+    const { batches, finish, send } = manualSend();
+    const batcher = new Batcher<string>({ maxBatchBytes: 1000, send });
+    const done: string[] = [];
+    const first = batcher.add('a', 10).then(() => done.push('a'));
+    const rest = ['b', 'c', 'd'].map((x) => batcher.add(x, 10).then(() => done.push(x)));
+    await tick();
+    expect(batches).toEqual([['a']]);
+    expect(batcher.pending).toBe(3);
+    finish[0]!();
+    await first;
+    await tick();
+    expect(batches).toEqual([['a'], ['b', 'c', 'd']]);
+    expect(done).toEqual(['a']);
+    finish[1]!();
+    await Promise.all(rest);
+    expect(done).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('splits batches at maxBatchBytes and maxBatchItems; an item larger than the limit goes alone', async () => {
+    const sent: string[][] = [];
+    const batcher = new Batcher<string>({ maxBatchBytes: 100, maxBatchItems: 3, send: async (items) => void sent.push(items) });
+    const sizes: [string, number][] = [
+      ['x', 1],
+      ['a', 40],
+      ['b', 40],
+      ['c', 40],
+      ['big', 500],
+      ['d', 1],
+      ['e', 1],
+      ['f', 1],
+      ['g', 1],
+    ];
+    await Promise.all(sizes.map(([item, bytes]) => batcher.add(item, bytes)));
+    expect(sent).toEqual([['x'], ['a', 'b'], ['c'], ['big'], ['d', 'e', 'f'], ['g']]);
+  });
+
+  it('fails exactly the items of a failed batch with its error; later batches still go', async () => {
+    const { batches, finish, send } = manualSend();
+    const batcher = new Batcher<string>({ maxBatchBytes: 1000, send });
+    const a = batcher.add('a', 1);
+    const b = batcher.add('b', 1);
+    const c = batcher.add('c', 1);
+    await tick();
+    finish[0]!(new Error('broker said no'));
+    await expect(a).rejects.toThrow('broker said no');
+    await tick();
+    expect(batches[1]).toEqual(['b', 'c']);
+    finish[1]!();
+    await expect(Promise.all([b, c])).resolves.toBeDefined();
+    // Idle again: the next add starts a new batch at once.
+    const d = batcher.add('d', 1);
+    await tick();
+    expect(batches[2]).toEqual(['d']);
+    finish[2]!();
+    await d;
+  });
+
+  it('a send that throws synchronously fails its batch only', async () => {
+    let calls = 0;
+    const batcher = new Batcher<number>({
+      maxBatchBytes: 10,
+      send: (items) => {
+        calls++;
+        if (items.includes(1)) throw new Error('sync');
+        return Promise.resolve();
+      },
+    });
+    await expect(batcher.add(1, 10)).rejects.toThrow('sync');
+    await expect(batcher.add(2, 10)).resolves.toBeUndefined();
+    expect(calls).toBe(2);
+  });
+});
