@@ -17,7 +17,7 @@
  * reads them again.
  */
 import { ConnectionError, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
-import { Attr, CE_PREFIX, EMULATED_DELAY_HOLD_MS, InternalHeader, errorMessage, sleep } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate, errorMessage, retrying, settleOnce, sleep } from '@switchyard/core/spi';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage, KAFKA_PREFIX } from './wire.js';
@@ -73,7 +73,8 @@ class PartitionState {
   next: number | undefined;
   readonly pending = new Set<number>();
   readonly abandoned = new Set<number>();
-  readonly busyKeys = new Map<string, number>();
+  /** Keys with a message in flight: later ones of the key wait (per-key order). */
+  readonly keys = new KeyGate();
   /** Last offset this member committed. */
   committed = -1;
   revoked = false;
@@ -92,21 +93,6 @@ class PartitionState {
     if (this.abandoned.has(offset)) return true;
     return this.next === undefined || offset >= this.next;
   }
-
-  keyBusy(key: string | undefined): boolean {
-    return key !== undefined && this.busyKeys.has(key);
-  }
-
-  takeKey(key: string | undefined): void {
-    if (key !== undefined) this.busyKeys.set(key, (this.busyKeys.get(key) ?? 0) + 1);
-  }
-
-  releaseKey(key: string | undefined): void {
-    if (key === undefined) return;
-    const n = (this.busyKeys.get(key) ?? 1) - 1;
-    if (n <= 0) this.busyKeys.delete(key);
-    else this.busyKeys.set(key, n);
-  }
 }
 
 export interface GroupConsumerOptions {
@@ -118,6 +104,8 @@ export interface GroupConsumerOptions {
   readonly groupId: string;
   readonly prefetch: number;
   readonly onDelivery: (delivery: Delivery) => void;
+  /** Records of the topic this consumer hands out; the rest are skipped as settled (replies for other buses). */
+  readonly accept?: (message: KafkaMessage) => boolean;
 }
 
 export class GroupConsumer implements TransportConsumer {
@@ -129,7 +117,8 @@ export class GroupConsumer implements TransportConsumer {
   private held = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
-  private closed = false;
+  /** Aborted once closed: retries give up. */
+  private readonly lifetime = new AbortController();
   private closing: Promise<void> | undefined;
   private commitDirty = false;
   private committing: Promise<void> | undefined;
@@ -137,6 +126,10 @@ export class GroupConsumer implements TransportConsumer {
   /** True once the first join succeeded: later unrecoverable crashes restart the member. */
   private running = false;
   private readonly waitStep: number;
+
+  private get closed(): boolean {
+    return this.lifetime.signal.aborted;
+  }
 
   constructor(private readonly options: GroupConsumerOptions) {
     this.waitStep = Math.min(options.settings.heartbeatInterval, 1000);
@@ -147,7 +140,7 @@ export class GroupConsumer implements TransportConsumer {
     try {
       await this.startConsumer();
     } catch (err) {
-      this.closed = true;
+      this.lifetime.abort();
       await this.consumer?.disconnect().catch(() => undefined);
       throw new ConnectionError(`Kafka consumer for "${this.options.topic}" (group "${this.options.group}") could not join: ${errorMessage(err)}`, { cause: err });
     }
@@ -227,18 +220,16 @@ export class GroupConsumer implements TransportConsumer {
 
   /** A crash kafkajs does not recover from: build a fresh member, keeping the offset bookkeeping. */
   private async restart(): Promise<void> {
-    const old = this.consumer;
-    await old?.disconnect().catch(() => undefined);
-    for (let delay = 500; !this.closed; delay = Math.min(delay * 2, 10_000)) {
-      try {
-        await this.startConsumer();
-        return;
-      } catch (err) {
+    await this.consumer?.disconnect().catch(() => undefined);
+    await retrying(() => this.startConsumer(), {
+      initialDelayMs: 500,
+      maxDelayMs: 10_000,
+      signal: this.lifetime.signal,
+      onRetry: async (err) => {
         this.options.logger.warn('Restarting the Kafka consumer failed; trying again', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
         await this.consumer?.disconnect().catch(() => undefined);
-        await sleep(delay);
-      }
-    }
+      },
+    }).catch(() => undefined); // closed meanwhile
   }
 
   private onAssignment(partitions: number[]): void {
@@ -268,7 +259,8 @@ export class GroupConsumer implements TransportConsumer {
       if (halted()) return;
       const offset = Number(message.offset);
       if (state.next === undefined) state.next = offset;
-      if (!state.shouldDeliver(offset)) {
+      if (!state.shouldDeliver(offset) || this.options.accept?.(message) === false) {
+        state.next = Math.max(state.next, offset + 1);
         resolveOffset(message.offset);
         continue;
       }
@@ -286,7 +278,7 @@ export class GroupConsumer implements TransportConsumer {
         resolveOffset(message.offset);
         continue;
       }
-      while (this.inFlight >= this.options.prefetch || state.keyBusy(key)) {
+      while (this.inFlight >= this.options.prefetch || state.keys.isBusy(key)) {
         await this.changed.wait(this.waitStep);
         if (halted()) return;
         // Long handlers must not cost the membership: keep heartbeating while we wait.
@@ -311,7 +303,7 @@ export class GroupConsumer implements TransportConsumer {
 
   /** A held message is due: hand it out when a slot and its key are free (it stays pending meanwhile). */
   private async releaseHeld(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined): Promise<void> {
-    while (this.inFlight >= this.options.prefetch || state.keyBusy(key)) {
+    while (this.inFlight >= this.options.prefetch || state.keys.isBusy(key)) {
       if (this.stopping || state.revoked) break;
       await this.changed.wait(this.waitStep);
     }
@@ -326,16 +318,13 @@ export class GroupConsumer implements TransportConsumer {
     const { options } = this;
     state.abandoned.delete(offset);
     state.pending.add(offset);
-    state.takeKey(key);
+    state.keys.take(key);
     if (state.next === undefined || offset >= state.next) state.next = offset + 1;
     this.inFlight++;
-    let settled = false;
     const settle = (outcome: 'ack' | 'abandon') => {
-      if (settled) return;
-      settled = true;
       this.inFlight--;
       state.pending.delete(offset);
-      state.releaseKey(key);
+      state.keys.release(key);
       if (outcome === 'abandon' && !state.revoked) {
         state.abandoned.add(offset);
         this.rewind(state);
@@ -343,18 +332,19 @@ export class GroupConsumer implements TransportConsumer {
       this.changed.notify();
       if (!state.revoked) this.scheduleCommit();
     };
-    const delivery: Delivery = {
-      message: fromKafkaMessage(message),
-      // Kafka keeps no delivery count (capabilities.deliveryCount false): core counts what this process
-      // sees by brokerId, stable per record in every redelivery and group (also the id of a record without ce_id).
-      deliveryCount: 1,
-      brokerId: `${state.partition}:${offset}`,
-      ack: async () => settle('ack'),
-      // Never called: capabilities.nack is false. Treat as abandon should a caller try.
-      nack: async () => settle('abandon'),
-      abandon: async () => settle('abandon'),
-    };
-    options.onDelivery(delivery);
+    options.onDelivery(
+      settleOnce({
+        message: fromKafkaMessage(message),
+        // Kafka keeps no delivery count (capabilities.deliveryCount 'absent'): core counts what this process
+        // sees by brokerId, stable per record in every redelivery and group (also the id of a record without ce_id).
+        deliveryCount: 1,
+        brokerId: `${state.partition}:${offset}`,
+        ack: () => settle('ack'),
+        // Never called: capabilities.nack is 'none'. Treat as abandon should a caller try.
+        nack: () => settle('abandon'),
+        abandon: () => settle('abandon'),
+      }),
+    );
   }
 
   /** Read an abandoned message again: seek its partition back to the lowest abandoned offset. */
@@ -378,46 +368,50 @@ export class GroupConsumer implements TransportConsumer {
     });
   }
 
+  /** One commit request at a time; a failed one is tried again while running, and left to flushCommits once stopping. */
   private async commitLoop(): Promise<void> {
-    while (this.commitDirty && this.consumer !== undefined && !this.closed) {
+    while (this.commitDirty && !this.closed) {
       this.commitDirty = false;
-      const offsets: { topic: string; partition: number; offset: string }[] = [];
-      const states: [PartitionState, number][] = [];
-      for (const state of this.states.values()) {
-        const low = state.low();
-        if (state.revoked || low === undefined || low <= state.committed) continue;
-        offsets.push({ topic: this.options.topic, partition: state.partition, offset: String(low) });
-        states.push([state, low]);
-      }
-      if (offsets.length === 0) continue;
-      try {
-        await this.consumer.commitOffsets(offsets);
-        for (const [state, low] of states) state.committed = Math.max(state.committed, low);
-      } catch (err) {
-        this.options.logger.debug('Committing offsets failed; will retry', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
+      await retrying(() => this.commitOnce(), {
+        initialDelayMs: 250,
+        maxDelayMs: 2000,
+        signal: this.lifetime.signal,
+        retryIf: () => !this.stopping,
+        onRetry: (err) => this.options.logger.debug('Committing offsets failed; will retry', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) }),
+      }).catch(() => {
         this.commitDirty = true;
-        if (this.stopping) return;
-        await sleep(250);
-      }
+      });
+      if (this.stopping && this.commitDirty) return;
     }
   }
 
-  /** Settle what can be committed now (used on close). */
+  /** Commit every owned partition's lowest unsettled offset (computed afresh on each try). */
+  private async commitOnce(): Promise<void> {
+    const due = [...this.states.values()].flatMap((state) => {
+      const low = state.low();
+      return state.revoked || low === undefined || low <= state.committed ? [] : [{ state, low }];
+    });
+    if (due.length === 0 || this.consumer === undefined) return;
+    await this.consumer.commitOffsets(due.map(({ state, low }) => ({ topic: this.options.topic, partition: state.partition, offset: String(low) })));
+    for (const { state, low } of due) state.committed = Math.max(state.committed, low);
+  }
+
+  /** On close: commit what can be committed, trying again until done or timeoutMs has passed. */
   private async flushCommits(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let tries = 0; tries < 20 && Date.now() < deadline; tries++) {
-      if (this.committing) {
-        await Promise.race([this.committing, sleep(deadline - Date.now())]);
-      }
-      let outstanding = false;
-      for (const state of this.states.values()) {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const uncommitted = () =>
+      [...this.states.values()].some((state) => {
         const low = state.low();
-        if (!state.revoked && low !== undefined && low > state.committed) outstanding = true;
-      }
-      if (!outstanding) return;
-      this.scheduleCommit();
-      await Promise.race([this.committing, sleep(deadline - Date.now())]);
-    }
+        return !state.revoked && low !== undefined && low > state.committed;
+      });
+    await retrying(
+      async () => {
+        if (uncommitted()) this.scheduleCommit();
+        await Promise.race([this.committing, sleep(timeoutMs, deadline)]);
+        if (uncommitted()) throw new Error('offsets not committed yet');
+      },
+      { initialDelayMs: 50, maxDelayMs: 1000, signal: deadline },
+    ).catch(() => undefined); // what stays uncommitted is read again by the group's next member
   }
 
   async stop(): Promise<void> {
@@ -439,7 +433,7 @@ export class GroupConsumer implements TransportConsumer {
   private async shutdown(): Promise<void> {
     await this.stop();
     await this.flushCommits(10_000);
-    this.closed = true;
+    this.lifetime.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.changed.notify();

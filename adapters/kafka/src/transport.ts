@@ -3,7 +3,9 @@ import {
   ConnectionError,
   PayloadTooLargeError,
   type Capabilities,
+  type ConsumeOptions,
   type Delivery,
+  type GroupPolicy,
   type Logger,
   type PublishRequest,
   type Transport,
@@ -11,12 +13,13 @@ import {
   type TransportContext,
   type TransportFactory,
 } from '@switchyard/core';
-import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, scrubSecrets, sleep, wireSize } from '@switchyard/core/spi';
+import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
 import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
 import { GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
+import { INBOX_HEADER, isInbox, isReplyTo, physicalTopic, REPLIES_TOPIC, REPLIES_TOPIC_CONFIG } from './replies.js';
 import { isInvalidTopic, topicCollisionError } from './topics.js';
 import { toKafkaMessage } from './wire.js';
 
@@ -24,9 +27,6 @@ import { toKafkaMessage } from './wire.js';
 export function kafkaGroupId(topic: string, group: string): string {
   return `${group}:${topic}`;
 }
-
-/** Core's emulated request/reply inboxes: one private topic per bus; one partition is plenty. */
-const REPLY_TOPIC_PREFIX = 'switchyard.reply.';
 
 /** Largest body + headers + key accepted: under the broker default message.max.bytes (1,048,588) with room for record overhead. */
 export const MAX_PAYLOAD_BYTES = 1_000_000;
@@ -37,22 +37,19 @@ export const createKafkaTransport: TransportFactory = (url: URL, context: Transp
   return new KafkaTransport(settings, context.logger);
 };
 
-interface InternalBroker {
-  offsetCommit(request: {
-    groupId: string;
-    groupGenerationId: number;
-    memberId: string;
-    retentionTime: number;
-    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
-  }): Promise<unknown>;
-}
+type Offset = { partition: number; offset: string };
+type OffsetCommit = { groupId: string; groupGenerationId: number; memberId: string; retentionTime: number; topics: { topic: string; partitions: Offset[] }[] };
 
+/** kafkajs internals behind its private createCluster, for an OffsetCommit outside any group generation. */
 interface InternalCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  findGroupCoordinator(request: { groupId: string }): Promise<InternalBroker>;
   refreshMetadata(): Promise<void>;
+  findGroupCoordinator(request: { groupId: string }): Promise<{ offsetCommit(request: OffsetCommit): Promise<unknown> }>;
 }
+
+/** OffsetCommit answers meaning the group has live members: it keeps its own offsets. */
+const GROUP_ACTIVE = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
 
 export class KafkaTransport implements Transport {
   readonly name = 'kafka';
@@ -89,13 +86,13 @@ export class KafkaTransport implements Transport {
   private readonly topics = new Map<string, Promise<void>>();
   private readonly groups = new Map<string, Promise<void>>();
   private readonly consumers = new Set<GroupConsumer>();
-  private closed = false;
+  /** Aborted on close: retries in flight give up. */
+  private readonly lifetime = new AbortController();
 
   constructor(
     private readonly settings: KafkaSettings,
     private readonly logger: Logger,
   ) {
-    const secrets = settings.sasl ? [settings.sasl.password] : [];
     this.kafka = new Kafka({
       clientId: settings.clientId,
       brokers: settings.brokers,
@@ -105,9 +102,13 @@ export class KafkaTransport implements Transport {
       requestTimeout: settings.requestTimeout,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 },
       logLevel: logLevel.INFO,
-      logCreator: kafkaLogCreator(logger, secrets),
+      logCreator: kafkaLogCreator(logger, settings.sasl ? [settings.sasl.password] : []),
     });
     this.publisher = new Publisher(this.kafka, settings.maxBatchBytes, settings.requestTimeout, logger);
+  }
+
+  private get closed(): boolean {
+    return this.lifetime.signal.aborted;
   }
 
   async connect(): Promise<void> {
@@ -122,9 +123,13 @@ export class KafkaTransport implements Transport {
 
   async publish({ topic, message }: PublishRequest): Promise<void> {
     this.assertOpen();
-    await this.ensureTopic(topic);
+    const physical = physicalTopic(topic);
+    await this.ensureTopic(physical);
+    const record = toKafkaMessage(message);
+    // A reply: to the shared replies topic, marked with the inbox it is for (replies.ts).
+    if (physical !== topic) record.headers = { ...record.headers, [INBOX_HEADER]: topic };
     try {
-      await this.publisher.send(topic, toKafkaMessage(message), wireSize(message) + 64);
+      await this.publisher.send(physical, record, wireSize(message) + 64 + (physical === topic ? 0 : topic.length + INBOX_HEADER.length));
     } catch (err) {
       // The broker refuses this record for its size: the same publish can never succeed. (Records
       // this large travel alone in their produce request, so the error is about this one.)
@@ -134,16 +139,29 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  async declareGroup(topic: string, group: string): Promise<void> {
+  /** Kafka stores no group policy (README, "Group policies"): nothing to set or compare. */
+  async declareGroup(topic: string, group: string, _policy?: GroupPolicy): Promise<void> {
     this.assertOpen();
-    await this.ensureTopic(topic);
-    await this.ensureGroup(topic, kafkaGroupId(topic, group));
+    const physical = physicalTopic(topic);
+    await this.ensureTopic(physical);
+    await this.ensureGroup(physical, kafkaGroupId(topic, group));
   }
 
-  async consume(topic: string, group: string, options: { prefetch: number }, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
+  async consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
     this.assertOpen();
-    await this.declareGroup(topic, group);
-    const consumer = this.groupConsumer(topic, group, options.prefetch, onDelivery);
+    await this.declareGroup(topic, group, options.policy);
+    const { kafka, settings, logger } = this;
+    const consumer = new GroupConsumer({
+      kafka,
+      settings,
+      logger,
+      topic: physicalTopic(topic),
+      group,
+      groupId: kafkaGroupId(topic, group),
+      prefetch: options.prefetch,
+      onDelivery,
+      ...(isInbox(topic) ? { accept: (message) => isReplyTo(message, topic) } : {}),
+    });
     this.consumers.add(consumer);
     try {
       await consumer.start();
@@ -165,15 +183,14 @@ export class KafkaTransport implements Transport {
   }
 
   /**
-   * Delete the consumer group (with its committed offsets). The topic stays, even a private reply
-   * topic: kafkajs keeps every topic it produced to in its metadata and, once one is deleted,
-   * fails every later metadata refresh (kafkajs issues #1146, #1622) — each service that replied
-   * to this bus would then lose a publish batch after a ~6 s stall. See the README's caveats.
+   * Delete the consumer group with its committed offsets. A reply topic is then gone entirely: it
+   * lives in the shared replies topic only as its group (replies.ts). Other topics stay (their
+   * other groups, and other clients' metadata, need them).
    */
   async deleteGroup(topic: string, group: string): Promise<void> {
     this.assertOpen();
     const groupId = kafkaGroupId(topic, group);
-    this.groups.delete(`${groupId}\0${topic}`);
+    this.groups.delete(`${groupId}\0${physicalTopic(topic)}`);
     const admin = await this.getAdmin();
     try {
       await admin.deleteGroups([groupId]);
@@ -186,21 +203,28 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  private groupConsumer(topic: string, group: string, prefetch: number, onDelivery: (delivery: Delivery) => void): GroupConsumer {
-    const { kafka, settings, logger } = this;
-    return new GroupConsumer({ kafka, settings, logger, topic, group, groupId: kafkaGroupId(topic, group), prefetch, onDelivery });
+  /** The group's Kafka consumer group; without a group, the topic (a reply topic: while any group reads it). */
+  async exists(topic: string, group?: string): Promise<boolean> {
+    this.assertOpen();
+    const admin = await this.getAdmin();
+    try {
+      if (group !== undefined) {
+        const { groups } = await admin.describeGroups([kafkaGroupId(topic, group)]);
+        return groups.some((g) => g.state !== 'Dead');
+      }
+      if (isInbox(topic)) return (await admin.listGroups()).groups.some((g) => g.groupId.endsWith(`:${topic}`));
+      return (await admin.listTopics()).includes(topic);
+    } catch (err) {
+      if ((err as { type?: string }).type === 'GROUP_ID_NOT_FOUND') return false;
+      throw this.connectionError(`Looking up "${topic}" on Kafka failed`, err);
+    }
   }
 
   async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
-    const details: Record<string, unknown> = {
-      brokers: this.settings.brokers,
-      clientId: this.settings.clientId,
-      consumers: this.consumers.size,
-    };
+    const details: Record<string, unknown> = { brokers: this.settings.brokers, clientId: this.settings.clientId, consumers: this.consumers.size };
     if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
     try {
-      const admin = await this.getAdmin();
-      const cluster = await admin.describeCluster();
+      const cluster = await (await this.getAdmin()).describeCluster();
       return { ok: true, details: { ...details, clusterId: cluster.clusterId, nodes: cluster.brokers.length, controller: cluster.controller } };
     } catch (err) {
       return { ok: false, details: { ...details, error: this.scrub(errorMessage(err)) } };
@@ -209,7 +233,7 @@ export class KafkaTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.lifetime.abort();
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
     await this.publisher.close().catch(() => undefined);
@@ -226,41 +250,31 @@ export class KafkaTransport implements Transport {
     if (!pending) {
       pending = (async () => {
         const admin = await this.getAdmin();
+        const { partitions: numPartitions, replicationFactor } = this.settings;
+        const configEntries = topic === REPLIES_TOPIC ? REPLIES_TOPIC_CONFIG : [];
         try {
           // kafkajs's own waitForLeaders trips over UNKNOWN_TOPIC_OR_PARTITION on KRaft brokers; wait below instead.
-          await admin.createTopics({
-            waitForLeaders: false,
-            topics: [{ topic, numPartitions: topic.startsWith(REPLY_TOPIC_PREFIX) ? 1 : this.settings.partitions, replicationFactor: this.settings.replicationFactor }],
-          });
+          await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions, replicationFactor, configEntries }] });
         } catch (err) {
           // A portable name Kafka calls invalid collides with an existing topic ('.' vs '_').
           if (isInvalidTopic(err)) throw await topicCollisionError(admin, topic, err, (text) => this.scrub(text));
           if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
         }
-        await this.waitForLeaders(admin, topic);
+        // Until every partition has a leader (a new topic takes a moment to appear everywhere).
+        await this.retry(
+          async () => {
+            const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+            if (!metadata?.partitions.length || metadata.partitions.some((p) => p.leader < 0)) throw new Error('timed out waiting for partition leaders');
+          },
+          { initialDelayMs: 50, maxDelayMs: 500, deadlineMs: 30_000 },
+        ).catch((err: unknown) => {
+          throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, err);
+        });
       })();
       this.topics.set(topic, pending);
       pending.catch(() => this.topics.delete(topic));
     }
     return pending;
-  }
-
-  /** Until every partition of the topic has a leader (a new topic takes a moment to appear everywhere). */
-  private async waitForLeaders(admin: Admin, topic: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    let lastError: unknown;
-    for (let attempt = 0; Date.now() < deadline && !this.closed; attempt++) {
-      try {
-        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-        const partitions = topics[0]?.partitions ?? [];
-        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
-      } catch (err) {
-        lastError = err;
-        if ((err as { retriable?: boolean }).retriable === false) break;
-      }
-      await sleep(Math.min(50 * 2 ** attempt, 500));
-    }
-    throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, lastError ?? new Error('timed out waiting for partition leaders'));
   }
 
   /**
@@ -272,7 +286,9 @@ export class KafkaTransport implements Transport {
     const cacheKey = `${groupId}\0${topic}`;
     let pending = this.groups.get(cacheKey);
     if (!pending) {
-      pending = this.initGroupOffsets(topic, groupId);
+      // Coordinator moves and loads (a fresh or restarting broker), and kafkajs's own races (e.g.
+      // fetchTopicOffsets on metadata refreshed concurrently), are retriable: try for a while.
+      pending = this.retry(() => this.initGroupOffsets(topic, groupId), { initialDelayMs: 200, maxDelayMs: 2000, attempts: 12 });
       this.groups.set(cacheKey, pending);
       pending.catch(() => this.groups.delete(cacheKey));
     }
@@ -280,21 +296,6 @@ export class KafkaTransport implements Transport {
   }
 
   private async initGroupOffsets(topic: string, groupId: string): Promise<void> {
-    // Coordinator moves and loads (a fresh or restarting broker) are retriable: try for a while.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.initGroupOffsetsOnce(topic, groupId);
-        return;
-      } catch (err) {
-        // Also kafkajs's own races (e.g. fetchTopicOffsets on metadata refreshed concurrently): try again.
-        const cause = (err as { cause?: { retriable?: boolean } }).cause;
-        if (attempt >= 12 || cause?.retriable === false || this.closed) throw err;
-        await sleep(Math.min(100 * 2 ** attempt, 2000));
-      }
-    }
-  }
-
-  private async initGroupOffsetsOnce(topic: string, groupId: string): Promise<void> {
     const admin = await this.getAdmin();
     try {
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -308,32 +309,40 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  private async commitAsSimpleConsumer(groupId: string, topic: string, partitions: { partition: number; offset: string }[]): Promise<void> {
+  private async commitAsSimpleConsumer(groupId: string, topic: string, partitions: Offset[]): Promise<void> {
     const cluster = await this.getOffsetsCluster();
+    const active = (err: unknown) => this.logger.debug('Group already active; it keeps its own offsets', { groupId, error: errorMessage(err) });
     if (cluster === undefined) {
       // Public-API fallback (joins the group briefly; slower).
-      await (await this.getAdmin()).setOffsets({ groupId, topic, partitions }).catch((err: unknown) => {
-        this.logger.debug('Group already active; it keeps its own offsets', { groupId, error: errorMessage(err) });
-      });
+      await (await this.getAdmin()).setOffsets({ groupId, topic, partitions }).catch(active);
       return;
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await this.retry(
+      async () => {
         const coordinator = await cluster.findGroupCoordinator({ groupId });
         await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions }] });
-        return;
-      } catch (err) {
-        const type = (err as { type?: string }).type ?? '';
-        if (['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS'].includes(type)) {
-          // Members are active: the group already started and keeps its own offsets.
-          this.logger.debug('Group already active; it keeps its own offsets', { groupId, type });
-          return;
-        }
-        if (attempt >= 6) throw err;
-        if (type === 'NOT_COORDINATOR' || type === 'NOT_COORDINATOR_FOR_GROUP') await cluster.refreshMetadata().catch(() => undefined);
-        await sleep(100 * attempt);
-      }
-    }
+      },
+      {
+        initialDelayMs: 100,
+        maxDelayMs: 1000,
+        attempts: 6,
+        retryIf: (err) => !GROUP_ACTIVE.has(kafkaErrorType(err)),
+        onRetry: (err) => (kafkaErrorType(err).startsWith('NOT_COORDINATOR') ? cluster.refreshMetadata().catch(() => undefined) : undefined),
+      },
+    ).catch((err: unknown) => {
+      if (!GROUP_ACTIVE.has(kafkaErrorType(err))) throw err;
+      active(err);
+    });
+  }
+
+  /** core's retrying, giving up when the transport closes or kafkajs calls the error not retriable. */
+  private retry<T>(operation: () => Promise<T>, options: Omit<RetryingOptions, 'signal'>): Promise<T> {
+    const { retryIf } = options;
+    return retrying(operation, {
+      ...options,
+      signal: this.lifetime.signal,
+      retryIf: (err, attempt) => !isFatal(err) && (retryIf?.(err, attempt) ?? true),
+    });
   }
 
   /** kafkajs's internal cluster (for an OffsetCommit outside a group generation); undefined if this kafkajs build hides it. */
@@ -386,6 +395,16 @@ export class KafkaTransport implements Transport {
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('kafka transport');
   }
+}
+
+function kafkaErrorType(err: unknown): string {
+  return (err as { type?: string } | undefined)?.type ?? '';
+}
+
+/** kafkajs marks errors waiting will not heal (also when wrapped in a ConnectionError's cause). */
+function isFatal(err: unknown): boolean {
+  const e = err as { retriable?: boolean; cause?: { retriable?: boolean } } | undefined;
+  return e?.retriable === false || e?.cause?.retriable === false || err instanceof ClosedError;
 }
 
 /** kafkajs reports a record over message.max.bytes as MESSAGE_TOO_LARGE (or RECORD_LIST_TOO_LARGE), possibly wrapped. */
