@@ -19,4 +19,5 @@ export { retrying, type RetryingOptions } from './kit/retrying.js';
 export { settleOnce, type DeliveryParts } from './kit/settle-once.js';
 export { KeyGate } from './kit/key-gate.js';
 export { Batcher, type BatcherOptions } from './kit/batcher.js';
+export { ChangeSignal } from './kit/change-signal.js';
 export { groupPolicyConflict } from './group-policy.js';

@@ -5,6 +5,7 @@
  * Deliveries are always dispatched on a later tick, never inside publish().
  */
 import { ConnectionError } from '../errors.js';
+import { ChangeSignal } from '../kit/change-signal.js';
 import { KeyGate } from '../kit/key-gate.js';
 import type { GroupPolicy, WireMessage } from '../spi.js';
 import { FaultPlan } from './faults.js';
@@ -39,10 +40,6 @@ export interface PushConsumer extends Holder {
   prefetch: number;
   stopped: boolean;
   deliver(lease: Lease): void;
-}
-
-interface PullWaiter {
-  readonly wake: () => void;
 }
 
 /**
@@ -101,7 +98,8 @@ export class GroupQueue {
   /** Keys with a message out (delivered, or waiting out a nack delay): later ones of that key wait. */
   private readonly busyKeys = new KeyGate();
   private readonly consumers: PushConsumer[] = [];
-  private readonly pullWaiters = new Set<PullWaiter>();
+  /** Pulls waiting for messages. */
+  private readonly pullWaiters = new ChangeSignal();
   private nextConsumer = 0;
   private dispatchScheduled = false;
   /** The policy its consumers declared (see the transport's adoptPolicy). */
@@ -189,18 +187,7 @@ export class GroupQueue {
   }
 
   waitForMessages(signal: AbortSignal | undefined, waitMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const waiter: PullWaiter = { wake: () => done() };
-      const timer = setTimeout(() => done(), waitMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.pullWaiters.delete(waiter);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      signal?.addEventListener('abort', done);
-      this.pullWaiters.add(waiter);
-    });
+    return this.pullWaiters.wait(waitMs, signal);
   }
 
   private finish(lease: Lease): boolean {
@@ -252,7 +239,7 @@ export class GroupQueue {
 
   private dispatch(): void {
     if (this.faults.isDown) return; // resumes when the fault plan says the broker is back
-    if (this.ready.size > 0) for (const waiter of [...this.pullWaiters]) waiter.wake();
+    if (this.ready.size > 0) this.pullWaiters.notify();
     if (this.consumers.length === 0) return;
     const handed: [PushConsumer, Lease][] = [];
     this.ready.scan((entry) => {

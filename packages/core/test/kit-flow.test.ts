@@ -1,6 +1,6 @@
-/** Pure tests of the adapter kit's per-key gate and publish micro-batcher (no broker, no bus). */
+/** Pure tests of the adapter kit's per-key gate, change signal and publish micro-batcher (no broker, no bus). */
 import { describe, expect, it } from 'vitest';
-import { Batcher, KeyGate } from '../src/spi-entry.js';
+import { Batcher, ChangeSignal, KeyGate } from '../src/spi-entry.js';
 
 describe('KeyGate (one message per key in flight)', () => {
   it('holds a key while it is in flight; keyless messages never wait', () => {
@@ -30,6 +30,42 @@ describe('KeyGate (one message per key in flight)', () => {
     expect(gate.isBusy('k')).toBe(false);
     gate.take('k');
     expect(gate.isBusy('k')).toBe(true);
+  });
+});
+
+describe('ChangeSignal (wake loops waiting for a change)', () => {
+  it('notify wakes every current waiter at once; later waiters wait for the next notify', async () => {
+    const signal = new ChangeSignal();
+    const woke: string[] = [];
+    const a = signal.wait(60_000).then(() => woke.push('a'));
+    const b = signal.wait(60_000).then(() => woke.push('b'));
+    expect(signal.waiting).toBe(2);
+    signal.notify();
+    await Promise.all([a, b]);
+    expect(woke.sort()).toEqual(['a', 'b']);
+    expect(signal.waiting).toBe(0);
+    let late = false;
+    const c = signal.wait(60_000).then(() => {
+      late = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(late).toBe(false);
+    signal.notify();
+    await c;
+    expect(late).toBe(true);
+  });
+
+  it('a wait ends after its time or when its abort signal fires, and leaves no waiter behind', async () => {
+    const signal = new ChangeSignal();
+    const started = Date.now();
+    await signal.wait(20);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15);
+    const controller = new AbortController();
+    const aborted = signal.wait(60_000, controller.signal);
+    controller.abort();
+    await aborted;
+    await signal.wait(60_000, controller.signal); // already aborted: at once
+    expect(signal.waiting).toBe(0);
   });
 });
 
