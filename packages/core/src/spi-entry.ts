@@ -20,4 +20,5 @@ export { settleOnce, type DeliveryParts } from './kit/settle-once.js';
 export { KeyGate } from './kit/key-gate.js';
 export { Batcher, type BatcherOptions } from './kit/batcher.js';
 export { ChangeSignal } from './kit/change-signal.js';
+export { delayHoldMs } from './kit/delay-hold.js';
 export { groupPolicyConflict } from './group-policy.js';

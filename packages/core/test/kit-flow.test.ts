@@ -1,6 +1,6 @@
-/** Pure tests of the adapter kit's per-key gate, change signal and publish micro-batcher (no broker, no bus). */
+/** Pure tests of the adapter kit's per-key gate, change signal, delay hold and publish micro-batcher (no broker, no bus). */
 import { describe, expect, it } from 'vitest';
-import { Batcher, ChangeSignal, KeyGate } from '../src/spi-entry.js';
+import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate } from '../src/spi-entry.js';
 
 describe('KeyGate (one message per key in flight)', () => {
   it('holds a key while it is in flight; keyless messages never wait', () => {
@@ -155,5 +155,24 @@ describe('Batcher (publish micro-batching)', () => {
     await expect(batcher.add(1, 10)).rejects.toThrow('sync');
     await expect(batcher.add(2, 10)).resolves.toBeUndefined();
     expect(calls).toBe(2);
+  });
+});
+
+describe('delayHoldMs (emulated delay: how long a transport holds a message)', () => {
+  const now = Date.parse('2030-01-01T00:00:00.000Z');
+  const message = (headers: Record<string, string>) => ({ body: new Uint8Array(), headers });
+  const at = (ms: number) => new Date(now + ms).toISOString();
+
+  it('holds a not-yet-due message until due, at most EMULATED_DELAY_HOLD_MS', () => {
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(1200) }), 'g', now)).toBe(1200);
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(3_600_000) }), 'g', now)).toBe(EMULATED_DELAY_HOLD_MS);
+  });
+
+  it('hands over at once what is due, undelayed, unreadable, or a copy for another group', () => {
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(-5) }), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({}), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({ [Attr.notBefore]: 'soon' }), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(1000), [InternalHeader.forGroup]: 'other' }), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(1000), [InternalHeader.forGroup]: 'g' }), 'g', now)).toBe(1000);
   });
 });
