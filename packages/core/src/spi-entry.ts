@@ -21,4 +21,5 @@ export { KeyGate } from './kit/key-gate.js';
 export { Batcher, type BatcherOptions } from './kit/batcher.js';
 export { ChangeSignal } from './kit/change-signal.js';
 export { delayHoldMs } from './kit/delay-hold.js';
+export { PromiseCache } from './kit/promise-cache.js';
 export { groupPolicyConflict } from './group-policy.js';

@@ -1,6 +1,6 @@
-/** Pure tests of the adapter kit's per-key gate, change signal, delay hold and publish micro-batcher (no broker, no bus). */
+/** Pure tests of the adapter kit's per-key gate, change signal, delay hold, promise cache and publish micro-batcher (no broker, no bus). */
 import { describe, expect, it } from 'vitest';
-import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate } from '../src/spi-entry.js';
+import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate, PromiseCache } from '../src/spi-entry.js';
 
 describe('KeyGate (one message per key in flight)', () => {
   it('holds a key while it is in flight; keyless messages never wait', () => {
@@ -174,5 +174,57 @@ describe('delayHoldMs (emulated delay: how long a transport holds a message)', (
     expect(delayHoldMs(message({ [Attr.notBefore]: 'soon' }), 'g', now)).toBe(0);
     expect(delayHoldMs(message({ [Attr.notBefore]: at(1000), [InternalHeader.forGroup]: 'other' }), 'g', now)).toBe(0);
     expect(delayHoldMs(message({ [Attr.notBefore]: at(1000), [InternalHeader.forGroup]: 'g' }), 'g', now)).toBe(1000);
+  });
+});
+
+describe('PromiseCache (create once, forget failures)', () => {
+  it('shares one attempt per key between concurrent callers and keeps a success', async () => {
+    const cache = new PromiseCache<string, number>();
+    let calls = 0;
+    const create = async (key: string) => {
+      calls++;
+      await new Promise((resolve) => setImmediate(resolve));
+      return key.length;
+    };
+    expect(await Promise.all([cache.get('abc', create), cache.get('abc', create), cache.get('de', create)])).toEqual([3, 3, 2]);
+    expect(await cache.get('abc', create)).toBe(3);
+    expect(calls).toBe(2);
+  });
+
+  it('forgets a failed attempt (also a synchronous throw), so the next call tries again', async () => {
+    const cache = new PromiseCache<string, string>();
+    await expect(cache.get('k', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    await expect(
+      cache.get('k', () => {
+        throw new Error('sync');
+      }),
+    ).rejects.toThrow('sync');
+    await expect(cache.get('k', async () => 'up')).resolves.toBe('up');
+  });
+
+  it('delete and clear hand back what was kept and make the next get create again', async () => {
+    const cache = new PromiseCache<string, string>();
+    await cache.get('a', async () => 'first');
+    await expect(cache.delete('a')).resolves.toBe('first');
+    expect(cache.delete('a')).toBeUndefined();
+    expect(await cache.get('a', async () => 'second')).toBe('second');
+    const pending = cache.get('b', () => new Promise((resolve) => setImmediate(() => resolve('late'))));
+    const kept = cache.clear();
+    expect(kept).toHaveLength(2);
+    expect(await Promise.all(kept)).toEqual(['second', 'late']);
+    await pending;
+    expect(await cache.get('b', async () => 'again')).toBe('again');
+  });
+
+  it('a failure of an attempt already replaced does not evict its replacement', async () => {
+    const cache = new PromiseCache<string, string>();
+    let fail!: (err: Error) => void;
+    const first = cache.get('k', () => new Promise<string>((_, reject) => (fail = reject)));
+    cache.delete('k');
+    const second = cache.get('k', async () => 'replacement');
+    fail(new Error('old attempt'));
+    await expect(first).rejects.toThrow('old attempt');
+    expect(await second).toBe('replacement');
+    expect(await cache.get('k', async () => 'not called')).toBe('replacement');
   });
 });
