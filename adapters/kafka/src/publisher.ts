@@ -5,8 +5,8 @@
  * Each publish resolves only when the broker acknowledged the request that carried it.
  */
 import type { Logger } from '@switchyard/core';
-import { Batcher, errorMessage } from '@switchyard/core/spi';
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Batcher, errorMessage, PromiseCache } from '@switchyard/core/spi';
+import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 
 interface Outgoing {
   readonly topic: string;
@@ -15,11 +15,11 @@ interface Outgoing {
 
 export class Publisher {
   private readonly batcher: Batcher<Outgoing>;
-  private producer: Promise<Producer> | undefined;
+  private readonly producer = new PromiseCache<'producer', Producer>();
   private closed = false;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly connectProducer: () => Promise<Producer>,
     maxBatchBytes: number,
     private readonly requestTimeout: number,
     private readonly logger: Logger,
@@ -27,42 +27,19 @@ export class Publisher {
     this.batcher = new Batcher({ maxBatchBytes, send: (records) => this.sendBatch(records) });
   }
 
-  connect(): Promise<void> {
-    return this.getProducer().then(() => undefined);
+  /** Connect the producer (a failed connect is not kept: the next publish tries again). */
+  async connect(): Promise<void> {
+    await this.producer.get('producer', this.connectProducer);
   }
 
   send(topic: string, message: Message, size: number): Promise<void> {
     return this.batcher.add({ topic, message }, size);
   }
 
-  private getProducer(): Promise<Producer> {
-    this.producer ??= (async () => {
-      const producer = this.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 },
-      });
-      try {
-        await producer.connect();
-      } catch (err) {
-        await producer.disconnect().catch(() => undefined);
-        throw err;
-      }
-      return producer;
-    })();
-    // A failed connect is not cached: the next publish tries again.
-    this.producer.catch(() => {
-      this.producer = undefined;
-    });
-    return this.producer;
-  }
-
   private async sendBatch(records: Outgoing[]): Promise<void> {
     try {
       if (this.closed) throw new Error('the transport is closed');
-      const producer = await this.getProducer();
+      const producer = await this.producer.get('producer', this.connectProducer);
       const byTopic = new Map<string, Message[]>();
       for (const { topic, message } of records) {
         const list = byTopic.get(topic);
@@ -75,17 +52,16 @@ export class Publisher {
       this.logger.debug('Kafka produce request failed', { messages: records.length, error: errorMessage(err) });
       // The idempotent producer's sequence state may no longer match the broker's (e.g. after a
       // broker restart): start over with a fresh producer id.
-      const old = this.producer;
-      this.producer = undefined;
-      void old?.then((p) => p.disconnect()).catch(() => undefined);
+      void this.producer
+        .delete('producer')
+        ?.then((p) => p.disconnect())
+        .catch(() => undefined);
       throw err;
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const producer = this.producer;
-    this.producer = undefined;
-    if (producer) await (await producer.catch(() => undefined))?.disconnect();
+    await Promise.all(this.producer.clear().map((p) => p.then((producer) => producer.disconnect()).catch(() => undefined)));
   }
 }

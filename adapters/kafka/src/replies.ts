@@ -8,6 +8,7 @@
  * metadata of every kafkajs client that wrote to them (kafkajs#1146, #1622).
  */
 import type { KafkaMessage } from 'kafkajs';
+import { headerText } from './wire.js';
 
 export const REPLY_TOPIC_PREFIX = 'switchyard.reply.';
 export const REPLIES_TOPIC = 'switchyard.replies';
@@ -30,7 +31,5 @@ export function physicalTopic(topic: string): string {
 
 /** Whether a record of the shared topic is a reply to `inbox`. */
 export function isReplyTo(message: KafkaMessage, inbox: string): boolean {
-  const raw = message.headers?.[INBOX_HEADER];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  return value?.toString() === inbox;
+  return headerText(message.headers, INBOX_HEADER) === inbox;
 }

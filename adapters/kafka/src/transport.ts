@@ -1,20 +1,8 @@
-import {
-  ClosedError,
-  ConnectionError,
-  PayloadTooLargeError,
-  type Capabilities,
-  type ConsumeOptions,
-  type Delivery,
-  type GroupPolicy,
-  type Logger,
-  type PublishRequest,
-  type Transport,
-  type TransportConsumer,
-  type TransportContext,
-  type TransportFactory,
-} from '@switchyard/core';
-import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
-import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
+import { ClosedError, ConnectionError, PayloadTooLargeError } from '@switchyard/core';
+import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Logger } from '@switchyard/core';
+import type { PublishRequest, Transport, TransportConsumer, TransportContext, TransportFactory } from '@switchyard/core';
+import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, PromiseCache, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type SASLOptions } from 'kafkajs';
 import { GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
@@ -48,6 +36,9 @@ interface InternalCluster {
   findGroupCoordinator(request: { groupId: string }): Promise<{ offsetCommit(request: OffsetCommit): Promise<unknown> }>;
 }
 
+/** kafkajs's own retries of a request (connection drops, leader moves). */
+const KAFKAJS_RETRY = { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 };
+
 /** OffsetCommit answers meaning the group has live members: it keeps its own offsets. */
 const GROUP_ACTIVE = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
 
@@ -79,12 +70,12 @@ export class KafkaTransport implements Transport {
   };
 
   private readonly kafka: Kafka;
-  private admin: Admin | undefined;
-  private adminConnecting: Promise<Admin> | undefined;
-  private offsetsCluster: Promise<InternalCluster | undefined> | undefined;
+  private readonly admin = new PromiseCache<'admin', Admin>();
+  private readonly offsetsCluster = new PromiseCache<'cluster', InternalCluster | undefined>();
   private readonly publisher: Publisher;
-  private readonly topics = new Map<string, Promise<void>>();
-  private readonly groups = new Map<string, Promise<void>>();
+  /** Topics created (or found) by this transport; groups whose start offsets are set, by `<group id>\0<topic>`. */
+  private readonly topics = new PromiseCache<string, void>();
+  private readonly groups = new PromiseCache<string, void>();
   private readonly consumers = new Set<GroupConsumer>();
   /** Aborted on close: retries in flight give up. */
   private readonly lifetime = new AbortController();
@@ -93,18 +84,16 @@ export class KafkaTransport implements Transport {
     private readonly settings: KafkaSettings,
     private readonly logger: Logger,
   ) {
-    this.kafka = new Kafka({
-      clientId: settings.clientId,
-      brokers: settings.brokers,
-      ssl: settings.ssl,
-      ...(settings.sasl ? { sasl: settings.sasl as SASLOptions } : {}),
-      connectionTimeout: settings.connectionTimeout,
-      requestTimeout: settings.requestTimeout,
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 },
-      logLevel: logLevel.INFO,
-      logCreator: kafkaLogCreator(logger, settings.sasl ? [settings.sasl.password] : []),
-    });
-    this.publisher = new Publisher(this.kafka, settings.maxBatchBytes, settings.requestTimeout, logger);
+    const { clientId, brokers, ssl, connectionTimeout, requestTimeout, sasl } = settings;
+    const logCreator = kafkaLogCreator(logger, sasl ? [sasl.password] : []);
+    const auth = sasl ? { sasl: sasl as SASLOptions } : {};
+    this.kafka = new Kafka({ clientId, brokers, ssl, connectionTimeout, requestTimeout, retry: KAFKAJS_RETRY, logLevel: logLevel.INFO, logCreator, ...auth });
+    const producer = () => {
+      this.assertOpen();
+      const createPartitioner = Partitioners.DefaultPartitioner;
+      return connected(this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner, retry: KAFKAJS_RETRY }));
+    };
+    this.publisher = new Publisher(producer, settings.maxBatchBytes, settings.requestTimeout, logger);
   }
 
   private get closed(): boolean {
@@ -151,24 +140,14 @@ export class KafkaTransport implements Transport {
     this.assertOpen();
     await this.declareGroup(topic, group, options.policy);
     const { kafka, settings, logger } = this;
-    const consumer = new GroupConsumer({
-      kafka,
-      settings,
-      logger,
-      topic: physicalTopic(topic),
-      group,
-      groupId: kafkaGroupId(topic, group),
-      prefetch: options.prefetch,
-      onDelivery,
-      ...(isInbox(topic) ? { accept: (message) => isReplyTo(message, topic) } : {}),
-    });
+    const accept = isInbox(topic) ? (message: KafkaMessage) => isReplyTo(message, topic) : undefined;
+    const groupId = kafkaGroupId(topic, group);
+    const consumer = new GroupConsumer({ kafka, settings, logger, topic: physicalTopic(topic), group, groupId, prefetch: options.prefetch, onDelivery, accept });
     this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (err) {
+    await consumer.start().catch((err: unknown) => {
       this.consumers.delete(consumer);
       throw err;
-    }
+    });
     if (this.closed) {
       await consumer.close();
       throw new ClosedError('kafka transport');
@@ -191,16 +170,13 @@ export class KafkaTransport implements Transport {
     this.assertOpen();
     const groupId = kafkaGroupId(topic, group);
     this.groups.delete(`${groupId}\0${physicalTopic(topic)}`);
-    const admin = await this.getAdmin();
-    try {
-      await admin.deleteGroups([groupId]);
-    } catch (err) {
+    await (await this.getAdmin()).deleteGroups([groupId]).catch((err: unknown) => {
       // Already gone (never committed, or expired) is what we want.
       const failures = (err as { groups?: { error?: { type?: string } }[] }).groups ?? [];
       if (failures.length === 0 || failures.some((f) => f.error?.type !== 'GROUP_ID_NOT_FOUND')) {
         throw this.connectionError(`Deleting Kafka consumer group "${groupId}" failed`, err, 'A group with live members cannot be deleted; close them first.');
       }
-    }
+    });
   }
 
   /** The group's Kafka consumer group; without a group, the topic (a reply topic: while any group reads it). */
@@ -237,44 +213,33 @@ export class KafkaTransport implements Transport {
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
     await this.publisher.close().catch(() => undefined);
-    const admin = this.admin;
-    this.admin = undefined;
-    await admin?.disconnect().catch(() => undefined);
-    const cluster = await this.offsetsCluster?.catch(() => undefined);
-    await cluster?.disconnect().catch(() => undefined);
+    const clients: Promise<{ disconnect(): Promise<void> } | undefined>[] = [...this.admin.clear(), ...this.offsetsCluster.clear()];
+    await Promise.all(clients.map((client) => client.then((c) => c?.disconnect()).catch(() => undefined)));
   }
 
   /** Create the topic on first use (partitions from the URL); an existing topic is fine. */
   private ensureTopic(topic: string): Promise<void> {
-    let pending = this.topics.get(topic);
-    if (!pending) {
-      pending = (async () => {
-        const admin = await this.getAdmin();
-        const { partitions: numPartitions, replicationFactor } = this.settings;
-        const configEntries = topic === REPLIES_TOPIC ? REPLIES_TOPIC_CONFIG : [];
-        try {
-          // kafkajs's own waitForLeaders trips over UNKNOWN_TOPIC_OR_PARTITION on KRaft brokers; wait below instead.
-          await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions, replicationFactor, configEntries }] });
-        } catch (err) {
-          // A portable name Kafka calls invalid collides with an existing topic ('.' vs '_').
-          if (isInvalidTopic(err)) throw await topicCollisionError(admin, topic, err, (text) => this.scrub(text));
-          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
-        }
-        // Until every partition has a leader (a new topic takes a moment to appear everywhere).
-        await this.retry(
-          async () => {
-            const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
-            if (!metadata?.partitions.length || metadata.partitions.some((p) => p.leader < 0)) throw new Error('timed out waiting for partition leaders');
-          },
-          { initialDelayMs: 50, maxDelayMs: 500, deadlineMs: 30_000 },
-        ).catch((err: unknown) => {
-          throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, err);
-        });
-      })();
-      this.topics.set(topic, pending);
-      pending.catch(() => this.topics.delete(topic));
-    }
-    return pending;
+    return this.topics.get(topic, async () => {
+      const admin = await this.getAdmin();
+      const { partitions: numPartitions, replicationFactor } = this.settings;
+      const configEntries = topic === REPLIES_TOPIC ? REPLIES_TOPIC_CONFIG : [];
+      try {
+        // kafkajs's own waitForLeaders trips over UNKNOWN_TOPIC_OR_PARTITION on KRaft brokers; wait below instead.
+        await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions, replicationFactor, configEntries }] });
+      } catch (err) {
+        // A portable name Kafka calls invalid collides with an existing topic ('.' vs '_').
+        if (isInvalidTopic(err)) throw await topicCollisionError(admin, topic, err, (text) => this.scrub(text));
+        if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
+      }
+      // Until every partition has a leader (a new topic takes a moment to appear everywhere).
+      const leaders = async () => {
+        const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+        if (!metadata?.partitions.length || metadata.partitions.some((p) => p.leader < 0)) throw new Error('timed out waiting for partition leaders');
+      };
+      await this.retry(leaders, { initialDelayMs: 50, maxDelayMs: 500, deadlineMs: 30_000 }).catch((err: unknown) => {
+        throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, err);
+      });
+    });
   }
 
   /**
@@ -283,16 +248,10 @@ export class KafkaTransport implements Transport {
    * published from now on is kept for the group, and older history is not replayed.
    */
   private ensureGroup(topic: string, groupId: string): Promise<void> {
-    const cacheKey = `${groupId}\0${topic}`;
-    let pending = this.groups.get(cacheKey);
-    if (!pending) {
-      // Coordinator moves and loads (a fresh or restarting broker), and kafkajs's own races (e.g.
-      // fetchTopicOffsets on metadata refreshed concurrently), are retriable: try for a while.
-      pending = this.retry(() => this.initGroupOffsets(topic, groupId), { initialDelayMs: 200, maxDelayMs: 2000, attempts: 12 });
-      this.groups.set(cacheKey, pending);
-      pending.catch(() => this.groups.delete(cacheKey));
-    }
-    return pending;
+    // Coordinator moves and loads (a fresh or restarting broker), and kafkajs's own races (e.g.
+    // fetchTopicOffsets on metadata refreshed concurrently), are retriable: try for a while.
+    const init = () => this.retry(() => this.initGroupOffsets(topic, groupId), { initialDelayMs: 200, maxDelayMs: 2000, attempts: 12 });
+    return this.groups.get(`${groupId}\0${topic}`, init);
   }
 
   private async initGroupOffsets(topic: string, groupId: string): Promise<void> {
@@ -317,70 +276,39 @@ export class KafkaTransport implements Transport {
       await (await this.getAdmin()).setOffsets({ groupId, topic, partitions }).catch(active);
       return;
     }
-    await this.retry(
-      async () => {
-        const coordinator = await cluster.findGroupCoordinator({ groupId });
-        await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions }] });
-      },
-      {
-        initialDelayMs: 100,
-        maxDelayMs: 1000,
-        attempts: 6,
-        retryIf: (err) => !GROUP_ACTIVE.has(kafkaErrorType(err)),
-        onRetry: (err) => (kafkaErrorType(err).startsWith('NOT_COORDINATOR') ? cluster.refreshMetadata().catch(() => undefined) : undefined),
-      },
-    ).catch((err: unknown) => {
-      if (!GROUP_ACTIVE.has(kafkaErrorType(err))) throw err;
-      active(err);
-    });
+    const commit = async () => {
+      const coordinator = await cluster.findGroupCoordinator({ groupId });
+      await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions }] }).catch((err: unknown) => {
+        // Members are active: the group already started and keeps its own offsets.
+        if (!GROUP_ACTIVE.has(kafkaErrorType(err))) throw err;
+        active(err);
+      });
+    };
+    // A coordinator that moved is looked up again.
+    const refresh = (err: unknown) => (kafkaErrorType(err).startsWith('NOT_COORDINATOR') ? cluster.refreshMetadata().catch(() => undefined) : undefined);
+    await this.retry(commit, { initialDelayMs: 100, maxDelayMs: 1000, attempts: 6, onRetry: refresh });
   }
 
   /** core's retrying, giving up when the transport closes or kafkajs calls the error not retriable. */
-  private retry<T>(operation: () => Promise<T>, options: Omit<RetryingOptions, 'signal'>): Promise<T> {
-    const { retryIf } = options;
-    return retrying(operation, {
-      ...options,
-      signal: this.lifetime.signal,
-      retryIf: (err, attempt) => !isFatal(err) && (retryIf?.(err, attempt) ?? true),
-    });
+  private retry<T>(operation: () => Promise<T>, options: Omit<RetryingOptions, 'signal' | 'retryIf'>): Promise<T> {
+    return retrying(operation, { ...options, signal: this.lifetime.signal, retryIf: (err) => !isFatal(err) });
   }
 
   /** kafkajs's internal cluster (for an OffsetCommit outside a group generation); undefined if this kafkajs build hides it. */
   private getOffsetsCluster(): Promise<InternalCluster | undefined> {
-    this.offsetsCluster ??= (async () => {
+    return this.offsetsCluster.get('cluster', async () => {
       const symbol = Object.getOwnPropertySymbols(this.kafka).find((s) => s.description === 'private:Kafka:createCluster');
       const create = symbol === undefined ? undefined : (this.kafka as unknown as Record<symbol, unknown>)[symbol];
-      if (typeof create !== 'function') return undefined;
-      const cluster = (create as (o: object) => InternalCluster)({ allowAutoTopicCreation: false });
-      await cluster.connect();
-      return cluster;
-    })();
-    this.offsetsCluster.catch(() => {
-      this.offsetsCluster = undefined;
+      this.assertOpen();
+      return typeof create === 'function' ? connected((create as (o: object) => InternalCluster)({ allowAutoTopicCreation: false })) : undefined;
     });
-    return this.offsetsCluster;
   }
 
   private getAdmin(): Promise<Admin> {
-    if (this.admin) return Promise.resolve(this.admin);
-    this.adminConnecting ??= (async () => {
-      const admin = this.kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 } });
-      try {
-        await admin.connect();
-      } catch (err) {
-        await admin.disconnect().catch(() => undefined);
-        throw err;
-      }
-      if (this.closed) {
-        await admin.disconnect().catch(() => undefined);
-        throw new ClosedError('kafka transport');
-      }
-      this.admin = admin;
-      return admin;
-    })().finally(() => {
-      this.adminConnecting = undefined;
+    return this.admin.get('admin', () => {
+      this.assertOpen();
+      return connected(this.kafka.admin({ retry: KAFKAJS_RETRY }));
     });
-    return this.adminConnecting;
   }
 
   private scrub(text: string): string {
@@ -394,6 +322,17 @@ export class KafkaTransport implements Transport {
 
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('kafka transport');
+  }
+}
+
+/** Connect a kafkajs client; on failure disconnect it (it keeps sockets and timers otherwise) and throw. */
+async function connected<T extends { connect(): Promise<void>; disconnect(): Promise<void> }>(client: T): Promise<T> {
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.disconnect().catch(() => undefined);
+    throw err;
   }
 }
 
