@@ -15,6 +15,7 @@ import {
   type ReceiveBody,
   type ResponseBody,
 } from './contract.js';
+import { assertCapabilities } from './capabilities.js';
 import { deadLetter } from './dead-letter.js';
 import { republishForGroup } from './group-copy.js';
 import { GroupPolicies } from './group-policy.js';
@@ -24,6 +25,7 @@ import { assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier } from './limits.js';
 import { checkPublishOptions } from './publish-checks.js';
 import { PullBridge } from './pull-bridge.js';
+import { PullHold } from './pull-hold.js';
 import { RedeliveryCounter } from './redeliveries.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
@@ -96,6 +98,8 @@ export class Bus<C extends Contract = EmptyContract> {
   /** Groups declared (with their policy) for pull(), once per bus. */
   private readonly pullGroups = new Map<string, Promise<void>>();
   private readonly pullBridge: PullBridge;
+  /** Pulled deliveries not due yet (emulated delay), handed out by a later pull. */
+  private readonly pullHold: PullHold;
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -110,6 +114,7 @@ export class Bus<C extends Contract = EmptyContract> {
     this.service = service;
     setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
     this.pullBridge = new PullBridge(transport);
+    this.pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt), transport.capabilities.leaseMs);
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
   }
 
@@ -173,8 +178,10 @@ export class Bus<C extends Contract = EmptyContract> {
       this.checkGroup(topic, group, policy);
       await this.declarePullGroup(topic, group, policy);
       const schema = this.schemaFor(topic, options.schema);
-      const pullOptions = { max, waitMs, signal: this.closeSignal.signal };
-      const deliveries = this.transport.pull ? await this.transport.pull(topic, group, pullOptions) : await this.pullBridge.pull(topic, group, pullOptions, policy);
+      const signal = this.closeSignal.signal;
+      const deliveries = await this.pullHold.pull(topic, group, max, waitMs, signal, (n, wait) =>
+        this.transport.pull ? this.transport.pull(topic, group, { max: n, waitMs: wait, signal }) : this.pullBridge.pull(topic, group, { max: n, waitMs: wait, signal }, policy),
+      );
       const out: PulledMessage<ReceiveBody<C, K>>[] = [];
       for (const delivery of deliveries) {
         const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
@@ -284,6 +291,7 @@ export class Bus<C extends Contract = EmptyContract> {
     // Let subscribe()/publish() calls already under way finish, so nothing they started is left half-done.
     await Promise.allSettled([...this.operations]);
     await Promise.allSettled([...this.subscriptions].map((s) => s.close(options)));
+    await this.pullHold.close();
     await this.pullBridge.close();
     await this.requester.close();
     this.state = 'closed';
@@ -500,6 +508,14 @@ export class Bus<C extends Contract = EmptyContract> {
     };
   }
 
+  /** A pulled delivery held past EMULATED_DELAY_HOLD_MS and still not due: a copy for its group takes its place. */
+  private async replaceHeld(topic: string, group: string, delivery: Delivery, dueAt: number): Promise<void> {
+    const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
+    await republishForGroup(this.transport, delivery.message, { topic, group, priorAttempts: attempt - 1, dueAt });
+    this.redeliveries.forget(delivery, topic, group);
+    await delivery.ack();
+  }
+
   /**
    * A pulled message nacked with delayMs: the broker redelivers it then where it can delay that
    * long; otherwise a copy for this group, due then, replaces it (its attempts carried over).
@@ -661,6 +677,12 @@ export async function createBus<const C extends Contract = EmptyContract>(option
     }
   } else {
     await transport.connect();
+  }
+  try {
+    assertCapabilities(transport.name, transport.capabilities);
+  } catch (err) {
+    await transport.close().catch(() => undefined);
+    throw err;
   }
   return new Bus<C>(transport, options.service, options.contract, logger);
 }

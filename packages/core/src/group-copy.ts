@@ -6,6 +6,13 @@
 import { Attr, InternalHeader } from './codec.js';
 import type { Transport, WireMessage } from './spi.js';
 
+/**
+ * Longest a consumer holds a not-yet-due message (emulated delay) before replacing it with a copy
+ * for its group: long enough that short delays cost no republish, short enough that a held
+ * message does not pin the broker's offset or lease for long.
+ */
+export const EMULATED_DELAY_HOLD_MS = 5000;
+
 export interface GroupCopy {
   readonly topic: string;
   readonly group: string;

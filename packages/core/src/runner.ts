@@ -11,7 +11,7 @@ import type { ZodType } from 'zod';
 import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
 import { type CopyForm, deadLetter } from './dead-letter.js';
-import { republishForGroup } from './group-copy.js';
+import { EMULATED_DELAY_HOLD_MS, republishForGroup } from './group-copy.js';
 import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type { ClaimResult, IdempotencyStore } from './idempotency.js';
 import type { IdempotencyClaim } from './types.js';
@@ -60,13 +60,6 @@ export interface RunnerConfig {
 
 /** Runs user code under the attempt's time limit: rejects with HandlerTimeoutError past it. */
 export type LimitHandler = <T>(run: () => T | Promise<T>) => Promise<T>;
-
-/**
- * Emulated delay (transports without native delay): a message not yet due is held at most this
- * long. Past it, core republishes it for its group with the same not-before time and settles the
- * original, so a long delay never pins a Kafka commit or a queue position.
- */
-export const EMULATED_DELAY_HOLD_MS = 5000;
 
 /** Refused dead-letter publishes are retried from ~0.5 s, doubling, up to ~1 min apart. */
 const DEAD_LETTER_RETRY: RetryPolicy = { maxAttempts: Number.MAX_SAFE_INTEGER, initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 };
