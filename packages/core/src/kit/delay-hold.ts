@@ -7,7 +7,7 @@
  * it unhandled, and holding it would only hold back this group.
  */
 import { Attr, InternalHeader } from '../codec.js';
-import { EMULATED_DELAY_HOLD_MS } from '../runner.js';
+import { EMULATED_DELAY_HOLD_MS } from '../group-copy.js';
 import type { WireMessage } from '../spi.js';
 
 /** Milliseconds to hold `message` for `group` (0: hand it over now). */
