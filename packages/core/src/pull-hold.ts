@@ -71,7 +71,7 @@ export class PullHold {
         if (dueAt <= Date.now() || !this.remove(key, entry)) return; // due: the next pull takes it
         this.replace(topic, group, delivery, dueAt).catch(() => delivery.abandon().catch(() => undefined));
       },
-      Math.min(dueAt - Date.now(), EMULATED_DELAY_HOLD_MS),
+      Math.min(dueAt - Date.now(), this.maxHoldMs),
     );
     timer.unref();
     const entry: Held = { delivery, dueAt, timer };
