@@ -6,14 +6,10 @@
  * republished for another group (`x-switchyard-for-group`) is handed over at once: core settles
  * it unhandled, and holding it would only hold back this group.
  */
-import { Attr, InternalHeader } from '../codec.js';
-import { EMULATED_DELAY_HOLD_MS } from '../group-copy.js';
+import { dueAtFor, EMULATED_DELAY_HOLD_MS } from '../group-copy.js';
 import type { WireMessage } from '../spi.js';
 
 /** Milliseconds to hold `message` for `group` (0: hand it over now). */
 export function delayHoldMs(message: WireMessage, group: string, now = Date.now()): number {
-  const forGroup = message.headers[InternalHeader.forGroup];
-  if (forGroup !== undefined && forGroup !== group) return 0;
-  const dueAt = Date.parse(message.headers[Attr.notBefore] ?? '');
-  return Number.isNaN(dueAt) ? 0 : Math.max(0, Math.min(dueAt - now, EMULATED_DELAY_HOLD_MS));
+  return Math.max(0, Math.min(dueAtFor(message, group) - now, EMULATED_DELAY_HOLD_MS));
 }
