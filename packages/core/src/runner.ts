@@ -145,7 +145,10 @@ export class SubscriptionRunner {
       const timedOut = await Promise.race([all.then(() => false), sleep(drainTimeoutMs).then(() => true)]);
       if (timedOut) {
         this.abandoning.abort();
-        for (const tracked of this.inFlight.values()) await this.settle(tracked, (d) => d.abandon());
+        // All at once: settle() marks each settled before its first await, so a handler that
+        // returns because of the abort cannot ack its message while an earlier abandon is still on
+        // the wire (with a transport whose abandon is a network call, one at a time lost them).
+        await Promise.all([...this.inFlight.values()].map((tracked) => this.settle(tracked, (d) => d.abandon())));
       }
     }
     await this.consumer?.close();
