@@ -1,0 +1,136 @@
+/** The adapter's own behaviour on the real server: discovery, backstop, FIFO, sizes, late acks. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { createBus, PayloadTooLargeError, silentLogger, type Bus, type Message } from '@switchyard/core';
+import { createTransport } from '@switchyard/core/spi';
+import { QueueNames } from '../src/names.js';
+import type { SqsTransport } from '../src/transport.js';
+import { deleteQueues, plainClient, testUrl } from './helpers.js';
+
+const prefixes: string[] = [];
+const buses: Bus[] = [];
+const client = plainClient();
+
+async function bus(options: Record<string, string> = {}, service = 'sqs-test'): Promise<{ bus: Bus; names: QueueNames; url: string }> {
+  const { url, prefix } = testUrl(options);
+  prefixes.push(prefix);
+  const b = await createBus({ url, service, logger: silentLogger });
+  buses.push(b);
+  return { bus: b, names: new QueueNames(prefix, options['fifo'] === 'true'), url };
+}
+
+/** Resolves with each pushed item in turn. */
+function inbox<T>(): { push(item: T): void; next(): Promise<T> } {
+  const items: T[] = [];
+  const waiters: ((item: T) => void)[] = [];
+  return {
+    push: (item) => (waiters.length > 0 ? waiters.shift()!(item) : items.push(item)),
+    next: () => (items.length > 0 ? Promise.resolve(items.shift()!) : new Promise<T>((resolve) => waiters.push(resolve))),
+  };
+}
+
+const queueUrl = async (name: string) => (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+
+afterAll(async () => {
+  await Promise.allSettled(buses.map((b) => b.close()));
+  for (const prefix of prefixes) await deleteQueues(prefix);
+  client.destroy();
+});
+
+describe('fan-out', () => {
+  it('a group declared by another process is found by a publisher when it lists again', async () => {
+    const { bus: publisher, url } = await bus({ groupCacheMs: '0' });
+    const one = inbox<Message>();
+    const two = inbox<Message>();
+    await publisher.subscribe('fan.topic', (m) => one.push(m), { group: 'one' });
+    await publisher.publish('fan.topic', { n: 1 });
+    expect((await one.next()).body).toEqual({ n: 1 });
+    const other = await createBus({ url, service: 'other', logger: silentLogger });
+    buses.push(other);
+    await other.subscribe('fan.topic', (m) => two.push(m), { group: 'two' });
+    await publisher.publish('fan.topic', { n: 2 });
+    expect((await one.next()).body).toEqual({ n: 2 });
+    expect((await two.next()).body).toEqual({ n: 2 });
+  });
+});
+
+describe('native backstop', () => {
+  it('the group queue gets a redrive policy above maxAttempts into its dead-letter queue, and SQS moves a crash loop there', async () => {
+    const { bus: b, names } = await bus({ redriveMargin: '1' });
+    await b.pull('redrive.topic', { group: 'g', waitMs: 0, maxAttempts: 1 });
+    const main = await queueUrl(names.groupQueue('redrive.topic', 'g'));
+    const dlq = await queueUrl(names.groupQueue('redrive.topic.dlq', 'g'));
+    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: main, AttributeNames: ['RedrivePolicy'] }));
+    const { Attributes: dlqAttributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }));
+    expect(JSON.parse(Attributes!['RedrivePolicy']!)).toEqual({ deadLetterTargetArn: dlqAttributes!['QueueArn'], maxReceiveCount: 2 });
+    // A consumer that crashes before settling (here: a plain client giving it straight back), twice.
+    await b.publish('redrive.topic', { crash: true });
+    for (let receives = 0; receives < 2; ) {
+      const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: main, WaitTimeSeconds: 2 }));
+      for (const m of Messages) {
+        receives++;
+        await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: main, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+      }
+    }
+    const moved = await b.pull('redrive.topic.dlq', { group: 'g', waitMs: 5000 });
+    expect(moved.map((m) => m.body)).toEqual([{ crash: true }]);
+    await moved[0]!.ack();
+  });
+});
+
+describe('FIFO mode', () => {
+  it('drops a second publish with the same id (native dedup) and keeps a key in order', async () => {
+    const { bus: b } = await bus({ fifo: 'true' });
+    const got = inbox<Message>();
+    await b.subscribe('fifo.topic', (m) => got.push(m), { group: 'g' });
+    await b.publish('fifo.topic', { n: 1 }, { id: 'same', key: 'k' });
+    await b.publish('fifo.topic', { n: 1 }, { id: 'same', key: 'k' });
+    await b.publish('fifo.topic', { n: 2 }, { key: 'k' });
+    expect((await got.next()).body).toEqual({ n: 1 });
+    expect((await got.next()).body).toEqual({ n: 2 });
+    expect(b.capabilities.nativeDedup).toBe(true);
+    expect(b.capabilities.ordering).toBe('perKey');
+  });
+});
+
+describe('sizes', () => {
+  it('a binary body at maxPayloadBytes arrives byte-exact (base64 fits 1 MiB); one byte more is PayloadTooLargeError', async () => {
+    const { bus: b } = await bus();
+    const got = inbox<Message>();
+    await b.subscribe('big.topic', (m) => got.push(m), { group: 'g' });
+    const headers = { h: 'x'.repeat(4000) };
+    const room = b.capabilities.maxPayloadBytes - 4001 - 200;
+    const body = new Uint8Array(room).map((_, i) => (i * 7919) % 256);
+    await b.publish('big.topic', body, { headers });
+    const m = await got.next();
+    expect(Buffer.from(m.body as Uint8Array).equals(Buffer.from(body))).toBe(true);
+    const err = await b.publish('big.topic', new Uint8Array(b.capabilities.maxPayloadBytes + 1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PayloadTooLargeError);
+  });
+});
+
+describe('settling', () => {
+  it('an ack with a receipt handle SQS no longer honours counts as done', async () => {
+    const { url, names } = await bus();
+    const transport = (await createTransport(new URL(url), { service: 'raw', logger: silentLogger })) as SqsTransport;
+    try {
+      await transport.connect();
+      await transport.declareGroup('late.ack', 'g');
+      await transport.publish({ topic: 'late.ack', message: { body: new TextEncoder().encode('"x"'), headers: { 'content-type': 'application/json' } } });
+      const [first] = await transport.pull('late.ack', 'g', { max: 1, waitMs: 5000 });
+      expect(await first!.extend!(0)).toBe(true); // visible again at once: as if its lease ran out
+      const [second] = await transport.pull('late.ack', 'g', { max: 1, waitMs: 5000 });
+      expect(second!.deliveryCount).toBe(2);
+      await expect(first!.ack()).resolves.toBeUndefined();
+      await second!.ack();
+      expect(await transport.pull('late.ack', 'g', { max: 1, waitMs: 1000 })).toEqual([]);
+      expect(await transport.exists('late.ack', 'g')).toBe(true);
+      await transport.deleteGroup('late.ack', 'g');
+      expect(await transport.exists('late.ack', 'g')).toBe(false);
+      expect(await transport.exists('late.ack')).toBe(false);
+      void names;
+    } finally {
+      await transport.close();
+    }
+  });
+});
