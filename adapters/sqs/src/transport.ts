@@ -47,6 +47,15 @@ const MAX_VISIBILITY_S = 43_200;
 /** How long close() waits at most for a receive in flight beyond its long-poll wait. */
 const REQUEST_SLACK_MS = 15_000;
 const PRINTABLE_ID = /^[\x21-\x7e]{1,128}$/;
+/**
+ * Receives that ended in a release (the consumer had stopped; the message never reached a
+ * handler), per queue and message, for every transport of this process. ApproximateReceiveCount
+ * counts them; `deliveryCount` leaves them out, so a message taken and given back by consumers
+ * that were closing does not reach maxAttempts unhandled. (Such receives in other processes still
+ * count: SQS's count is approximate.)
+ */
+const released = new Map<string, number>();
+const MAX_RELEASED = 10_000;
 
 interface SendEntry {
   readonly body: string;
@@ -399,15 +408,19 @@ export class SqsTransport implements Transport {
   delivery(url: string, m: SqsMessage, onSettle?: () => void): Delivery {
     const receivedAt = Date.now();
     const receipt = m.ReceiptHandle!;
+    const unattempted = `${url}#${m.MessageId}`;
     const settling = <T>(work: () => Promise<T>) => {
       onSettle?.();
       return work();
     };
     return settleOnce({
-      message: fromSqs(m, this.names.fifo ? m.Attributes?.['MessageGroupId'] : undefined),
-      deliveryCount: Math.max(1, Number(m.Attributes?.['ApproximateReceiveCount'] ?? 1) || 1),
+      message: fromSqs(m, this.names.fifo),
+      deliveryCount: Math.max(1, (Number(m.Attributes?.['ApproximateReceiveCount'] ?? 1) || 1) - (released.get(unattempted) ?? 0)),
       ...(m.MessageId === undefined ? {} : { brokerId: m.MessageId }),
-      ack: () => settling(() => this.deleteMessage(url, receipt)),
+      ack: () => {
+        released.delete(unattempted);
+        return settling(() => this.deleteMessage(url, receipt));
+      },
       nack: ({ delayMs }) => {
         // Visibility counts from the receive and ends 12 h after it at the latest.
         const room = MAX_VISIBILITY_S - Math.ceil((Date.now() - receivedAt) / 1000) - 60;
@@ -418,8 +431,11 @@ export class SqsTransport implements Transport {
     });
   }
 
-  /** Give a received message straight back (received after its consumer stopped). */
+  /** Give a received message straight back (received after its consumer stopped): it was not attempted, so its receive is not counted. */
   async release(url: string, m: SqsMessage): Promise<void> {
+    const key = `${url}#${m.MessageId}`;
+    released.set(key, (released.get(key) ?? 0) + 1);
+    if (released.size > MAX_RELEASED) released.delete(released.keys().next().value!);
     await this.changeVisibility(url, m.ReceiptHandle!, 0).catch((err: unknown) =>
       this.logger.debug('Releasing a message failed; it comes back after its visibility timeout', { error: errorMessage(err) }),
     );

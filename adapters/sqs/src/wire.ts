@@ -74,8 +74,8 @@ function asSqsText(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** A received SQS message as core's wire form; `fallbackKey` (a FIFO MessageGroupId) when it carries no key. */
-export function fromSqs(message: SqsMessage, fallbackKey?: string): WireMessage {
+/** A received SQS message as core's wire form. From a FIFO queue, a plain producer's MessageGroupId is its key. */
+export function fromSqs(message: SqsMessage, fifo = false): WireMessage {
   const headers: Record<string, string> = {};
   let encoding: string | undefined;
   for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
@@ -85,7 +85,8 @@ export function fromSqs(message: SqsMessage, fallbackKey?: string): WireMessage 
     else if (name === HEADERS_ATTRIBUTE) Object.assign(headers, unpack(text));
     else headers[name] = text;
   }
-  const key = headers[KEY_HEADER] ?? fallbackKey;
+  const plain = headers['ce-specversion'] === undefined;
+  const key = headers[KEY_HEADER] ?? (fifo && plain ? message.Attributes?.['MessageGroupId'] : undefined);
   delete headers[KEY_HEADER];
   const raw = message.Body ?? '';
   const body = encoding === 'empty' ? new Uint8Array(0) : new Uint8Array(Buffer.from(raw, encoding === 'base64' ? 'base64' : 'utf8'));
