@@ -15,9 +15,10 @@
  * before it is handed over.
  */
 import type { Delivery } from '@switchyard/core';
-import { Attr, EMULATED_DELAY_HOLD_MS, InternalHeader, errorMessage, retrying } from '@switchyard/core/spi';
+import { ChangeSignal, KeyGate, delayHoldMs, errorMessage, retrying } from '@switchyard/core/spi';
 import type { protos } from '@google-cloud/pubsub';
 import { MAX_PULL_MESSAGES, type PubSubTransport } from './transport.js';
+import { fromPubSub } from './wire.js';
 
 type ReceivedMessage = protos.google.pubsub.v1.IReceivedMessage;
 
@@ -27,10 +28,11 @@ const MAX_HELD = 1000;
 export class PullConsumer {
   private outstanding = 0;
   private readonly held = new Map<NodeJS.Timeout, ReceivedMessage>();
-  /** Keys with a message at core → the messages of that key waiting behind it. */
-  private readonly keys = new Map<string, ReceivedMessage[]>();
+  /** Keys with a message at core, and the messages waiting behind them (in arrival order). */
+  private readonly gate = new KeyGate();
+  private waiting: ReceivedMessage[] = [];
   private keeper: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
+  private readonly change = new ChangeSignal();
   private readonly stopping = new AbortController();
   private loop: Promise<void> = Promise.resolve();
   private readonly returning = new Set<Promise<unknown>>();
@@ -56,7 +58,7 @@ export class PullConsumer {
     while (!this.stopped) {
       const room = Math.min(this.prefetch - this.outstanding, MAX_PULL_MESSAGES);
       if (room <= 0 || this.held.size >= MAX_HELD) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
+        await this.change.wait(60_000, this.stopping.signal);
         continue;
       }
       let received: ReceivedMessage[];
@@ -79,21 +81,16 @@ export class PullConsumer {
   }
 
   private dispatch(message: ReceivedMessage): void {
-    const headers = message.message?.attributes ?? {};
-    const forGroup = headers[InternalHeader.forGroup];
-    const dueIn = Date.parse(headers[Attr.notBefore] ?? '') - Date.now();
-    if ((forGroup === undefined || forGroup === this.group) && dueIn > 0) {
-      const timer = setTimeout(
-        () => {
-          this.held.delete(timer);
-          this.wake?.();
-          if (this.stopped) return this.giveBack([message]);
-          // Its lease ran while it was held: renew it before core starts its own lease keeping.
-          this.renew([message]);
-          this.handOver(message);
-        },
-        Math.min(dueIn, EMULATED_DELAY_HOLD_MS),
-      );
+    const holdMs = delayHoldMs(fromPubSub(message.message ?? {}), this.group);
+    if (holdMs > 0) {
+      const timer = setTimeout(() => {
+        this.held.delete(timer);
+        this.change.notify();
+        if (this.stopped) return this.giveBack([message]);
+        // Its lease ran while it was held: renew it before core starts its own lease keeping.
+        this.renew([message]);
+        this.handOver(message);
+      }, holdMs);
       this.held.set(timer, message);
       return;
     }
@@ -102,37 +99,36 @@ export class PullConsumer {
 
   private handOver(message: ReceivedMessage): void {
     this.outstanding++;
-    const key = message.message?.orderingKey || undefined;
-    if (key !== undefined) {
-      const waiting = this.keys.get(key);
-      if (waiting !== undefined) {
-        waiting.push(message);
-        this.keepWaitingLeases();
-        return;
-      }
-      this.keys.set(key, []);
+    const key = keyOf(message);
+    if (this.gate.isBusy(key)) {
+      this.waiting.push(message);
+      this.keepWaitingLeases();
+      return;
     }
     this.deliver(message, key);
   }
 
   private deliver(message: ReceivedMessage, key: string | undefined): void {
+    this.gate.take(key);
     this.onDelivery(this.transport.delivery(this.topic, this.group, message, (acked) => this.settled(key, acked)));
   }
 
   private settled(key: string | undefined, acked: boolean): void {
     this.outstanding--;
-    const waiting = key === undefined ? undefined : this.keys.get(key);
-    if (waiting !== undefined) {
-      const next = acked && !this.stopped ? waiting.shift() : undefined;
-      if (next !== undefined) {
+    this.gate.release(key);
+    if (key !== undefined && this.waiting.some((m) => keyOf(m) === key)) {
+      if (acked && !this.stopped) {
+        const next = this.waiting.find((m) => keyOf(m) === key)!;
+        this.waiting = this.waiting.filter((m) => m !== next);
         this.deliver(next, key);
       } else {
-        this.keys.delete(key!);
-        this.outstanding -= waiting.length;
-        this.giveBack(waiting);
+        const behind = this.waiting.filter((m) => keyOf(m) === key);
+        this.waiting = this.waiting.filter((m) => keyOf(m) !== key);
+        this.outstanding -= behind.length;
+        this.giveBack(behind);
       }
     }
-    this.wake?.();
+    this.change.notify();
   }
 
   /** While messages wait behind their key, renew their leases at a third of the ack deadline. */
@@ -140,8 +136,7 @@ export class PullConsumer {
     if (this.keeper !== undefined) return;
     this.keeper = setInterval(
       () => {
-        const waiting = [...this.keys.values()].flat();
-        if (waiting.length > 0) return this.renew(waiting);
+        if (this.waiting.length > 0) return this.renew(this.waiting);
         clearInterval(this.keeper);
         this.keeper = undefined;
       },
@@ -171,15 +166,12 @@ export class PullConsumer {
 
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.wake?.();
     for (const timer of this.held.keys()) clearTimeout(timer);
     this.giveBack([...this.held.values()]);
     this.held.clear();
-    for (const [key, waiting] of this.keys) {
-      this.outstanding -= waiting.length;
-      this.giveBack(waiting);
-      this.keys.set(key, []);
-    }
+    this.outstanding -= this.waiting.length;
+    this.giveBack(this.waiting);
+    this.waiting = [];
     clearInterval(this.keeper);
     this.keeper = undefined;
   }
@@ -190,4 +182,8 @@ export class PullConsumer {
     await this.loop;
     await Promise.all(this.returning);
   }
+}
+
+function keyOf(message: ReceivedMessage): string | undefined {
+  return message.message?.orderingKey || undefined;
 }

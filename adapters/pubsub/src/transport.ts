@@ -16,7 +16,7 @@ import {
   type TransportFactory,
   ValidationError,
 } from '@switchyard/core';
-import { errorMessage, retrying, settleOnce, sleep } from '@switchyard/core/spi';
+import { PromiseCache, errorMessage, retrying, settleOnce, sleep } from '@switchyard/core/spi';
 import { PullConsumer } from './consumer.js';
 import { isReplyTopic, subscriptionId, topicId } from './names.js';
 import { parsePubSubUrl, type PubSubSettings } from './options.js';
@@ -68,7 +68,7 @@ export class PubSubTransport implements Transport {
   readonly capabilities: Capabilities;
   readonly publisher: v1.PublisherClient;
   readonly subscriber: v1.SubscriberClient;
-  private readonly topics = new Map<string, Promise<void>>();
+  private readonly topics = new PromiseCache<string, void>();
   private readonly groups = new Map<string, GroupState>();
   private readonly consumers = new Set<PullConsumer>();
   /** `<subscription>\0<message id>@<publish time>` of messages acked here → when. */
@@ -165,13 +165,7 @@ export class PubSubTransport implements Transport {
 
   /** Create the topic on first use; an existing one is fine. */
   ensureTopic(topic: string): Promise<void> {
-    let pending = this.topics.get(topic);
-    if (pending === undefined) {
-      pending = this.admin(`Creating Pub/Sub topic "${topic}"`, () => this.publisher.createTopic({ name: this.topicPath(topic) }));
-      this.topics.set(topic, pending);
-      pending.catch(() => this.topics.get(topic) === pending && this.topics.delete(topic));
-    }
-    return pending;
+    return this.topics.get(topic, () => this.admin(`Creating Pub/Sub topic "${topic}"`, () => this.publisher.createTopic({ name: this.topicPath(topic) })));
   }
 
   /**
