@@ -229,11 +229,13 @@ export class PubSubTransport implements Transport {
     }
   }
 
-  /** The topic (or a group's subscription) is gone: forget it and create it again with every group this transport knows for the topic. */
+  /** The topic (or a group's subscription) is gone: create it again with every group this transport knows for it. */
   async redeclare(topic: string): Promise<void> {
-    this.topics.delete(topic);
+    // Every topic, not only this one: a restarted emulator lost them all (dead-letter topics too).
+    this.topics.clear();
     const again: Promise<void>[] = [];
-    for (const [id, state] of this.groups) {
+    // A copy: ensureGroup adds the group back while we go.
+    for (const [id, state] of [...this.groups]) {
       if (state.topic !== topic) continue;
       this.groups.delete(id);
       again.push(this.ensureGroup(topic, state.group, state.policy));
