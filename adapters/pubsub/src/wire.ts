@@ -53,6 +53,12 @@ export function fromPubSub(message: PubsubMessage): WireMessage {
     raw[name.toLowerCase() === 'content-type' ? 'content-type' : name] = value;
   }
   const headers = fromBindingHeaders(raw, CE_PREFIX);
+  // The binding's example carries the media type as ce-datacontenttype: take it when content-type is absent.
+  const dataContentType = headers['ce-datacontenttype'];
+  if (dataContentType !== undefined) {
+    delete headers['ce-datacontenttype'];
+    headers['content-type'] ??= dataContentType;
+  }
   const data = message.data;
   const body = data === null || data === undefined ? new Uint8Array(0) : typeof data === 'string' ? new Uint8Array(Buffer.from(data, 'base64')) : data;
   const key = message.orderingKey ? message.orderingKey : undefined;

@@ -87,3 +87,16 @@ describe('Pub/Sub names', () => {
     expect(subscriptionId('x'.repeat(200), 'g')).not.toContain('~~');
   });
 });
+
+describe('CloudEvents Pub/Sub binding on the way in', () => {
+  it('reads content-type in any case, and ce-datacontenttype when content-type is absent', async () => {
+    const { fromPubSub } = await import('../src/wire.js');
+    expect(fromPubSub({ data: Buffer.from('{}'), attributes: { 'Content-Type': 'application/json', 'CE-ID': 'x' } }).headers).toEqual({
+      'content-type': 'application/json',
+      'ce-id': 'x',
+    });
+    expect(fromPubSub({ data: Buffer.from('{}'), attributes: { 'ce-datacontenttype': 'application/json' } }).headers).toEqual({ 'content-type': 'application/json' });
+    expect(fromPubSub({ attributes: { 'content-type': 'text/plain', 'ce-datacontenttype': 'application/json' } }).headers).toEqual({ 'content-type': 'text/plain' });
+    expect(fromPubSub({ data: Buffer.from('x'), orderingKey: 'k' })).toMatchObject({ key: 'k', headers: {} });
+  });
+});
