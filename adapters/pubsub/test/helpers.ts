@@ -17,7 +17,8 @@ export function plainClient(): PubSub {
   const url = new URL(PUBSUB_URL);
   const emulator = url.searchParams.get('emulator') ?? process.env['PUBSUB_EMULATOR_HOST'];
   if (!emulator) throw new Error(`${PUBSUB_URL} names no emulator; these tests need one (gcppubsub://project?emulator=host:port)`);
-  return new PubSub({ projectId: url.hostname, apiEndpoint: emulator, emulatorMode: true });
+  // A fixed universe: the client then looks for no application default credentials.
+  return new PubSub({ projectId: url.hostname, apiEndpoint: emulator, emulatorMode: true, universeDomain: 'googleapis.com' });
 }
 
 const brokersScript = fileURLToPath(new URL('../../../scripts/brokers', import.meta.url));
