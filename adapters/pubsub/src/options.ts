@@ -22,8 +22,12 @@ export const optionsShape = {
   publishTimeoutMs: int(1_000, 300_000).default(30_000),
   /** How long connect() waits for the first answer (ms). */
   connectTimeoutMs: int(500, 120_000).default(10_000),
-  /** Set a dead-letter policy on subscriptions as a crash-loop backstop above core's maxAttempts. */
-  deadLetterBackstop: booleanOption.default(true),
+  /**
+   * Set a dead-letter policy on subscriptions as a crash-loop backstop above core's maxAttempts.
+   * Default: on Google Cloud yes; on an emulator no (Google's emulator neither forwards nor
+   * redelivers a message of a subscription with ordering once it passes the policy's attempts).
+   */
+  deadLetterBackstop: booleanOption.optional(),
 };
 
 export interface PubSubSettings {
@@ -63,14 +67,15 @@ export function parsePubSubUrl(url: URL, env: NodeJS.ProcessEnv = process.env): 
   if (options.emulator === undefined && fromEnv && !hostPort.test(fromEnv)) {
     throw new ConfigurationError(`PUBSUB_EMULATOR_HOST must be host:port (e.g. 127.0.0.1:8085); got "${fromEnv}".`);
   }
+  const emulator = options.emulator ?? (fromEnv || undefined);
   return {
     projectId,
-    emulator: options.emulator ?? (fromEnv || undefined),
+    emulator,
     ackDeadlineSeconds: options.ackDeadlineSeconds,
     pullWaitMs: options.pullWaitMs,
     publishTimeoutMs: options.publishTimeoutMs,
     connectTimeoutMs: options.connectTimeoutMs,
-    deadLetterBackstop: options.deadLetterBackstop,
+    deadLetterBackstop: options.deadLetterBackstop ?? emulator === undefined,
     redacted,
   };
 }

@@ -10,8 +10,8 @@ const parse = (url: string, env: NodeJS.ProcessEnv = {}) => parsePubSubUrl(new U
 describe('gcppubsub:// URL', () => {
   it('reads the project, the emulator and the defaults', () => {
     const s = parse('gcppubsub://switchyard-test?emulator=127.0.0.1:8085');
-    expect(s).toMatchObject({ projectId: 'switchyard-test', emulator: '127.0.0.1:8085', ackDeadlineSeconds: 10, pullWaitMs: 3000, deadLetterBackstop: true });
-    expect(parse('gcppubsub://my-project').emulator).toBeUndefined();
+    expect(s).toMatchObject({ projectId: 'switchyard-test', emulator: '127.0.0.1:8085', ackDeadlineSeconds: 10, pullWaitMs: 3000, deadLetterBackstop: false });
+    expect(parse('gcppubsub://my-project')).toMatchObject({ emulator: undefined, deadLetterBackstop: true });
     expect(parse('gcppubsub://my-project', { PUBSUB_EMULATOR_HOST: 'localhost:8681' }).emulator).toBe('localhost:8681');
     expect(parse('gcppubsub://my-project?emulator=[::1]:8085&ackDeadlineSeconds=60&deadLetterBackstop=false')).toMatchObject({
       emulator: '[::1]:8085',

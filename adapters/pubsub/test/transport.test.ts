@@ -6,7 +6,7 @@ import { Collector } from '@switchyard/conformance';
 import { subscriptionId, topicId } from '../src/names.js';
 import { BACKSTOP_MARGIN, PubSubTransport } from '../src/transport.js';
 import { parsePubSubUrl } from '../src/options.js';
-import { PUBSUB_URL, plainClient } from './helpers.js';
+import { plainClient, urlWith } from './helpers.js';
 
 const pubsub = plainClient();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -14,8 +14,8 @@ afterEach(async () => {
   await Promise.allSettled(cleanups.splice(0).map((c) => c()));
 });
 
-async function transport(): Promise<PubSubTransport> {
-  const t = new PubSubTransport(parsePubSubUrl(new URL(PUBSUB_URL)), silentLogger);
+async function transport(options: Record<string, string> = {}): Promise<PubSubTransport> {
+  const t = new PubSubTransport(parsePubSubUrl(new URL(urlWith(options))), silentLogger);
   await t.connect();
   cleanups.push(() => t.close());
   return t;
@@ -72,7 +72,9 @@ describe('pubsub transport', () => {
   });
 
   it('sets the dead-letter backstop above core maxAttempts, ordering on, the ack deadline as lease; ephemeral groups expire', async () => {
-    const t = await transport();
+    expect((await transport()).capabilities.deadLetter).toBe('emulated'); // no backstop by default on an emulator
+    const t = await transport({ deadLetterBackstop: 'true' });
+    expect(t.capabilities.deadLetter).toBe('native');
     const topic = `backstop.${uid()}`;
     await t.declareGroup(topic, 'g', policy({ maxAttempts: 4, deadLetterTopic: `${topic}.dlq` }));
     const [metadata] = await pubsub.subscription(subscriptionId(topic, 'g')).getMetadata();
