@@ -15,3 +15,5 @@ export { sleep } from './sleep.js';
 export { EMULATED_DELAY_HOLD_MS } from './runner.js';
 export { DEAD_LETTER_HEADROOM_BYTES, PORTABLE_LIMITS } from './limits.js';
 export { Attr, DeadLetterHeader, InternalHeader, ReplyAttr, CE_PREFIX, toBindingHeaders, fromBindingHeaders, encodeBody, decodeBody, wireSize } from './codec.js';
+export { retrying, type RetryingOptions } from './kit/retrying.js';
+export { settleOnce, type DeliveryParts } from './kit/settle-once.js';
