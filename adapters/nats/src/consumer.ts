@@ -1,0 +1,155 @@
+/**
+ * One subscription's JetStream pull loop. It asks the durable consumer for exactly as many
+ * messages as core's prefetch leaves room for (prefetch minus the deliveries core still holds),
+ * so at most `prefetch` deliveries are unsettled here, whatever max_ack_pending allows; a message
+ * nak'd with a delay is settled for core and no longer counts (it still holds its max_ack_pending
+ * slot on the server until it comes back).
+ */
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { Delivery, TransportConsumer } from '@switchyard/core';
+import { errorMessage, retrying, settleOnce } from '@switchyard/core/spi';
+import type { NatsTransport } from './transport.js';
+import { fromNats } from './wire.js';
+
+/** How long one pull request waits on the server for messages before the loop asks again. */
+const FETCH_EXPIRES_MS = 5_000;
+
+export interface GroupTarget {
+  readonly topic: string;
+  readonly group: string;
+  readonly stream: string;
+  readonly consumer: string;
+}
+
+export class GroupConsumer implements TransportConsumer {
+  private unsettled = 0;
+  private readonly held = new Set<JsMsg>();
+  private readonly stopping = new AbortController();
+  private fetching: ConsumerMessages | undefined;
+  private roomFreed: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private consumer: Consumer | undefined;
+  private redeclare = false;
+  private closed = false;
+
+  constructor(
+    private readonly transport: NatsTransport,
+    private readonly target: GroupTarget,
+    private readonly prefetch: number,
+    private readonly ensure: () => Promise<unknown>,
+    private readonly onDelivery: (delivery: Delivery) => void,
+  ) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      if (this.unsettled >= this.prefetch) {
+        await new Promise<void>((resolve) => (this.roomFreed = resolve));
+        continue;
+      }
+      await retrying(() => this.fetchBatch(), {
+        initialDelayMs: 100,
+        maxDelayMs: 5_000,
+        signal,
+        onRetry: (err, attempt) => {
+          // The consumer may be gone (deleted, stream lost): look it up (and declare it) afresh.
+          this.consumer = undefined;
+          this.redeclare = true;
+          const log = attempt === 1 || attempt % 20 === 0 ? this.transport.logger.warn : this.transport.logger.debug;
+          log.call(this.transport.logger, 'Fetching from JetStream failed; retrying', { ...this.describe(), attempt, error: this.transport.scrub(errorMessage(err)) });
+        },
+      }).catch(() => undefined); // only when stopping
+    }
+  }
+
+  private async fetchBatch(): Promise<void> {
+    if (this.redeclare) {
+      await this.ensure();
+      this.redeclare = false;
+    }
+    if (this.consumer === undefined) {
+      this.consumer = await this.transport.js.consumers.get(this.target.stream, this.target.consumer);
+    }
+    const batch = await this.consumer.fetch({ max_messages: this.prefetch - this.unsettled, expires: FETCH_EXPIRES_MS });
+    this.fetching = batch;
+    if (this.stopping.signal.aborted) batch.stop();
+    try {
+      for await (const msg of batch) this.take(msg);
+    } finally {
+      this.fetching = undefined;
+    }
+  }
+
+  private take(msg: JsMsg): void {
+    if (this.closed) {
+      this.settle(() => msg.nak());
+      return;
+    }
+    this.unsettled++;
+    this.held.add(msg);
+    let touched = Date.now();
+    const leaseMs = this.transport.settings.options.ackWaitMs;
+    const release = (action: () => void) => {
+      if (this.held.delete(msg)) {
+        this.unsettled--;
+        this.roomFreed?.();
+        this.roomFreed = undefined;
+      }
+      this.settle(action);
+    };
+    this.onDelivery(
+      settleOnce({
+        message: fromNats(msg.data, msg.headers),
+        deliveryCount: msg.info.deliveryCount,
+        brokerId: String(msg.seq),
+        ack: () => release(() => msg.ack()),
+        nack: ({ delayMs }) => release(() => msg.nak(delayMs > 0 ? delayMs : undefined)),
+        abandon: () => release(() => msg.nak()),
+        // working() resets AckWait; the server does not answer it, so a lease that already ran
+        // out (and may have been redelivered) is told by the clock.
+        extend: async () => {
+          if (!this.held.has(msg) || Date.now() - touched >= leaseMs) return false;
+          this.settle(() => msg.working());
+          touched = Date.now();
+          return true;
+        },
+      }),
+    );
+  }
+
+  /** Acks are fire-and-forget publishes: on a closed connection they are moot (JetStream redelivers after AckWait). */
+  private settle(action: () => void): void {
+    try {
+      action();
+    } catch (err) {
+      this.transport.logger.debug('Settling on a closed NATS connection; JetStream redelivers after AckWait', { error: errorMessage(err) });
+    }
+  }
+
+  private describe(): Record<string, string> {
+    return { topic: this.target.topic, group: this.target.group };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.fetching?.stop();
+    this.roomFreed?.();
+    await this.loop;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
+    // Whatever core still holds goes back now, instead of after AckWait.
+    for (const msg of [...this.held]) {
+      this.held.delete(msg);
+      this.settle(() => msg.nak());
+    }
+    this.unsettled = 0;
+    this.transport.consumers.delete(this);
+  }
+}
