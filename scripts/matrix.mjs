@@ -31,10 +31,13 @@ const capabilityRows = [
   ['fanOut', 'fan-out to groups'],
   ['ordering', 'ordering'],
   ['nack', 'broker-side redelivery (nack)'],
+  ['redeliveryOnTimeout', 'redelivery after a lease'],
   ['deliveryCount', 'delivery count'],
   ['deadLetter', 'dead-letter'],
   ['requestReply', 'request/reply'],
   ['delay', 'delayed delivery'],
+  ['nativeDedup', 'broker drops duplicate ids'],
+  ['batchPublish', 'batched publishes'],
   ['maxPayloadBytes', 'max payload'],
   ['maxHeaderValueBytes', 'max header value (effective)'],
   ['maxHeaderBytes', 'max headers in total (effective)'],
@@ -42,6 +45,24 @@ const capabilityRows = [
   ['leaseMs', 'lease, extended by core'],
 ];
 const fmt = (v) => (v === true ? '✅' : v === false || v === undefined ? '—' : typeof v === 'number' ? bytes(v) : String(v));
+/** A capability's cell: modes with their limits ("delayed ≤ 1 d"), sizes in bytes, leases in ms. */
+function cell(caps, key) {
+  const v = caps?.[key];
+  if (key === 'leaseMs') return v === undefined ? '—' : `${v} ms`;
+  if (key === 'nack' && v === 'delayed') return `delayed ≤ ${duration(caps.maxNackDelayMs)}`;
+  if (key === 'delay' && v === 'native') return `native ≤ ${duration(caps.maxNativeDelayMs)}`;
+  return fmt(v);
+}
+function duration(ms) {
+  const units = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['min', 60_000],
+    ['s', 1000],
+  ];
+  for (const [unit, size] of units) if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
+}
 function bytes(n) {
   return n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)} MiB` : n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
 }
@@ -53,10 +74,7 @@ lines.push(header, rule);
 lines.push(
   `| conformance | ${reports.map((r) => `${r.summary.pass} ✅ ${r.summary.fail ? `${r.summary.fail} ❌ ` : ''}${r.summary.na ? `${r.summary.na} n/a` : ''}`.trim()).join(' | ')} |`,
 );
-for (const [key, label] of capabilityRows)
-  lines.push(
-    `| ${label} | ${reports.map((r) => (key === 'leaseMs' && r.capabilities?.[key] !== undefined ? `${r.capabilities[key]} ms` : fmt(r.capabilities?.[key]))).join(' | ')} |`,
-  );
+for (const [key, label] of capabilityRows) lines.push(`| ${label} | ${reports.map((r) => cell(r.capabilities, key)).join(' | ')} |`);
 lines.push('');
 lines.push('<details><summary>Every case</summary>', '');
 lines.push(header, rule);

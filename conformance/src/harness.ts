@@ -7,8 +7,12 @@ import {
   type Capabilities,
   type IdempotencyStore,
   type Logger,
+  type ConsumeOptions,
+  type Delivery,
   type PublishRequest,
+  type PulledMessage,
   type Transport,
+  type WireMessage,
 } from '@switchyard/core';
 import { createTransport, parseBusUrl } from '@switchyard/core/spi';
 
@@ -45,6 +49,7 @@ export type Expect = typeof import('vitest').expect;
 /** What one case gets: fresh buses and unique names, cleaned up when it ends. */
 export class Harness {
   private readonly buses: Bus[] = [];
+  private readonly transports: Transport[] = [];
   private readonly stores: (IdempotencyStore & { close?(): Promise<void> })[] = [];
   readonly run = randomUUID().slice(0, 8);
 
@@ -66,22 +71,61 @@ export class Harness {
    * inject a refusal the broker would give (only with options.url: the suite builds the transport).
    */
   async faultyBus(publish: (request: PublishRequest, next: (request: PublishRequest) => Promise<void>) => Promise<void>, service = `svc-${this.run}`): Promise<Bus> {
-    if (this.options.url === undefined) throw new Error('faultyBus needs the suite to be given a url.');
+    return (await this.wrappedBus(service, (inner) => ({ publish: (request: PublishRequest) => publish(request, (r) => inner.publish(r)) }))).bus;
+  }
+
+  /**
+   * A bus on the real broker that records the private resources it opens for replies: groups it
+   * consumes with an ephemeral policy and native inbox addresses (only with options.url).
+   */
+  async observedBus(service = `svc-${this.run}`): Promise<{ bus: Bus; ephemeral: { topic: string; group: string }[]; inboxes: string[] }> {
+    const ephemeral: { topic: string; group: string }[] = [];
+    const inboxes: string[] = [];
+    const { bus } = await this.wrappedBus(service, (inner) => ({
+      consume: (topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void) => {
+        if (options.policy.ephemeral) ephemeral.push({ topic, group });
+        return inner.consume(topic, group, options, onDelivery);
+      },
+      ...(inner.createInbox
+        ? {
+            createInbox: async (onMessage: (message: WireMessage) => void) => {
+              const inbox = await inner.createInbox!(onMessage);
+              inboxes.push(inbox.address);
+              return inbox;
+            },
+          }
+        : {}),
+    }));
+    return { bus, ephemeral, inboxes };
+  }
+
+  /** A transport of its own on the broker, to look at what buses left there (closed with the case). */
+  async inspector(): Promise<Transport> {
+    if (this.options.url === undefined) throw new Error('inspector needs the suite to be given a url.');
+    const { url, hosts } = parseBusUrl(this.options.url);
+    const transport = await createTransport(url, { service: `inspector-${this.run}`, logger: this.options.logger ?? silentLogger, hosts });
+    await transport.connect();
+    this.transports.push(transport);
+    return transport;
+  }
+
+  /** The real transport with some methods replaced (the rest called on it, with itself as `this`). */
+  private async wrappedBus(service: string, replace: (inner: Transport) => Partial<Transport>): Promise<{ bus: Bus; inner: Transport }> {
+    if (this.options.url === undefined) throw new Error('This case needs the suite to be given a url: it wraps the transport.');
     const logger = this.options.logger ?? silentLogger;
     const { url, hosts } = parseBusUrl(this.options.url);
     const inner = await createTransport(url, { service, logger, hosts });
-    const next = (request: PublishRequest) => inner.publish(request);
-    // Everything else goes to the real transport, with itself as `this`.
+    const replaced = replace(inner);
     const transport = new Proxy(inner, {
       get(target, property) {
-        if (property === 'publish') return (request: PublishRequest) => publish(request, next);
+        if (Object.hasOwn(replaced, property)) return replaced[property as keyof Transport];
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },
     }) as Transport;
     const bus = await createBus({ transport, service, logger });
     this.buses.push(bus);
-    return bus;
+    return { bus, inner };
   }
 
   /** An idempotency store for this case: options.createStore's, or a fresh memory store. */
@@ -104,6 +148,7 @@ export class Harness {
     await Promise.allSettled(this.buses.map((b) => b.close({ drainTimeoutMs: 2000 })));
     // Stores after buses: a closing bus may still complete or release a claim.
     await Promise.allSettled(this.stores.map((s) => s.close?.()));
+    await Promise.allSettled(this.transports.map((t) => t.close()));
   }
 }
 
@@ -152,4 +197,15 @@ export async function drainByPull(bus: Bus, topic: string, group: string, waitMs
     count += batch.length;
     for (const m of batch) await m.ack();
   }
+}
+
+/** Pull until exactly one message arrives (within timeoutMs); fails if a pull returns more. */
+export async function pullOne(bus: Bus, topic: string, group: string, timeoutMs = 20_000): Promise<[PulledMessage]> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const batch = await bus.pull(topic, { group, max: 10, waitMs: Math.min(2000, Math.max(0, deadline - Date.now())) });
+    if (batch.length > 1) throw new Error(`Expected one message from "${topic}", got ${batch.length}.`);
+    if (batch.length === 1) return [batch[0]!];
+  }
+  throw new Error(`No message from "${topic}" within ${timeoutMs} ms.`);
 }

@@ -15,7 +15,7 @@ import {
   ValidationError,
   type WireMessage,
 } from '@switchyard/core';
-import { errorMessage, sleep, redactUrl } from '@switchyard/core/spi';
+import { errorMessage, MAX_DELAY_MS, sleep, redactUrl } from '@switchyard/core/spi';
 import { ChannelSlot, channelErrors, Link } from './connection.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
@@ -73,13 +73,18 @@ export class AmqpTransport implements Transport {
       consumerGroups: true,
       fanOut: true,
       ordering: 'none',
-      nack: true,
+      // Delayed nacks and publishes go through per-message-TTL delay buckets: any delay core allows.
+      nack: 'delayed',
+      maxNackDelayMs: MAX_DELAY_MS,
       redeliveryOnTimeout: false,
-      deliveryCount: this.quorum,
+      // Quorum queues count every return (x-delivery-count), crashes included. Classic queues count
+      // only nacks (the count rides through the delay bucket), not returns after a crash.
+      deliveryCount: this.quorum ? 'exact' : 'approximate',
       deadLetter: 'emulated',
       requestReply: 'native',
       noResponders: false,
       delay: 'native',
+      maxNativeDelayMs: MAX_DELAY_MS,
       nativeDedup: false,
       batchPublish: false,
       maxPayloadBytes: config.options.maxPayloadBytes,

@@ -61,15 +61,19 @@ export class KafkaTransport implements Transport {
     consumerGroups: true,
     fanOut: true,
     ordering: 'perKey',
-    nack: false,
+    // A partition is a log: nothing is taken back. Core retries in place and counts deliveries itself.
+    nack: 'none',
+    maxNackDelayMs: 0,
     redeliveryOnTimeout: false,
-    deliveryCount: false,
+    deliveryCount: 'absent',
     deadLetter: 'emulated',
     requestReply: 'emulated',
     noResponders: false,
     delay: 'emulated',
+    maxNativeDelayMs: 0,
     nativeDedup: false,
-    batchPublish: false,
+    // Publishes arriving while a produce request is in flight go out together (publisher.ts).
+    batchPublish: true,
     maxPayloadBytes: MAX_PAYLOAD_BYTES,
     maxHeaders: 64,
     // Headers travel inside the record and count against message.max.bytes with the body.

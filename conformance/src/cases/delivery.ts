@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ConformanceCase } from '../case.js';
-import { Collector } from '../harness.js';
+import { Collector, pullOne } from '../harness.js';
 import type { Message } from '@switchyard/core';
 
 export const deliveryCases: ConformanceCase[] = [
@@ -187,6 +187,27 @@ export const deliveryCases: ConformanceCase[] = [
       expect((got.items[0]!.m.body as { late: boolean }).late).toBe(false);
       const late = got.items.find((x) => (x.m.body as { late: boolean }).late)!;
       expect(late.at - sentAt).toBeGreaterThanOrEqual(1400);
+    },
+  },
+  {
+    id: 'delivery.delay-pull',
+    title: 'pull: a delayed message is not handed out before its delay, one published after it is',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('delaypull');
+      const group = h.group('delaypull');
+      await bus.pull(topic, { group, waitMs: 0 }); // creates the group
+      const sentAt = Date.now();
+      await bus.publish(topic, { late: true }, { delayMs: 1500 });
+      await bus.publish(topic, { late: false });
+      const [first] = await pullOne(bus, topic, group);
+      expect(first.body).toEqual({ late: false });
+      await first.ack();
+      const [late] = await pullOne(bus, topic, group);
+      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1450);
+      expect(late.body).toEqual({ late: true });
+      expect(late.attempt).toBe(1);
+      await late.ack();
     },
   },
   {

@@ -1,6 +1,6 @@
 import type { ConformanceCase } from '../case.js';
 import { Collector, deferred } from '../harness.js';
-import type { Message } from '@switchyard/core';
+import { ConfigurationError, type Message } from '@switchyard/core';
 
 const bodyN = (m: Message) => (m.body as { n: number }).n;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -8,6 +8,31 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const perKey = (key: string) => (Number(key.slice(4)) < 1000 % 16 ? Math.ceil(1000 / 16) : Math.floor(1000 / 16));
 
 export const groupCases: ConformanceCase[] = [
+  {
+    id: 'groups.conflicting-policy',
+    title:
+      'a second consumer of a group with other maxAttempts or dead-letter topic is a ConfigurationError; the same policy joins; after the first leaves, a new policy is accepted',
+    async run(h, expect) {
+      const bus = await h.bus();
+      const topic = h.topic('policy');
+      const group = h.group('policy');
+      const got = new Collector<Message>();
+      const first = await bus.subscribe(topic, (m) => got.push(m), { group, retry: { maxAttempts: 3 } });
+      await expect(bus.subscribe(topic, () => undefined, { group, retry: { maxAttempts: 4 } })).rejects.toBeInstanceOf(ConfigurationError);
+      await expect(bus.subscribe(topic, () => undefined, { group, retry: { maxAttempts: 3 }, deadLetter: `${topic}.elsewhere` })).rejects.toBeInstanceOf(ConfigurationError);
+      // A refused subscription left nothing behind: the group still works as before.
+      const same = await bus.subscribe(topic, (m) => got.push(m), { group, retry: { maxAttempts: 3, initialDelayMs: 50 } });
+      await bus.publish(topic, { n: 1 });
+      await got.waitFor(1);
+      await same.close();
+      await first.close();
+      const changed = await bus.subscribe(topic, (m) => got.push(m), { group, retry: { maxAttempts: 4 } });
+      await bus.publish(topic, { n: 2 });
+      await got.waitFor(2);
+      expect(got.items.map(bodyN)).toEqual([1, 2]);
+      await changed.close();
+    },
+  },
   {
     id: 'groups.competing',
     title: 'competing consumers in one group split the work with nothing lost',

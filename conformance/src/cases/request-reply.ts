@@ -124,4 +124,31 @@ export const requestReplyCases: ConformanceCase[] = [
       await expect(bus.request(topic, { q: 2 }, { timeoutMs: 10_000 })).resolves.toEqual({ echo: 2 });
     },
   },
+  {
+    id: 'request-reply.closed-bus-leaves-nothing',
+    title: 'a bus that made requests leaves no reply queue, topic, subscription or inbox behind once closed (asked through a separate transport)',
+    notApplicable: (_caps, options) =>
+      options.url === undefined
+        ? { reason: 'suite was given createBus, not a URL: it cannot open a transport of its own to look', check: (expect) => expect(options.createBus).toBeDefined() }
+        : undefined,
+    async run(h, expect) {
+      const server = await h.bus();
+      const topic = h.topic('replyleftovers');
+      await server.reply(topic, (m) => m.body);
+      const { bus, ephemeral, inboxes } = await h.observedBus(`svc-${h.run}-client`);
+      await expect(bus.request(topic, { n: 1 }, { timeoutMs: 10_000 })).resolves.toEqual({ n: 1 });
+      const opened: { topic: string; group?: string }[] = [...ephemeral, ...inboxes.map((address) => ({ topic: address }))];
+      expect(opened.length).toBeGreaterThan(0);
+      const inspector = await h.inspector();
+      if (inspector.exists === undefined)
+        throw new Error(`The ${inspector.name} transport has no exists(topic, group?): implement it so this suite can see what a closed bus leaves behind.`);
+      const exists = inspector.exists.bind(inspector);
+      for (const r of opened) expect(await exists(r.topic, r.group), `${r.topic} ${r.group ?? ''} while the bus is open`).toBe(true);
+      await bus.close();
+      for (const r of opened) {
+        if (r.group !== undefined) expect(await exists(r.topic, r.group), `group ${r.group} of ${r.topic} after close`).toBe(false);
+        expect(await exists(r.topic), `${r.topic} after close`).toBe(false);
+      }
+    },
+  },
 ];

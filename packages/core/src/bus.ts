@@ -16,20 +16,23 @@ import {
   type ResponseBody,
 } from './contract.js';
 import { deadLetter } from './dead-letter.js';
-import { ClosedError, ConnectionError, errorMessage, NoResponderError, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
+import { republishForGroup } from './group-copy.js';
+import { GroupPolicies } from './group-policy.js';
+import { CapabilityError, ClosedError, ConnectionError, errorMessage, NoResponderError, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger, safeLogger } from './logger.js';
 import { assertTopicName, deadLetterTopicOf } from './names.js';
 import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier } from './limits.js';
 import { checkPublishOptions } from './publish-checks.js';
 import { PullBridge } from './pull-bridge.js';
+import { PullHold } from './pull-hold.js';
 import { RedeliveryCounter } from './redeliveries.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import { createTransport, parseBusUrl, redactUrl } from './registry.js';
 import { scrubSecrets, urlSecrets } from './redact.js';
 import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeReply, type ReplyEnvelope } from './request-reply.js';
-import { backoffDelay, resolveRetryPolicy } from './retry.js';
+import { backoffDelay, DEFAULT_RETRY, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
-import type { Delivery, Transport, WireMessage } from './spi.js';
+import type { Delivery, GroupPolicy, Transport, WireMessage } from './spi.js';
 import { countDeadLetterFailure, runInContext, withPublishSpan } from './telemetry.js';
 import type {
   Capabilities,
@@ -90,7 +93,12 @@ export class Bus<C extends Contract = EmptyContract> {
   private state: State = 'open';
   private effectiveCapabilities: Capabilities | undefined;
   private readonly redeliveries = new RedeliveryCounter();
+  private readonly groupPolicies = new GroupPolicies();
+  /** Groups declared (with their policy) for pull(), once per bus. */
+  private readonly pullGroups = new Map<string, Promise<void>>();
   private readonly pullBridge: PullBridge;
+  /** Pulled deliveries not due yet (emulated delay), handed out by a later pull. */
+  private readonly pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt));
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -149,7 +157,7 @@ export class Bus<C extends Contract = EmptyContract> {
         },
         makeContext: this.contextFactory(),
       });
-      return this.start(runner, topic, group, deadLetterTopic, concurrency);
+      return this.start(runner, topic, group, { maxAttempts: runner.maxAttempts, retry: runner.retry, deadLetterTopic, concurrency, ephemeral: false });
     });
   }
 
@@ -164,10 +172,14 @@ export class Bus<C extends Contract = EmptyContract> {
       const waitMs = intInRange(options.waitMs, 1000, 0, 300_000, 'waitMs');
       const maxAttempts = intInRange(options.maxAttempts, 5, 1, 1000, 'maxAttempts');
       const target = { transport: this.transport, topic, group, deadLetterTopic: this.deadLetterOf(topic, options.deadLetter) };
-      if (target.deadLetterTopic !== false) await this.transport.declareGroup(target.deadLetterTopic, group);
+      const policy: GroupPolicy = { maxAttempts, retry: { ...DEFAULT_RETRY, maxAttempts }, deadLetterTopic: target.deadLetterTopic, concurrency: max, ephemeral: false };
+      this.checkGroup(topic, group, policy);
+      await this.declarePullGroup(topic, group, policy);
       const schema = this.schemaFor(topic, options.schema);
-      const pullOptions = { max, waitMs, signal: this.closeSignal.signal };
-      const deliveries = this.transport.pull ? await this.transport.pull(topic, group, pullOptions) : await this.pullBridge.pull(topic, group, pullOptions);
+      const signal = this.closeSignal.signal;
+      const deliveries = await this.pullHold.pull(topic, group, max, waitMs, signal, (n, wait) =>
+        this.transport.pull ? this.transport.pull(topic, group, { max: n, waitMs: wait, signal }) : this.pullBridge.pull(topic, group, { max: n, waitMs: wait, signal }, policy),
+      );
       const out: PulledMessage<ReceiveBody<C, K>>[] = [];
       for (const delivery of deliveries) {
         const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
@@ -241,7 +253,7 @@ export class Bus<C extends Contract = EmptyContract> {
         onPoison: async (wire, error) => send(wire, errorReply(error)),
         makeContext: this.contextFactory(),
       });
-      return this.start(runner, topic, group, false, concurrency);
+      return this.start(runner, topic, group, { maxAttempts: 1, retry: runner.retry, deadLetterTopic: false, concurrency, ephemeral: false });
     });
   }
 
@@ -277,17 +289,25 @@ export class Bus<C extends Contract = EmptyContract> {
     // Let subscribe()/publish() calls already under way finish, so nothing they started is left half-done.
     await Promise.allSettled([...this.operations]);
     await Promise.allSettled([...this.subscriptions].map((s) => s.close(options)));
+    await this.pullHold.close();
     await this.pullBridge.close();
     await this.requester.close();
     this.state = 'closed';
     await this.transport.close();
   }
 
-  private async start(runner: SubscriptionRunner, topic: string, group: string, deadLetterTopic: string | false, concurrency: number): Promise<Subscription> {
-    // Keep dead letters for this group even before anyone reads the DLQ.
-    if (deadLetterTopic !== false) await this.transport.declareGroup(deadLetterTopic, group);
-    const consumer = await this.transport.consume(topic, group, { prefetch: prefetchFor(concurrency) }, runner.onDelivery);
-    runner.attach(consumer);
+  private async start(runner: SubscriptionRunner, topic: string, group: string, policy: GroupPolicy): Promise<Subscription> {
+    this.checkGroup(topic, group, policy);
+    const release = this.groupPolicies.claim(topic, group, policy);
+    try {
+      // Keep dead letters for this group even before anyone reads the DLQ.
+      if (policy.deadLetterTopic !== false) await this.transport.declareGroup(policy.deadLetterTopic, group);
+      const consumer = await this.transport.consume(topic, group, { prefetch: prefetchFor(policy.concurrency), policy }, runner.onDelivery);
+      runner.attach(consumer);
+    } catch (err) {
+      release();
+      throw err;
+    }
     this.subscriptions.add(runner);
     return {
       topic,
@@ -295,8 +315,48 @@ export class Bus<C extends Contract = EmptyContract> {
       close: async (options?: CloseOptions) => {
         await runner.close(options);
         this.subscriptions.delete(runner);
+        release();
       },
     };
+  }
+
+  /**
+   * Before consuming: what the transport cannot do is a CapabilityError now, not a silent gap
+   * later; a policy that contradicts this group's live one is a ConfigurationError.
+   */
+  private checkGroup(topic: string, group: string, policy: GroupPolicy): void {
+    const caps = this.transport.capabilities;
+    if (!caps.consumerGroups && group !== this.service) {
+      throw new CapabilityError(
+        'consumerGroups',
+        `The ${this.transport.name} transport has no consumer groups, so group "${group}" on "${topic}" cannot be kept apart from the service's own ("${this.service}"). Leave out the group option, or use a broker with consumer groups.`,
+      );
+    }
+    if (!caps.fanOut) {
+      const other = [...this.subscriptions].find((s) => s.topic === topic && s.group !== group);
+      if (other) {
+        throw new CapabilityError(
+          'fanOut',
+          `The ${this.transport.name} transport cannot give every group its own copy: "${topic}" is already consumed by group "${other.group}", so group "${group}" would split its messages instead. Use one group per topic, or a broker with fan-out.`,
+        );
+      }
+    }
+    this.groupPolicies.check(topic, group, policy);
+  }
+
+  /** pull() declares its group (and its policy) once per bus: a group must exist before messages for it are kept. */
+  private declarePullGroup(topic: string, group: string, policy: GroupPolicy): Promise<void> {
+    const key = `${topic}\0${group}`;
+    let declared = this.pullGroups.get(key);
+    if (!declared) {
+      declared = (async () => {
+        if (policy.deadLetterTopic !== false) await this.transport.declareGroup(policy.deadLetterTopic, group);
+        await this.transport.declareGroup(topic, group, policy);
+      })();
+      this.pullGroups.set(key, declared);
+      declared.catch(() => this.pullGroups.delete(key));
+    }
+    return declared;
   }
 
   private async send(topic: string, body: unknown, options: PublishOptions, inherited: Inherited): Promise<PublishResult> {
@@ -313,7 +373,8 @@ export class Bus<C extends Contract = EmptyContract> {
     const delayMs = checkPublishOptions(options, limits, this.transport.name);
     validateBody(messageSchema(this.contract, topic), body, `Body for "${topic}"`);
     const extra = { ...extraHeaders };
-    if (delayMs > 0 && this.transport.capabilities.delay === 'emulated') extra[Attr.notBefore] = new Date(Date.now() + delayMs).toISOString();
+    // Beyond what the broker can delay, ce-notbefore makes the consumer's core wait out the rest.
+    if (delayMs > nativeDelayOf(this.transport.capabilities, delayMs)) extra[Attr.notBefore] = new Date(Date.now() + delayMs).toISOString();
     const inheritedIds: { correlationId?: string; causationId?: string } = {};
     if (inherited.correlationId !== undefined) inheritedIds.correlationId = inherited.correlationId;
     if (inherited.causationId !== undefined) inheritedIds.causationId = inherited.causationId;
@@ -336,7 +397,8 @@ export class Bus<C extends Contract = EmptyContract> {
       withPublishSpan({ system: this.transport.name, topic, id, correlationId: wire.headers[Attr.correlationId] }, async (inject) => {
         const headers = { ...wire.headers };
         inject(headers);
-        const native = delayMs !== undefined && delayMs > 0 && this.transport.capabilities.delay === 'native' ? { delayMs } : {};
+        const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
+        const native = nativeDelayMs > 0 ? { delayMs: nativeDelayMs } : {};
         try {
           await this.transport.publish({ topic, message: { ...wire, headers }, ...native });
         } catch (err) {
@@ -436,14 +498,39 @@ export class Bus<C extends Contract = EmptyContract> {
         return once(async () => {
           if (msg.attempt >= maxAttempts) {
             await this.deadLetterOrKeep(target, delivery, new Error(options.reason ?? `Nacked on attempt ${msg.attempt} of ${maxAttempts}`), msg.attempt);
-          } else if (this.transport.capabilities.nack) {
-            await delivery.nack({ delayMs });
           } else {
-            await delivery.abandon();
+            await this.giveBack(target, delivery, msg.attempt, delayMs);
           }
         });
       },
     };
+  }
+
+  /** A pulled delivery held past EMULATED_DELAY_HOLD_MS and still not due: a copy for its group takes its place. */
+  private async replaceHeld(topic: string, group: string, delivery: Delivery, dueAt: number): Promise<void> {
+    const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
+    await republishForGroup(this.transport, delivery.message, { topic, group, priorAttempts: attempt - 1, dueAt });
+    this.redeliveries.forget(delivery, topic, group);
+    await delivery.ack();
+  }
+
+  /**
+   * A pulled message nacked with delayMs: the broker redelivers it then where it can delay that
+   * long; otherwise a copy for this group, due then, replaces it (its attempts carried over).
+   */
+  private async giveBack(target: { topic: string; group: string }, delivery: Delivery, attempt: number, delayMs: number): Promise<void> {
+    const caps = this.transport.capabilities;
+    if (delayMs === 0 ? caps.nack !== 'none' : caps.nack === 'delayed' && delayMs <= caps.maxNackDelayMs) return delivery.nack({ delayMs });
+    if (delayMs === 0) return delivery.abandon();
+    try {
+      await republishForGroup(this.transport, delivery.message, { topic: target.topic, group: target.group, priorAttempts: attempt, dueAt: Date.now() + delayMs });
+    } catch (err) {
+      // Nothing lost: back at once instead of later.
+      this.logger.warn('Could not schedule the delayed redelivery of a nacked message; it goes back at once', { topic: target.topic, error: errorMessage(err) });
+      return caps.nack === 'none' ? delivery.abandon() : delivery.nack({ delayMs: 0 });
+    }
+    this.redeliveries.forget(delivery, target.topic, target.group);
+    await delivery.ack();
   }
 
   private async deadLetterOrKeep(target: Parameters<typeof deadLetter>[0], delivery: Delivery, error: unknown, attempt: number): Promise<void> {
@@ -461,13 +548,14 @@ export class Bus<C extends Contract = EmptyContract> {
     } catch (dlqError) {
       countDeadLetterFailure({ system: this.transport.name, topic: target.topic, group: target.group });
       // Back to the broker, later each time where it can delay: its next delivery retries only the dead-lettering.
-      const delayMs = backoffDelay(PULL_DEAD_LETTER_RETRY, Math.max(2, attempt));
+      const delayMs = Math.min(backoffDelay(PULL_DEAD_LETTER_RETRY, Math.max(2, attempt)), this.transport.capabilities.maxNackDelayMs);
+      const canDelay = this.transport.capabilities.nack === 'delayed';
       this.logger.error('Dead-lettering failed; the message goes back to the broker and only the dead-lettering is retried', {
         topic: target.topic,
-        retryInMs: this.transport.capabilities.nack ? delayMs : 0,
+        retryInMs: canDelay ? delayMs : 0,
         error: errorMessage(dlqError),
       });
-      await (this.transport.capabilities.nack ? delivery.nack({ delayMs }) : delivery.abandon());
+      await (canDelay ? delivery.nack({ delayMs }) : delivery.abandon());
     }
   }
 
@@ -589,4 +677,9 @@ export async function createBus<const C extends Contract = EmptyContract>(option
     await transport.connect();
   }
   return new Bus<C>(transport, options.service, options.contract, logger);
+}
+
+/** How much of `delayMs` the broker waits out itself when publishing (the rest is ce-notbefore's). */
+function nativeDelayOf(caps: Capabilities, delayMs: number): number {
+  return caps.delay === 'native' ? Math.min(delayMs, caps.maxNativeDelayMs) : 0;
 }

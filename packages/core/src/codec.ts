@@ -57,6 +57,11 @@ export const InternalHeader = {
    * groups of the topic settle it without handling it.
    */
   forGroup: 'x-switchyard-for-group',
+  /**
+   * On such a copy: the attempts the original already used, so `attempt` keeps growing across
+   * the copy (the broker counts the copy's deliveries from 1). Only read together with forGroup.
+   */
+  priorAttempts: 'x-switchyard-prior-attempts',
 } as const;
 
 /** Request/reply extension attributes. */

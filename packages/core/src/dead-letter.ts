@@ -40,6 +40,7 @@ export function deadLetterCopy(target: DeadLetterTarget, wire: WireMessage, erro
   // Delivery instructions for the original's group must not steer the dead letter.
   delete headers[Attr.notBefore];
   delete headers[InternalHeader.forGroup];
+  delete headers[InternalHeader.priorAttempts];
   // Bytes that could not be decoded would fail again in the DLQ: label them as raw bytes and keep the claimed type.
   if (error instanceof DecodeError) {
     const claimed = wire.headers[Attr.contentType];

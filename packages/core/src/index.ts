@@ -31,4 +31,4 @@ export { DEFAULT_RETRY } from './retry.js';
 export { PORTABLE_LIMITS } from './limits.js';
 export type * from './types.js';
 // A custom transport can be passed to createBus({ transport }); its shape is the SPI's.
-export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, PublishRequest } from './spi.js';
+export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, GroupPolicy, PublishRequest } from './spi.js';

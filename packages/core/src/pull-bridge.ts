@@ -3,7 +3,7 @@
  * Kafka): one buffering consumer per (topic, group), started on the first pull; pull() hands out
  * what it buffered.
  */
-import type { Delivery, Transport, TransportConsumer } from './spi.js';
+import type { Delivery, GroupPolicy, Transport, TransportConsumer } from './spi.js';
 
 /** Deliveries a pull consumer buffers ahead of the app's pulls. */
 const PULL_BUFFER = 256;
@@ -55,13 +55,13 @@ export class PullBridge {
 
   constructor(private readonly transport: Transport) {}
 
-  async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
+  async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }, policy: GroupPolicy): Promise<Delivery[]> {
     const key = `${topic}\0${group}`;
     let source = this.sources.get(key);
     if (source === undefined) {
       source = (async () => {
         const created = new Source();
-        created.consumer = await this.transport.consume(topic, group, { prefetch: PULL_BUFFER }, created.push);
+        created.consumer = await this.transport.consume(topic, group, { prefetch: PULL_BUFFER, policy }, created.push);
         return created;
       })();
       this.sources.set(key, source);

@@ -8,7 +8,8 @@ import type { ZodType } from 'zod';
 import { Attr, decodeBody, encodeBody, ReplyAttr, SPEC_VERSION } from './codec.js';
 import { validateBody } from './contract.js';
 import { ClosedError, errorMessage, RemoteHandlerError, RequestTimeoutError, SwitchyardError } from './errors.js';
-import type { Inbox, Transport, WireMessage } from './spi.js';
+import { DEFAULT_RETRY } from './retry.js';
+import type { GroupPolicy, Inbox, Transport, WireMessage } from './spi.js';
 import type { Logger } from './types.js';
 
 interface Pending {
@@ -110,7 +111,7 @@ export class Requester {
       return this.transport.createInbox(this.onReply);
     }
     const topic = `switchyard.reply.${this.busId}`;
-    const consumer = await this.transport.consume(topic, topic, { prefetch: 256 }, (delivery) => {
+    const consumer = await this.transport.consume(topic, topic, { prefetch: 256, policy: REPLY_GROUP_POLICY }, (delivery) => {
       // Replies are ephemeral: acknowledge first, then route (a reply nobody waits for is dropped).
       delivery.ack().catch((err: unknown) => this.logger.warn('Acking a reply failed', { error: errorMessage(err) }));
       this.onReply(delivery.message);
@@ -128,6 +129,9 @@ export class Requester {
     };
   }
 }
+
+/** Reply topics: acked on arrival, never retried or dead-lettered, gone with the bus. */
+const REPLY_GROUP_POLICY: GroupPolicy = { maxAttempts: 1, retry: { ...DEFAULT_RETRY, maxAttempts: 1 }, deadLetterTopic: false, concurrency: 256, ephemeral: true };
 
 export interface ReplyEnvelope {
   readonly status: 'ok' | 'error';

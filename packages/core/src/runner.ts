@@ -11,6 +11,7 @@ import type { ZodType } from 'zod';
 import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
 import { type CopyForm, deadLetter } from './dead-letter.js';
+import { EMULATED_DELAY_HOLD_MS, republishForGroup } from './group-copy.js';
 import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type { ClaimResult, IdempotencyStore } from './idempotency.js';
 import type { IdempotencyClaim } from './types.js';
@@ -21,7 +22,7 @@ import { Slots } from './slots.js';
 import { sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
 import { countDeadLetterFailure, withProcessSpan } from './telemetry.js';
-import type { CloseOptions, HandlerContext, Logger, Message, RetryPolicy } from './types.js';
+import type { Capabilities, CloseOptions, HandlerContext, Logger, Message, RetryPolicy } from './types.js';
 
 export interface ResolvedIdempotency {
   readonly store: IdempotencyStore;
@@ -60,13 +61,6 @@ export interface RunnerConfig {
 /** Runs user code under the attempt's time limit: rejects with HandlerTimeoutError past it. */
 export type LimitHandler = <T>(run: () => T | Promise<T>) => Promise<T>;
 
-/**
- * Emulated delay (transports without native delay): a message not yet due is held at most this
- * long. Past it, core republishes it for its group with the same not-before time and settles the
- * original, so a long delay never pins a Kafka commit or a queue position.
- */
-export const EMULATED_DELAY_HOLD_MS = 5000;
-
 /** Refused dead-letter publishes are retried from ~0.5 s, doubling, up to ~1 min apart. */
 const DEAD_LETTER_RETRY: RetryPolicy = { maxAttempts: Number.MAX_SAFE_INTEGER, initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 };
 
@@ -102,6 +96,22 @@ export class SubscriptionRunner {
 
   attach(consumer: TransportConsumer): void {
     this.consumer = consumer;
+  }
+
+  get topic(): string {
+    return this.config.topic;
+  }
+
+  get group(): string {
+    return this.config.group;
+  }
+
+  get maxAttempts(): number {
+    return this.config.policy.maxAttempts;
+  }
+
+  get retry(): RetryPolicy {
+    return this.config.policy;
   }
 
   /** Called by the transport for each delivery. */
@@ -186,7 +196,7 @@ export class SubscriptionRunner {
     const forGroup = wire.headers[InternalHeader.forGroup];
     if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, (d) => d.ack(), true);
 
-    const due = await this.waitUntilDue(tracked);
+    const due = await this.waitUntilDue(tracked, attempt);
     if (due === 'stopped') return this.settle(tracked, (d) => d.abandon());
     if (due === 'republished') return;
 
@@ -225,10 +235,13 @@ export class SubscriptionRunner {
       config.logger.warn('Handler failed; will retry', { topic: config.topic, group: config.group, id: msg.id, attempt, error: errorMessage(failure) });
       if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
       const delayMs = backoffDelay(config.policy, attempt + 1);
-      if (config.transport.capabilities.nack) return this.settle(tracked, (d) => d.nack({ delayMs }));
-      // No broker-side redelivery: retry in place. The delivery stays unsettled; its handler slot is free meanwhile.
-      await sleep(delayMs, this.stopping.signal);
+      // The part of the backoff the broker cannot wait out for us is waited here, holding the
+      // delivery (the lease keeper extends it); its handler slot is free meanwhile.
+      const { waitMs, nackDelayMs } = splitRetryDelay(config.transport.capabilities, delayMs);
+      await sleep(waitMs, this.stopping.signal);
       if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      // Back to the broker where it can redeliver: its count of deliveries then survives a crash of this process.
+      if (nackDelayMs !== undefined) return this.settle(tracked, (d) => d.nack({ delayMs: nackDelayMs }));
       attempt += 1;
       msg = { ...msg, attempt };
     }
@@ -239,7 +252,7 @@ export class SubscriptionRunner {
    * EMULATED_DELAY_HOLD_MS; if it is still not due then, republish it for this group and settle
    * the original.
    */
-  private async waitUntilDue(tracked: Tracked): Promise<'due' | 'republished' | 'stopped'> {
+  private async waitUntilDue(tracked: Tracked, attempt: number): Promise<'due' | 'republished' | 'stopped'> {
     const { config } = this;
     const wire = tracked.delivery.message;
     const notBefore = wire.headers[Attr.notBefore];
@@ -248,9 +261,9 @@ export class SubscriptionRunner {
     await sleep(Math.min(dueAt - Date.now(), EMULATED_DELAY_HOLD_MS), this.stopping.signal);
     if (this.stopping.signal.aborted) return 'stopped';
     if (dueAt <= Date.now()) return 'due';
-    const copy: WireMessage = { ...wire, headers: { ...wire.headers, [InternalHeader.forGroup]: config.group } };
     try {
-      await config.transport.publish({ topic: config.topic, message: copy });
+      // Not handled yet: the copy's first delivery is this same attempt.
+      await republishForGroup(config.transport, wire, { topic: config.topic, group: config.group, priorAttempts: attempt - 1, dueAt });
     } catch (err) {
       // Not confirmed: keep the original; the broker gives it back and it is held again.
       config.logger.warn('Republishing a delayed message failed; it stays on the broker', { topic: config.topic, group: config.group, error: errorMessage(err) });
@@ -434,4 +447,15 @@ export class SubscriptionRunner {
     if (final) this.config.redeliveries.forget(tracked.delivery, this.config.topic, this.config.group);
     await action(tracked.delivery);
   }
+}
+
+/**
+ * How a retry after `delayMs` uses the broker: nack 'delayed' takes up to maxNackDelayMs and the
+ * rest is waited in place first; 'immediate' waits it all in place, then nacks; 'none' waits in
+ * place and retries without the broker (nackDelayMs undefined).
+ */
+export function splitRetryDelay(caps: Pick<Capabilities, 'nack' | 'maxNackDelayMs'>, delayMs: number): { waitMs: number; nackDelayMs?: number } {
+  if (caps.nack === 'none') return { waitMs: delayMs };
+  const nackDelayMs = caps.nack === 'delayed' ? Math.min(delayMs, caps.maxNackDelayMs) : 0;
+  return { waitMs: delayMs - nackDelayMs, nackDelayMs };
 }

@@ -3,7 +3,7 @@
  * transport contract, the CloudEvents codec, URL helpers and shared timing helpers. Apps use the
  * main entry point.
  */
-export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, PublishRequest } from './spi.js';
+export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, GroupPolicy, PublishRequest } from './spi.js';
 export type { Capabilities, Logger } from './types.js';
 export { createTransport, parseBusUrl, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
 export { redactUrl, scrubSecrets, urlSecrets } from './redact.js';
@@ -12,8 +12,9 @@ export { errorMessage } from './errors.js';
 export { checkPublish, MAX_DELAY_MS, PUBLISH_OPTIONS } from './publish-checks.js';
 export { backoffDelay } from './retry.js';
 export { sleep } from './sleep.js';
-export { EMULATED_DELAY_HOLD_MS } from './runner.js';
+export { EMULATED_DELAY_HOLD_MS } from './group-copy.js';
 export { DEAD_LETTER_HEADROOM_BYTES, PORTABLE_LIMITS } from './limits.js';
 export { Attr, DeadLetterHeader, InternalHeader, ReplyAttr, CE_PREFIX, toBindingHeaders, fromBindingHeaders, encodeBody, decodeBody, wireSize } from './codec.js';
 export { retrying, type RetryingOptions } from './kit/retrying.js';
 export { settleOnce, type DeliveryParts } from './kit/settle-once.js';
+export { groupPolicyConflict } from './group-policy.js';

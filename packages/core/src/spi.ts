@@ -3,7 +3,7 @@
  * Core owns settlement policy (retry, dead-letter, idempotency, request/reply); a transport
  * only moves bytes and says what it can do natively.
  */
-import type { Capabilities, Logger } from './types.js';
+import type { Capabilities, Logger, RetryPolicy } from './types.js';
 
 /**
  * A message as it travels. Immutable once core hands it over: core owns the bytes (it copies a
@@ -47,9 +47,35 @@ export interface Delivery {
   extend?(ms: number): Promise<boolean>;
 }
 
+/**
+ * How core will treat a group's messages, passed when the group is consumed (and declared for
+ * pulls), so a transport can set native backstops above core's own limits: SQS redrive
+ * maxReceiveCount, a Pub/Sub dead-letter policy, JetStream MaxDeliver/AckWait, a RabbitMQ
+ * delivery limit. Core dead-letters after `maxAttempts` itself; a backstop should sit above it
+ * (a crash loop) and never below it. A transport that stores a group's policy on the broker
+ * throws ConfigurationError when a different one is declared for the same group (core already
+ * does within one bus).
+ */
+export interface GroupPolicy {
+  /** Handler attempts before core dead-letters. */
+  readonly maxAttempts: number;
+  /** Core's backoff between attempts. */
+  readonly retry: RetryPolicy;
+  /** Where core dead-letters, or false when the app chose to drop. */
+  readonly deadLetterTopic: string | false;
+  /** Most handlers core runs at once for this consumer (its prefetch is sized above this). */
+  readonly concurrency: number;
+  /**
+   * The group lives only as long as this consumer (core's reply topics): create it so the
+   * broker removes it when the consumer goes away, and remove it in deleteGroup.
+   */
+  readonly ephemeral: boolean;
+}
+
 export interface ConsumeOptions {
   /** Max unsettled deliveries handed to core at once. */
-  prefetch: number;
+  readonly prefetch: number;
+  readonly policy: GroupPolicy;
 }
 
 export interface TransportConsumer {
@@ -89,7 +115,7 @@ export interface Transport {
    * Make sure `group` on `topic` exists so messages published from now on are kept for it even
    * before anyone consumes (used for dead-letter topics and before pulls).
    */
-  declareGroup(topic: string, group: string): Promise<void>;
+  declareGroup(topic: string, group: string, policy?: GroupPolicy): Promise<void>;
   consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer>;
   /**
    * Optional: remove `group`'s queue/subscription on `topic` (and whatever it still holds) and,
@@ -100,6 +126,12 @@ export interface Transport {
    * those reply resources stay until the broker expires them.
    */
   deleteGroup?(topic: string, group: string): Promise<void>;
+  /**
+   * Optional: whether the broker still holds `group` on `topic` (its queue, subscription or
+   * consumer group), or without a group, the topic itself. The conformance suite checks through
+   * it that a closed bus left no reply resources behind; transports with deleteGroup should have it.
+   */
+  exists?(topic: string, group?: string): Promise<boolean>;
   /**
    * Wait up to waitMs for at least one message, return up to max. Optional: without it core pulls
    * through a buffering consume() per (topic, group).

@@ -161,19 +161,44 @@ export interface IdempotencyClaim {
 export type Handler<T = unknown> = (msg: Message<T>, ctx: HandlerContext) => unknown | Promise<unknown>;
 export type ReplyHandler<T = unknown, R = unknown> = (msg: Message<T>, ctx: HandlerContext) => R | Promise<R>;
 
+/**
+ * What the broker does natively; core fills every gap. Each field says who acts on it.
+ * See packages/core/README.md ("writing an adapter") for how to declare them honestly.
+ */
 export interface Capabilities {
-  /** Messages survive a broker restart. */
+  /** Messages survive a broker restart. Conformance: lifecycle.broker-restart runs only when true. */
   readonly persistent: boolean;
+  /** Several groups can consume one topic independently. False: subscribing with a group other than the service's is a CapabilityError. */
   readonly consumerGroups: boolean;
+  /** Every group gets every message. False: a second group on one topic is a CapabilityError. */
   readonly fanOut: boolean;
+  /** 'perKey': messages with one key are handed over in publish order (core keeps them in order). */
   readonly ordering: 'none' | 'perKey';
-  /** The broker can take a message back for redelivery (with a delay). */
-  readonly nack: boolean;
-  /** Unacked messages come back after a visibility/ack timeout. */
+  /**
+   * How the broker takes a message back for redelivery. 'none': core retries in place, holding
+   * the delivery. 'immediate': the broker redelivers at once, so core waits out the backoff
+   * holding the delivery, then nacks with delayMs 0. 'delayed': the broker redelivers after
+   * nack({ delayMs }) up to maxNackDelayMs; core waits in place for any longer remainder first.
+   */
+  readonly nack: 'none' | 'immediate' | 'delayed';
+  /** With nack 'delayed': the longest delay the broker honours (ms). 0 otherwise. */
+  readonly maxNackDelayMs: number;
+  /** Unsettled deliveries come back after a lease (leaseMs) runs out. Core requires leaseMs exactly when this is true. */
   readonly redeliveryOnTimeout: boolean;
-  /** The broker counts deliveries (so `attempt` survives consumer crashes). */
-  readonly deliveryCount: boolean;
+  /**
+   * Whether Delivery.deliveryCount counts deliveries. 'exact': the broker's count, kept across
+   * consumer crashes, is `attempt`. 'approximate': the broker's count may lag (SQS, Pub/Sub);
+   * core takes the larger of it and its own count. 'absent': core counts the redeliveries this
+   * process sees (by Delivery.brokerId), starting over after a restart.
+   */
+  readonly deliveryCount: 'exact' | 'approximate' | 'absent';
+  /**
+   * 'native': given GroupPolicy.deadLetterTopic and maxAttempts, the broker itself moves a message
+   * delivered more often than that (a backstop for crash loops core never sees the end of).
+   * Core dead-letters with its headers either way.
+   */
   readonly deadLetter: 'native' | 'emulated';
+  /** 'native': core uses Transport.createInbox/sendToInbox; else a private reply topic per bus. */
   readonly requestReply: 'native' | 'emulated';
   /**
    * Lease-based brokers: an unsettled delivery comes back after this many ms unless extended
@@ -183,8 +208,13 @@ export interface Capabilities {
   readonly leaseMs?: number;
   /** The broker can tell that nobody serves a topic: request() then fails at once with NoResponderError. */
   readonly noResponders: boolean;
+  /** 'native': publish() takes delayMs (up to maxNativeDelayMs). 'emulated': core stamps `ce-notbefore` and holds or republishes. */
   readonly delay: 'native' | 'emulated';
+  /** With delay 'native': the longest delay the broker takes (ms); core splits longer ones. 0 otherwise. */
+  readonly maxNativeDelayMs: number;
+  /** The broker drops a second publish with the same message id (within its window). Conformance: delivery.native-dedup. */
   readonly nativeDedup: boolean;
+  /** The adapter groups concurrent publishes into broker batch writes (throughput; see `npm run bench`). */
   readonly batchPublish: boolean;
   /**
    * Largest message core accepts for publishing (body + header names and values + key). The

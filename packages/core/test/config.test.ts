@@ -18,7 +18,9 @@ describe('URL → transport registry', () => {
   });
 
   it('rejects unknown and invalid memory:// options', async () => {
-    await expect(createBus({ url: 'memory://?maxPayload=1', service: 's' })).rejects.toThrow('Unknown memory URL option "maxPayload". Allowed: maxPayloadBytes, ackDeadlineMs.');
+    await expect(createBus({ url: 'memory://?maxPayload=1', service: 's' })).rejects.toThrow(
+      'Unknown memory URL option "maxPayload". Allowed: maxPayloadBytes, ackDeadlineMs, nack, maxNackDelayMs, delay, maxDelayMs, deliveryCount.',
+    );
     await expect(createBus({ url: 'memory://?maxPayloadBytes=-1', service: 's' })).rejects.toThrow(/Invalid memory URL options: maxPayloadBytes/);
     const bus = await createBus({ url: 'memory://sized?maxPayloadBytes=2048', service: 's' });
     expect(bus.capabilities.maxPayloadBytes).toBe(2048);

@@ -501,7 +501,7 @@ describe('redeliveries counted by core where the broker keeps no count', () => {
   it('a message abandoned by a closing subscription comes back to the bus with attempt 2 (keyed by brokerId)', async () => {
     // Like Kafka: every delivery says 1; only brokerId tells it is the same message again.
     const bus = track(
-      await busWithout({ deliveryCount: false }, undefined, {
+      await busWithout({ deliveryCount: 'absent' }, undefined, {
         consume(this: Transport, t, group, options, onDelivery) {
           return Object.getPrototypeOf(this).consume.call(this, t, group, options, (d: Delivery) => onDelivery({ ...d, deliveryCount: 1 }));
         },

@@ -18,7 +18,7 @@ async function warningsDuring(run: () => Promise<void>): Promise<Error[]> {
 
 describe('many handlers waiting at once', () => {
   it('16 concurrent in-place retries raise no MaxListenersExceededWarning', async () => {
-    const bus = await busWithout({ nack: false });
+    const bus = await busWithout({ nack: 'none' });
     const t = topic('sixteen');
     const n = 16;
     let failing = 0;

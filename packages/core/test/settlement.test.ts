@@ -7,7 +7,7 @@ const track = closeAfterEach(1000);
 
 describe.each([
   ['broker nack (memory)', () => memoryBus()],
-  ['in-place retry (transport without nack)', () => busWithout({ nack: false, delay: 'emulated' })],
+  ['in-place retry (transport without nack)', () => busWithout({ nack: 'none', delay: 'emulated' })],
 ])('settlement via %s', (_label, makeBus) => {
   it('calls an always-throwing handler exactly maxAttempts times, dead-letters it once with x-switchyard-* headers, and keeps later messages flowing', async () => {
     const bus = track(await makeBus());
@@ -134,8 +134,8 @@ describe('delivery semantics of the memory transport', () => {
 
   it('abandons a message waiting out an in-place retry when the subscription closes, so another consumer gets it', async () => {
     const broker = `shared-${process.pid}`;
-    const a = track(await busWithout({ nack: false }, broker));
-    const b = track(await busWithout({ nack: false }, broker));
+    const a = track(await busWithout({ nack: 'none' }, broker));
+    const b = track(await busWithout({ nack: 'none' }, broker));
     const t = topic('abandon');
     const first: number[] = [];
     const sub = await a.subscribe(

@@ -18,11 +18,13 @@ export interface DeliveryParts {
 
 export function settleOnce(parts: DeliveryParts): Delivery & { readonly settled: boolean } {
   let settled = false;
-  const first = <A extends unknown[]>(fn: (...args: A) => Promise<void> | void) => async (...args: A): Promise<void> => {
-    if (settled) return;
-    settled = true;
-    await fn(...args);
-  };
+  const first =
+    <A extends unknown[]>(fn: (...args: A) => Promise<void> | void) =>
+    async (...args: A): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      await fn(...args);
+    };
   const { extend } = parts;
   return {
     message: parts.message,

@@ -5,7 +5,7 @@
  * Deliveries are always dispatched on a later tick, never inside publish().
  */
 import { ConnectionError } from '../errors.js';
-import type { WireMessage } from '../spi.js';
+import type { GroupPolicy, WireMessage } from '../spi.js';
 import { FaultPlan } from './faults.js';
 
 export interface Entry {
@@ -103,6 +103,8 @@ export class GroupQueue {
   private readonly pullWaiters = new Set<PullWaiter>();
   private nextConsumer = 0;
   private dispatchScheduled = false;
+  /** The policy its consumers declared (see the transport's adoptPolicy). */
+  policy: GroupPolicy | undefined;
 
   constructor(
     readonly topic: string,
@@ -114,6 +116,10 @@ export class GroupQueue {
 
   get depth(): number {
     return this.ready.size;
+  }
+
+  get hasConsumers(): boolean {
+    return this.consumers.length > 0;
   }
 
   enqueue(entry: Entry): void {
@@ -318,6 +324,12 @@ export class MemoryBroker {
       if (wait > 0) setTimeout(enqueue, wait).unref();
       else enqueue();
     }
+  }
+
+  /** Whether the group (or without one, the topic with any group) exists. */
+  exists(topic: string, group?: string): boolean {
+    const groups = this.topics.get(topic);
+    return group === undefined ? groups !== undefined : (groups?.has(group) ?? false);
   }
 
   /** Whether a publish to `topic` now would be kept for anyone (some group exists). */

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { ClosedError } from '../errors.js';
 import { parseUrlOptions } from '../url-options.js';
-import type { Delivery, PublishRequest, Transport, TransportConsumer, TransportFactory } from '../spi.js';
+import { groupPolicyConflict } from '../group-policy.js';
+import { MAX_DELAY_MS } from '../publish-checks.js';
+import type { ConsumeOptions, Delivery, GroupPolicy, PublishRequest, Transport, TransportConsumer, TransportFactory } from '../spi.js';
 import type { Capabilities } from '../types.js';
 import type { MemoryFaults } from './faults.js';
-import { memoryBroker, type Holder, type Lease, type MemoryBroker, type PushConsumer } from './broker.js';
+import { type GroupQueue, memoryBroker, type Holder, type Lease, type MemoryBroker, type PushConsumer } from './broker.js';
 
 const optionsShape = {
   /** Largest message accepted, body + headers. */
@@ -20,18 +22,35 @@ const optionsShape = {
    * Unset: deliveries are held until settled (RabbitMQ-like).
    */
   ackDeadlineMs: z.coerce.number().int().min(50).max(3_600_000).optional(),
+  /*
+   * Play another broker's capabilities, so an app (and core's own tests) can run against what
+   * core does in their gaps: how nacks come back, how far delays go, whether deliveries are counted.
+   */
+  /** 'delayed' (default), 'immediate' (nack ignores its delay: core waits it out) or 'none' (core retries in place). */
+  nack: z.enum(['none', 'immediate', 'delayed']).default('delayed'),
+  /** With nack=delayed: the longest nack delay (ms); core waits out the rest itself. */
+  maxNackDelayMs: z.coerce.number().int().min(1).max(MAX_DELAY_MS).default(MAX_DELAY_MS),
+  /** 'native' (default) or 'emulated' (core stamps ce-notbefore and holds or republishes). */
+  delay: z.enum(['native', 'emulated']).default('native'),
+  /** With delay=native: the longest publish delay (ms); core covers longer ones. */
+  maxDelayMs: z.coerce.number().int().min(1).max(MAX_DELAY_MS).default(MAX_DELAY_MS),
+  /** 'exact' (default), 'approximate' (reported count lags by one after a crash) or 'absent' (always 1: core counts). */
+  deliveryCount: z.enum(['exact', 'approximate', 'absent']).default('exact'),
 };
 
-/** memory://[name][?maxPayloadBytes=N&ackDeadlineMs=N] — buses with the same name in one process share a broker. */
+type MemoryOptions = z.infer<z.ZodObject<typeof optionsShape>>;
+
+/** memory://[name][?option=value...] (options above) — buses with the same name in one process share a broker. */
 export const createMemoryTransport: TransportFactory = (url) => {
   const options = parseUrlOptions(url, optionsShape, 'memory');
   const name = url.hostname || 'default';
-  return new MemoryTransport(memoryBroker(name), name, options.maxPayloadBytes, options.ackDeadlineMs);
+  return new MemoryTransport(memoryBroker(name), name, options);
 };
 
 class MemoryTransport implements Transport {
   readonly name = 'memory';
   readonly capabilities: Capabilities;
+  private readonly leaseMs: number | undefined;
   private readonly pullHolder: Holder;
   private readonly consumers = new Set<MemoryConsumer>();
   private closed = false;
@@ -39,25 +58,28 @@ class MemoryTransport implements Transport {
   constructor(
     private readonly broker: MemoryBroker,
     private readonly brokerName: string,
-    maxPayloadBytes: number,
-    private readonly leaseMs: number | undefined,
+    options: MemoryOptions,
   ) {
+    const leaseMs = options.ackDeadlineMs;
+    this.leaseMs = leaseMs;
     this.pullHolder = leaseMs === undefined ? { outstanding: new Set() } : { outstanding: new Set(), leaseMs };
     this.capabilities = {
       persistent: false,
       consumerGroups: true,
       fanOut: true,
       ordering: 'perKey',
-      nack: true,
+      nack: options.nack,
+      maxNackDelayMs: options.nack === 'delayed' ? options.maxNackDelayMs : 0,
       redeliveryOnTimeout: leaseMs !== undefined,
-      deliveryCount: true,
+      deliveryCount: options.deliveryCount,
       deadLetter: 'emulated',
       requestReply: 'emulated',
       noResponders: true,
-      delay: 'native',
+      delay: options.delay,
+      maxNativeDelayMs: options.delay === 'native' ? options.maxDelayMs : 0,
       nativeDedup: false,
       batchPublish: false,
-      maxPayloadBytes,
+      maxPayloadBytes: options.maxPayloadBytes,
       maxHeaders: 64,
       // No broker limit of its own: core's portable limits apply (see limits.ts).
       maxHeaderValueBytes: 65_536,
@@ -70,23 +92,29 @@ class MemoryTransport implements Transport {
 
   async publish({ topic, message, delayMs }: PublishRequest): Promise<void> {
     this.assertOpen();
+    const { delay, maxNativeDelayMs } = this.capabilities;
+    if (delayMs !== undefined && delayMs > (delay === 'native' ? maxNativeDelayMs : 0)) {
+      throw new Error(`memory transport: a publish delay of ${delayMs} ms exceeds what its capabilities declare (core must not ask for it).`);
+    }
     this.broker.publish(topic, message, delayMs ?? 0);
   }
 
-  async declareGroup(topic: string, group: string): Promise<void> {
-    this.assertOpen();
-    this.broker.queue(topic, group);
-  }
-
-  async consume(topic: string, group: string, options: { prefetch: number }, onDelivery: (d: Delivery) => void): Promise<TransportConsumer> {
+  async declareGroup(topic: string, group: string, policy?: GroupPolicy): Promise<void> {
     this.assertOpen();
     const queue = this.broker.queue(topic, group);
+    if (policy) adoptPolicy(queue, policy);
+  }
+
+  async consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (d: Delivery) => void): Promise<TransportConsumer> {
+    this.assertOpen();
+    const queue = this.broker.queue(topic, group);
+    adoptPolicy(queue, options.policy);
     const consumer: MemoryConsumer = {
       outstanding: new Set(),
       ...(this.leaseMs === undefined ? {} : { leaseMs: this.leaseMs }),
       prefetch: options.prefetch,
       stopped: false,
-      deliver: (lease) => onDelivery(toDelivery(lease)),
+      deliver: (lease) => onDelivery(this.toDelivery(lease)),
       stop: async () => {
         consumer.stopped = true;
         queue.removeConsumer(consumer);
@@ -114,11 +142,16 @@ class MemoryTransport implements Transport {
     const deadline = Date.now() + options.waitMs;
     for (;;) {
       const leases = queue.take(this.pullHolder, options.max);
-      if (leases.length > 0) return leases.map(toDelivery);
+      if (leases.length > 0) return leases.map((lease) => this.toDelivery(lease));
       const remaining = deadline - Date.now();
       if (remaining <= 0 || options.signal?.aborted || this.closed) return [];
       await queue.waitForMessages(options.signal, remaining);
     }
+  }
+
+  async exists(topic: string, group?: string): Promise<boolean> {
+    this.assertOpen();
+    return this.broker.exists(topic, group);
   }
 
   async hasResponders(topic: string): Promise<boolean> {
@@ -140,24 +173,39 @@ class MemoryTransport implements Transport {
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('memory transport');
   }
+
+  /** A lease as a Delivery, as the declared capabilities say (nack modes, delivery counts). */
+  private toDelivery(lease: Lease): Delivery {
+    const { nack, maxNackDelayMs, deliveryCount } = this.capabilities;
+    const count = lease.entry.deliveryCount;
+    return {
+      message: lease.entry.wire,
+      deliveryCount: deliveryCount === 'exact' ? count : deliveryCount === 'absent' ? 1 : Math.max(1, count - 1),
+      brokerId: String(lease.entry.seq),
+      ack: async () => lease.queue.ack(lease),
+      nack: async ({ delayMs }) => {
+        if (nack === 'none' || delayMs > (nack === 'delayed' ? maxNackDelayMs : 0)) {
+          throw new Error(`memory transport: nack({ delayMs: ${delayMs} }) exceeds what its capabilities declare (core must not ask for it).`);
+        }
+        lease.queue.requeue(lease, delayMs);
+      },
+      abandon: async () => lease.queue.requeue(lease, 0),
+      extend: async (ms) => lease.queue.extend(lease, ms),
+    };
+  }
+}
+
+/** The broker keeps a group's policy while it has consumers; a different one meanwhile is refused, as brokers that store it do. */
+function adoptPolicy(queue: GroupQueue, policy: GroupPolicy): void {
+  const conflict = queue.policy && queue.hasConsumers ? groupPolicyConflict(queue.topic, queue.group, queue.policy, policy) : undefined;
+  if (conflict) throw conflict;
+  queue.policy = policy;
 }
 
 interface MemoryConsumer extends PushConsumer, TransportConsumer {}
 
 function abandonAll(holder: Holder): void {
   for (const lease of [...holder.outstanding]) lease.queue.requeue(lease, 0);
-}
-
-function toDelivery(lease: Lease): Delivery {
-  return {
-    message: lease.entry.wire,
-    deliveryCount: lease.entry.deliveryCount,
-    brokerId: String(lease.entry.seq),
-    ack: async () => lease.queue.ack(lease),
-    nack: async ({ delayMs }) => lease.queue.requeue(lease, delayMs),
-    abandon: async () => lease.queue.requeue(lease, 0),
-    extend: async (ms) => lease.queue.extend(lease, ms),
-  };
 }
 
 /**

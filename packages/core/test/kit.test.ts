@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { retrying, settleOnce } from '../src/spi-entry.js';
+
+describe('retrying (adapters share one retry loop)', () => {
+  it('retries until the operation succeeds and reports each wait', async () => {
+    const waits: number[] = [];
+    const result = await retrying(
+      async (attempt) => {
+        if (attempt < 3) throw new Error(`not yet ${attempt}`);
+        return attempt;
+      },
+      { initialDelayMs: 2, maxDelayMs: 4, onRetry: (_e, _a, delay) => void waits.push(delay) },
+    );
+    expect(result).toBe(3);
+    expect(waits).toHaveLength(2);
+    for (const w of waits) expect(w).toBeLessThanOrEqual(4);
+  });
+
+  it('throws the last error after the allowed attempts, and at once for errors retryIf refuses', async () => {
+    let calls = 0;
+    await expect(
+      retrying(
+        async (attempt) => {
+          calls++;
+          throw new Error(`failure ${attempt}`);
+        },
+        { initialDelayMs: 1, maxDelayMs: 1, attempts: 3 },
+      ),
+    ).rejects.toThrow('failure 3');
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(
+      retrying(
+        async () => {
+          calls++;
+          throw new Error('fatal');
+        },
+        { initialDelayMs: 1, maxDelayMs: 1, retryIf: (e) => (e as Error).message !== 'fatal' },
+      ),
+    ).rejects.toThrow('fatal');
+    expect(calls).toBe(1);
+  });
+
+  it('gives up when aborted while waiting', async () => {
+    const controller = new AbortController();
+    const run = retrying(
+      async () => {
+        throw new Error('down');
+      },
+      { initialDelayMs: 60_000, maxDelayMs: 60_000, signal: controller.signal, onRetry: () => controller.abort() },
+    );
+    await expect(run).rejects.toThrow('down');
+  });
+});
+
+describe('settleOnce (a delivery settles exactly once)', () => {
+  it('runs only the first settlement and then refuses to extend', async () => {
+    const calls: string[] = [];
+    const delivery = settleOnce({
+      message: { body: new Uint8Array(), headers: {} },
+      deliveryCount: 1,
+      ack: () => void calls.push('ack'),
+      nack: ({ delayMs }) => void calls.push(`nack ${delayMs}`),
+      abandon: () => void calls.push('abandon'),
+      extend: async () => true,
+    });
+    expect(await delivery.extend?.(1000)).toBe(true);
+    await Promise.all([delivery.nack({ delayMs: 5 }), delivery.ack(), delivery.abandon()]);
+    expect(calls).toEqual(['nack 5']);
+    expect(delivery.settled).toBe(true);
+    expect(await delivery.extend?.(1000)).toBe(false);
+  });
+});
