@@ -13,6 +13,8 @@ import { fromNats } from './wire.js';
 
 /** How long one pull request waits on the server for messages before the loop asks again. */
 const FETCH_EXPIRES_MS = 5_000;
+/** How long an ack waits for the server's confirmation. */
+const ACK_TIMEOUT_MS = 5_000;
 
 export interface GroupTarget {
   readonly topic: string;
@@ -106,7 +108,14 @@ export class GroupConsumer implements TransportConsumer {
         message: fromNats(msg.data, msg.headers),
         deliveryCount: msg.info.deliveryCount,
         brokerId: String(msg.seq),
-        ack: () => release(() => msg.ack()),
+        // Acks are confirmed by the server (ackAck), so once core has settled everything, the
+        // group's state on the server says so too (no ack pending behind a closed consumer).
+        ack: async () => {
+          release(() => undefined);
+          await msg.ackAck({ timeout: ACK_TIMEOUT_MS }).catch((err: unknown) => {
+            this.transport.logger.debug('An ack was not confirmed; JetStream redelivers the message after AckWait', { ...this.describe(), error: errorMessage(err) });
+          });
+        },
         nack: ({ delayMs }) => release(() => msg.nak(delayMs > 0 ? delayMs : undefined)),
         abandon: () => release(() => msg.nak()),
         // working() resets AckWait; the server does not answer it, so a lease that already ran

@@ -12,13 +12,15 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, createInbox, nanos, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, createInbox, headers, nanos, type NatsConnection, RequestError, type Subscription, TimeoutError } from '@nats-io/transport-node';
 import {
   type Capabilities,
   ClosedError,
+  type ConsumeOptions,
   ConfigurationError,
   ConnectionError,
   type Delivery,
+  type GroupPolicy,
   type Inbox,
   type Logger,
   PayloadTooLargeError,
@@ -29,7 +31,7 @@ import {
   ValidationError,
   type WireMessage,
 } from '@switchyard/core';
-import { errorMessage, retrying, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
+import { errorMessage, groupPolicyConflict, retrying, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
 import { GroupConsumer, type GroupTarget } from './consumer.js';
 import { type Names, names } from './names.js';
 import { type NatsSettings, parseNatsUrl } from './options.js';
@@ -47,14 +49,16 @@ const DECLARE_WAIT_MS = 60_000;
 const EPHEMERAL_INACTIVE_MS = 60_000;
 /** Core's private reply topics: their stream goes when their last group does. */
 const PRIVATE_TOPIC = /^switchyard\.reply\./;
-const META = { topic: 'switchyard.topic', group: 'switchyard.group', maxAttempts: 'switchyard.max-attempts', deadLetter: 'switchyard.dead-letter' } as const;
-
-/** SPI v2's GroupPolicy (the parts this adapter keeps on the broker). */
-interface Policy {
-  readonly maxAttempts: number;
-  readonly deadLetterTopic: string | false;
-  readonly ephemeral: boolean;
-}
+/** Consumer metadata keys: the group's policy (what every member must share) is kept on the broker. */
+const META = {
+  topic: 'switchyard.topic',
+  group: 'switchyard.group',
+  maxAttempts: 'switchyard.max-attempts',
+  deadLetter: 'switchyard.dead-letter',
+  ephemeral: 'switchyard.ephemeral',
+} as const;
+/** Core's reply inboxes (createInbox): plain core NATS subscriptions. */
+const INBOX = /^_INBOX\.[A-Za-z0-9_-]+$/;
 
 const API = { streamNotFound: 10059, consumerNotFound: 10014, streamNameInUse: 10058, subjectsOverlap: 10065, consumerExists: 10148, consumerNameExists: 10013 } as const;
 const apiCode = (err: unknown) => (err instanceof JetStreamApiError ? err.code : undefined);
@@ -84,7 +88,7 @@ export class NatsTransport implements Transport {
   }
 
   get capabilities(): Capabilities {
-    const caps = {
+    return {
       persistent: this.settings.options.storage === 'file',
       consumerGroups: true,
       fanOut: true,
@@ -105,9 +109,7 @@ export class NatsTransport implements Transport {
       maxHeaders: 64,
       maxHeaderValueBytes: 4_096,
       maxHeaderBytes: 16_384,
-    } as const;
-    // TODO(SPI v2 merge): drop the cast once core's Capabilities has these fields.
-    return caps as unknown as Capabilities;
+    };
   }
 
   get js(): JetStreamClient {
@@ -230,7 +232,7 @@ export class NatsTransport implements Transport {
   async sendToInbox(address: string, message: WireMessage): Promise<void> {
     const { nc } = this.open();
     // The address comes from a request's ce-replyto: only ever an inbox, never an API subject.
-    if (!/^_INBOX\.[A-Za-z0-9_-]+$/.test(address)) throw new ValidationError(`Reply address "${address.slice(0, 80)}" is not a NATS inbox (_INBOX.<id>); no reply sent.`);
+    if (!INBOX.test(address)) throw new ValidationError(`Reply address "${address.slice(0, 80)}" is not a NATS inbox (_INBOX.<id>); no reply sent.`);
     nc.publish(address, message.body, { headers: toNatsHeaders(message) });
   }
 
@@ -282,12 +284,12 @@ export class NatsTransport implements Transport {
     return name;
   }
 
-  async declareGroup(topic: string, group: string, policy?: Policy): Promise<void> {
+  async declareGroup(topic: string, group: string, policy?: GroupPolicy): Promise<void> {
     await this.ensureGroup(topic, group, policy);
   }
 
   /** Stream and durable consumer of (topic, group), holding the group's policy in its metadata. */
-  ensureGroup(topic: string, group: string, policy?: Policy): Promise<GroupTarget> {
+  ensureGroup(topic: string, group: string, policy?: GroupPolicy): Promise<GroupTarget> {
     const target: GroupTarget = { topic, group, stream: this.names.stream(topic), consumer: this.names.consumer(group) };
     const key = `${topic}\0${group}\0${policy ? policyKey(policy) : ''}`;
     let pending = this.groups.get(key);
@@ -304,7 +306,7 @@ export class NatsTransport implements Transport {
     this.streams.delete(target.topic);
   }
 
-  private async declareConsumer(target: GroupTarget, policy: Policy | undefined): Promise<void> {
+  private async declareConsumer(target: GroupTarget, policy: GroupPolicy | undefined): Promise<void> {
     const { jsm } = this.open();
     await this.ensureStream(target.topic);
     const { ackWaitMs, maxAckPending } = this.settings.options;
@@ -312,6 +314,7 @@ export class NatsTransport implements Transport {
     if (policy) {
       metadata[META.maxAttempts] = String(policy.maxAttempts);
       metadata[META.deadLetter] = policy.deadLetterTopic === false ? '' : policy.deadLetterTopic;
+      metadata[META.ephemeral] = String(policy.ephemeral);
     }
     const config: Partial<ConsumerConfig> = {
       durable_name: target.consumer,
@@ -339,16 +342,22 @@ export class NatsTransport implements Transport {
       }
     }
     const had = info.config.metadata ?? {};
-    if (policy && had[META.maxAttempts] !== undefined && (had[META.maxAttempts] !== metadata[META.maxAttempts] || had[META.deadLetter] !== metadata[META.deadLetter])) {
-      const describe = (m: Record<string, string | undefined>) =>
-        `maxAttempts ${m[META.maxAttempts]}, ${m[META.deadLetter] ? `dead-letter topic "${m[META.deadLetter]}"` : 'no dead-letter topic'}`;
-      throw new ConfigurationError(
-        `Group "${target.group}" on topic "${target.topic}" is already consumed with ${describe(had)}; this subscription asks for ${describe(metadata)}. ` +
-          'Every consumer of one group must use the same maxAttempts and deadLetter: change them together (stop the old consumers first), or use another group name.',
-      );
+    let policyChanged = policy !== undefined && had[META.maxAttempts] === undefined;
+    if (policy && had[META.maxAttempts] !== undefined) {
+      const existing: GroupPolicy = {
+        ...policy,
+        maxAttempts: Number(had[META.maxAttempts]),
+        deadLetterTopic: had[META.deadLetter] || false,
+        ephemeral: had[META.ephemeral] === 'true',
+      };
+      const conflict = groupPolicyConflict(target.topic, target.group, existing, policy);
+      // The stored policy binds while the group has members: a consumer waiting for messages
+      // (num_waiting; asked for info, the server first drops requests whose client went away) or
+      // holding some (num_ack_pending). Once they all left, a new policy replaces it.
+      if (conflict && (info.num_waiting > 0 || info.num_ack_pending > 0)) throw conflict;
+      policyChanged ||= conflict !== undefined;
     }
-    const stale =
-      info.config.ack_wait !== config.ack_wait || info.config.max_ack_pending !== config.max_ack_pending || (policy !== undefined && had[META.maxAttempts] === undefined);
+    const stale = info.config.ack_wait !== config.ack_wait || info.config.max_ack_pending !== config.max_ack_pending || policyChanged;
     if (stale) {
       const { durable_name: _name, ack_policy: _ack, deliver_policy: _deliver, ...changes } = config;
       await jsm.consumers.update(target.stream, target.consumer, policy ? changes : { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
@@ -368,7 +377,18 @@ export class NatsTransport implements Transport {
   }
 
   async exists(topic: string, group?: string): Promise<boolean> {
-    const { jsm } = this.open();
+    const { nc, jsm } = this.open();
+    if (group === undefined && INBOX.test(topic)) {
+      // An inbox is a subscription: a request to it fails at once with "no responders" when nobody listens.
+      try {
+        await nc.request(topic, new Uint8Array(0), { timeout: 2_000, headers: probeHeaders() });
+        return true;
+      } catch (err) {
+        if (err instanceof RequestError && err.isNoResponders()) return false;
+        if (err instanceof TimeoutError) return true; // someone's inbox that does not answer probes
+        throw err;
+      }
+    }
     try {
       if (group === undefined) await jsm.streams.info(this.names.stream(topic));
       else await jsm.consumers.info(this.names.stream(topic), this.names.consumer(group));
@@ -381,7 +401,7 @@ export class NatsTransport implements Transport {
 
   // ---------------------------------------------------------------- consuming
 
-  async consume(topic: string, group: string, options: { prefetch: number; policy?: Policy }, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
+  async consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
     this.open();
     const policy = options.policy;
     const target = await this.ensureGroup(topic, group, policy);
@@ -402,6 +422,10 @@ export class NatsTransport implements Transport {
     const sub = nc.subscribe(createInbox(), {
       callback: (err, msg) => {
         if (err) return this.logger.warn('The NATS reply inbox failed', { error: this.scrub(errorMessage(err)) });
+        if (msg.headers?.has(PROBE_HEADER) && msg.reply) {
+          msg.respond();
+          return;
+        }
         try {
           onMessage(fromNats(msg.data, msg.headers));
         } catch (handleErr) {
@@ -465,7 +489,15 @@ export class NatsTransport implements Transport {
   }
 }
 
-function policyKey(policy: Policy): string {
+/** exists() asks an inbox whether it is there; ours answer at once instead of taking it for a reply. */
+const PROBE_HEADER = 'Switchyard-Probe';
+function probeHeaders() {
+  const h = headers();
+  h.set(PROBE_HEADER, '1');
+  return h;
+}
+
+function policyKey(policy: GroupPolicy): string {
   return `${policy.maxAttempts}\0${policy.deadLetterTopic}\0${policy.ephemeral}`;
 }
 
