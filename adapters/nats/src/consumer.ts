@@ -38,7 +38,7 @@ export class GroupConsumer implements TransportConsumer {
     private readonly transport: NatsTransport,
     private readonly target: GroupTarget,
     private readonly prefetch: number,
-    private readonly ensure: () => Promise<unknown>,
+    private readonly ensure: (signal: AbortSignal) => Promise<unknown>,
     private readonly onDelivery: (delivery: Delivery) => void,
   ) {}
 
@@ -70,7 +70,7 @@ export class GroupConsumer implements TransportConsumer {
 
   private async fetchBatch(): Promise<void> {
     if (this.redeclare) {
-      await this.ensure();
+      await this.ensure(this.stopping.signal);
       this.redeclare = false;
     }
     if (this.consumer === undefined) {

@@ -49,7 +49,10 @@ export interface NatsSettings {
 }
 
 export function parseNatsUrl(url: URL, hosts: readonly string[] = []): NatsSettings {
-  const redacted = redactUrl(url);
+  // nats://token@host: a user name alone is a token, as in NATS's own URLs, and as secret as a password.
+  const shown = new URL(url.href);
+  if (shown.username !== '' && shown.password === '') shown.username = '***';
+  const redacted = redactUrl(shown);
   const options = parseUrlOptions(url, optionsShape, 'nats');
   if (url.pathname !== '' && url.pathname !== '/') {
     // Not the path itself: a password with an unencoded "/" lands there.
@@ -66,7 +69,6 @@ export function parseNatsUrl(url: URL, hosts: readonly string[] = []): NatsSetti
   }
   const user = decodeUserInfo(url.username);
   const pass = decodeUserInfo(url.password);
-  // nats://token@host: a user name alone is a token, as in NATS's own URLs.
   const credentials = user === '' ? {} : pass === '' ? { token: user } : { user, pass };
   return { options, servers: [first, ...extra.filter((s) => s !== first)], ...credentials, redacted };
 }

@@ -72,7 +72,7 @@ export class NatsTransport implements Transport {
   private readonly streams = new Map<string, Promise<string>>();
   private readonly groups = new Map<string, Promise<void>>();
   private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
-  private state: 'idle' | 'open' | 'reconnecting' | 'closed' = 'idle';
+  private state: 'idle' | 'open' | 'reconnecting' | 'failed' | 'closed' = 'idle';
   private reconnects = 0;
   private maxPayload = 1024 * 1024;
   private readonly secrets: string[];
@@ -164,6 +164,15 @@ export class NatsTransport implements Transport {
   }
 
   private async watch(nc: NatsConnection): Promise<void> {
+    void nc.closed().then((err) => {
+      if (this.state === 'closed') return;
+      // nats.js reconnects for ever: closed means for good (e.g. credentials refused on reconnect).
+      this.state = 'failed';
+      this.logger.error('The NATS connection closed for good; this bus can no longer publish or consume', {
+        server: this.settings.redacted,
+        error: this.scrub(errorMessage(err ?? 'closed')),
+      });
+    });
     for await (const status of nc.status()) {
       if (status.type === 'disconnect' && this.state === 'open') {
         this.state = 'reconnecting';
@@ -178,18 +187,21 @@ export class NatsTransport implements Transport {
 
   private open(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } {
     if (this.state === 'closed') throw new ClosedError('nats transport');
+    if (this.state === 'failed') throw new ConnectionError(`The connection to NATS at ${this.settings.redacted} closed for good; create a new bus.`);
     if (this.connection === undefined) throw new ConnectionError('The NATS transport is not connected yet (call connect() first).');
     return this.connection;
   }
 
   /** Retry `operation` across reconnects and server restarts until `deadlineMs`; typed errors are thrown at once. */
-  private persist<T>(what: string, deadlineMs: number, operation: () => Promise<T>, hint = ''): Promise<T> {
+  private persist<T>(what: string, operation: () => Promise<T>, { deadlineMs, hint = '', signal }: { deadlineMs: number; hint?: string; signal?: AbortSignal }): Promise<T> {
     return retrying(operation, {
       initialDelayMs: 50,
       maxDelayMs: 1_000,
       deadlineMs,
+      ...(signal ? { signal } : {}),
       retryIf: (err) =>
-        this.state !== 'closed' && !(err instanceof ConfigurationError || err instanceof ValidationError || err instanceof PayloadTooLargeError || err instanceof ClosedError),
+        (this.state === 'open' || this.state === 'reconnecting') &&
+        !(err instanceof ConfigurationError || err instanceof ValidationError || err instanceof PayloadTooLargeError || err instanceof ClosedError),
     }).catch((err: unknown) => {
       if (this.state === 'closed') throw new ClosedError('nats transport');
       if (err instanceof ConfigurationError || err instanceof ValidationError || err instanceof PayloadTooLargeError || err instanceof ConnectionError) throw err;
@@ -207,14 +219,13 @@ export class NatsTransport implements Transport {
     // copies (delayed, dead-lettered) that must not vanish as duplicates.
     const msgID = randomUUID();
     const subject = this.names.subject(topic);
-    const hint = ' It may still arrive; retry the publish.';
+    const { publishTimeoutMs } = this.settings.options;
     await this.persist(
       `Publishing to "${topic}"`,
-      this.settings.options.publishTimeoutMs,
       async () => {
         await this.ensureStream(topic);
         try {
-          await js.publish(subject, message.body, { headers, msgID, timeout: Math.min(5_000, this.settings.options.publishTimeoutMs) });
+          await js.publish(subject, message.body, { headers, msgID, timeout: Math.min(5_000, publishTimeoutMs) });
         } catch (err) {
           if (/max_payload/.test(errorMessage(err))) {
             const size = message.body.byteLength + Buffer.byteLength(headers.toString());
@@ -225,7 +236,7 @@ export class NatsTransport implements Transport {
           throw err;
         }
       },
-      hint,
+      { deadlineMs: publishTimeoutMs, hint: ' It may still arrive; retry the publish.' },
     );
   }
 
@@ -289,12 +300,15 @@ export class NatsTransport implements Transport {
   }
 
   /** Stream and durable consumer of (topic, group), holding the group's policy in its metadata. */
-  ensureGroup(topic: string, group: string, policy?: GroupPolicy): Promise<GroupTarget> {
+  ensureGroup(topic: string, group: string, policy?: GroupPolicy, signal?: AbortSignal): Promise<GroupTarget> {
     const target: GroupTarget = { topic, group, stream: this.names.stream(topic), consumer: this.names.consumer(group) };
     const key = `${topic}\0${group}\0${policy ? policyKey(policy) : ''}`;
     let pending = this.groups.get(key);
     if (pending === undefined) {
-      pending = this.persist(`Declaring group "${group}" on "${topic}"`, DECLARE_WAIT_MS, () => this.declareConsumer(target, policy));
+      pending = this.persist(`Declaring group "${group}" on "${topic}"`, () => this.declareConsumer(target, policy), {
+        deadlineMs: DECLARE_WAIT_MS,
+        ...(signal ? { signal } : {}),
+      });
       this.groups.set(key, pending);
       pending.catch(() => this.groups.get(key) === pending && this.groups.delete(key));
     }
@@ -405,9 +419,9 @@ export class NatsTransport implements Transport {
     this.open();
     const policy = options.policy;
     const target = await this.ensureGroup(topic, group, policy);
-    const ensure = async () => {
+    const ensure = async (signal: AbortSignal) => {
       this.forgetGroup(target);
-      await this.ensureGroup(topic, group, policy);
+      await this.ensureGroup(topic, group, policy, signal);
     };
     const consumer = new GroupConsumer(this, target, Math.max(1, options.prefetch), ensure, onDelivery);
     this.consumers.add(consumer);
@@ -446,14 +460,15 @@ export class NatsTransport implements Transport {
   /** Someone could receive a request on `topic`: its stream has at least one group (durable consumer). */
   async hasResponders(topic: string): Promise<boolean> {
     const { jsm } = this.open();
-    return this.persist(`Looking up responders for "${topic}"`, this.settings.options.publishTimeoutMs, async () => {
+    const lookup = async () => {
       try {
         return (await jsm.streams.info(this.names.stream(topic))).state.consumer_count > 0;
       } catch (err) {
         if (apiCode(err) === API.streamNotFound) return false;
         throw err;
       }
-    });
+    };
+    return this.persist(`Looking up responders for "${topic}"`, lookup, { deadlineMs: this.settings.options.publishTimeoutMs });
   }
 
   // ---------------------------------------------------------------- lifecycle

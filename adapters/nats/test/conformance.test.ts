@@ -1,5 +1,9 @@
+import { afterAll } from 'vitest';
 import { runConformance } from '@switchyard/conformance';
-import { NATS_URL, restartNats } from './helpers.js';
+import { NATS_URL, removeTestStreams, restartNats } from './helpers.js';
+
+const started = new Date();
+afterAll(() => removeTestStreams(started, ['cf.']));
 
 runConformance({
   name: 'nats',
