@@ -15,6 +15,7 @@ import {
   type ReceiveBody,
   type ResponseBody,
 } from './contract.js';
+import { assertCapabilities } from './capabilities.js';
 import { deadLetter } from './dead-letter.js';
 import { republishForGroup } from './group-copy.js';
 import { GroupPolicies } from './group-policy.js';
@@ -98,7 +99,7 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly pullGroups = new Map<string, Promise<void>>();
   private readonly pullBridge: PullBridge;
   /** Pulled deliveries not due yet (emulated delay), handed out by a later pull. */
-  private readonly pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt));
+  private readonly pullHold: PullHold;
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -113,6 +114,7 @@ export class Bus<C extends Contract = EmptyContract> {
     this.service = service;
     setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
     this.pullBridge = new PullBridge(transport);
+    this.pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt), transport.capabilities.leaseMs);
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
   }
 
@@ -675,6 +677,12 @@ export async function createBus<const C extends Contract = EmptyContract>(option
     }
   } else {
     await transport.connect();
+  }
+  try {
+    assertCapabilities(transport.name, transport.capabilities);
+  } catch (err) {
+    await transport.close().catch(() => undefined);
+    throw err;
   }
   return new Bus<C>(transport, options.service, options.contract, logger);
 }

@@ -19,7 +19,15 @@ export type Replace = (topic: string, group: string, delivery: Delivery, dueAt: 
 export class PullHold {
   private readonly held = new Map<string, Held[]>();
 
-  constructor(private readonly replace: Replace) {}
+  /** How long a delivery may be held: on a lease-based broker well inside its lease, which nobody extends here. */
+  private readonly maxHoldMs: number;
+
+  constructor(
+    private readonly replace: Replace,
+    leaseMs: number | undefined,
+  ) {
+    this.maxHoldMs = leaseMs === undefined ? EMULATED_DELAY_HOLD_MS : Math.min(EMULATED_DELAY_HOLD_MS, Math.floor(leaseMs / 3));
+  }
 
   /**
    * Up to `max` due deliveries within `waitMs`, fetching through `fetch(max, waitMs)` and holding

@@ -154,8 +154,8 @@ describe('bad options are refused up front with typed errors', () => {
 });
 
 describe('dead-lettering the broker refuses never re-runs the handler', () => {
-  for (const nack of [true, false]) {
-    it(`${nack ? 'broker nack' : 'in-place retry'}: the handler runs maxAttempts times, the dead-letter publish backs off and lands, later messages flow at concurrency 1`, async () => {
+  for (const nack of ['delayed', 'none'] as const) {
+    it(`${nack === 'delayed' ? 'broker nack' : 'in-place retry'}: the handler runs maxAttempts times, the dead-letter publish backs off and lands, later messages flow at concurrency 1`, async () => {
       let refusals = 3;
       const dlqAttempts: number[] = [];
       const { inner, bus } = await rawAndBus(
@@ -168,7 +168,7 @@ describe('dead-lettering the broker refuses never re-runs the handler', () => {
             return inner.publish(request);
           },
         },
-        { nack, delay: nack ? 'native' : 'emulated' },
+        { nack, delay: nack === 'delayed' ? 'native' : 'emulated', maxNativeDelayMs: nack === 'delayed' ? 86_400_000 : 0 },
       );
       const t = topic('dlqrefused');
       const dead: Message[] = [];

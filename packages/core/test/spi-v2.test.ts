@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CapabilityError, ConfigurationError, createBus, silentLogger, type Message } from '../src/index.js';
-import type { ConsumeOptions, Transport } from '../src/index.js';
+import type { Capabilities, ConsumeOptions, Transport } from '../src/index.js';
 import { busWithout, closeAfterEach, topic, waitFor } from './helpers.js';
 
 const track = closeAfterEach(1000);
@@ -100,5 +100,15 @@ describe('nack modes', () => {
     await bus.publish(t, {});
     await waitFor(attempts, 3);
     expect(attempts).toEqual([1, 2, 3]);
+  });
+});
+
+describe('declared capabilities', () => {
+  it('an SPI v1 declaration (nack: true, deliveryCount: false) or a lease without redeliveryOnTimeout fails createBus with what to fix', async () => {
+    const v1 = busWithout({ nack: true, deliveryCount: false } as unknown as Partial<Capabilities>);
+    await expect(v1).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(v1).rejects.toThrow(/nack must be 'none', 'immediate' or 'delayed'.*deliveryCount must be/);
+    await expect(busWithout({ leaseMs: 1000 })).rejects.toThrow(/redeliveryOnTimeout must be true exactly when leaseMs is set/);
+    await expect(busWithout({ delay: 'native', maxNativeDelayMs: 0 })).rejects.toThrow(/maxNativeDelayMs must be a positive/);
   });
 });
