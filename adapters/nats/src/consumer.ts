@@ -76,7 +76,11 @@ export class GroupConsumer implements TransportConsumer {
     if (this.consumer === undefined) {
       this.consumer = await this.transport.js.consumers.get(this.target.stream, this.target.consumer);
     }
-    const batch = await this.consumer.fetch({ max_messages: this.prefetch - this.unsettled, expires: FETCH_EXPIRES_MS });
+    // Retried after a failed batch, the room may be gone: the loop waits for it instead (and
+    // max_messages 0 would mean nats.js's default of 100).
+    const room = this.prefetch - this.unsettled;
+    if (room <= 0) return;
+    const batch = await this.consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
     this.fetching = batch;
     if (this.stopping.signal.aborted) batch.stop();
     try {
