@@ -19,21 +19,15 @@ import { createHash } from 'node:crypto';
 
 export const MAX_AMQP_NAME_BYTES = 255;
 
-export interface Names {
-  readonly topicsExchange: string;
-  readonly delayExchange: string;
-  groupQueue(topic: string, group: string): string;
-  delayQueue(bucketMs: number): string;
-  inboxQueue(id: string): string;
-}
+export type Names = ReturnType<typeof names>;
 
-export function names(prefix: string): Names {
+export function names(prefix: string) {
   return {
     topicsExchange: `${prefix}.topics`,
     delayExchange: `${prefix}.delay`,
-    groupQueue: (topic, group) => groupQueueName(prefix, topic, group),
-    delayQueue: (bucketMs) => `${prefix}/~delay/${bucketMs}`,
-    inboxQueue: (id) => `${prefix}/~inbox/${id}`,
+    groupQueue: (topic: string, group: string) => groupQueueName(prefix, topic, group),
+    delayQueue: (bucketMs: number) => `${prefix}/~delay/${bucketMs}`,
+    inboxQueue: (id: string) => `${prefix}/~inbox/${id}`,
   };
 }
 

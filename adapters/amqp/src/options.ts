@@ -8,16 +8,20 @@ import { ConfigurationError } from '@switchyard/core';
 import { booleanOption, parseUrlOptions } from '@switchyard/core/spi';
 
 const MIB = 1024 * 1024;
+/** RabbitMQ's own default max_message_size. */
+const RABBITMQ_MAX_MESSAGE = 128 * MIB;
+const DEFAULT_MAX_PAYLOAD = 16 * MIB;
+const NAME = /^[a-z0-9][a-z0-9._-]{0,31}$/i;
 
 export const optionsShape = {
   /** Prefix of every exchange and queue this adapter declares. */
-  prefix: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9._-]{0,31}$/i, 'use 1-32 letters, digits, ".", "_" or "-", starting with a letter or digit')
-    .default('switchyard'),
+  prefix: z.string().regex(NAME, 'use 1-32 letters, digits, ".", "_" or "-", starting with a letter or digit').default('switchyard'),
   /** quorum (default: replicated, counts deliveries across crashes) or classic. */
   queueType: z.enum(['quorum', 'classic']).default('quorum'),
-  /** Quorum queues only: x-delivery-limit (RabbitMQ drops/dead-letters natively after N returns). Unset: no limit (core dead-letters). */
+  /**
+   * Quorum queues only: pins x-delivery-limit (RabbitMQ dead-letters natively after N returns) for
+   * every group queue; must be at least each group's maxAttempts. Unset: max(20, 2 × maxAttempts).
+   */
   deliveryLimit: z.coerce.number().int().positive().optional(),
   /** x-expires on group queues: delete a group queue unused (no consumers, no gets) for this long. Unset: never. */
   queueExpiresMs: z.coerce.number().int().positive().optional(),
@@ -26,12 +30,7 @@ export const optionsShape = {
   /** Upper bound for the per-consumer prefetch (basic.qos) core asks for. */
   maxPrefetch: z.coerce.number().int().min(1).max(65_535).default(1000),
   /** Largest message accepted (body + headers). RabbitMQ's own default limit is 128 MiB. */
-  maxPayloadBytes: z.coerce
-    .number()
-    .int()
-    .positive()
-    .max(128 * MIB)
-    .default(16 * MIB),
+  maxPayloadBytes: z.coerce.number().int().positive().max(RABBITMQ_MAX_MESSAGE).default(DEFAULT_MAX_PAYLOAD),
   /** How long a publish waits for the connection to come back (and for the confirm) before failing with ConnectionError. */
   publishTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
   /** TCP/TLS connect timeout per attempt. */
@@ -52,28 +51,16 @@ export const optionsShape = {
 
 export type AmqpOptions = z.infer<z.ZodObject<typeof optionsShape>>;
 
-export interface ResolvedConfig {
-  readonly options: AmqpOptions;
-  readonly protocol: 'amqp' | 'amqps';
-  readonly hostname: string;
-  readonly port: number;
-  /** Decoded vhost name. */
-  readonly vhost: string;
-  readonly username: string | undefined;
-  readonly password: string | undefined;
-  /** socketOptions for amqplib (TLS material read from files). */
-  readonly tls: Record<string, unknown>;
-}
+/** Validated settings: the options, where to connect (vhost decoded) and amqplib's TLS socket options (PEM files read). */
+export type ResolvedConfig = ReturnType<typeof resolveConfig>;
 
 const TLS_OPTIONS = ['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUnauthorized'] as const;
 
-export function resolveConfig(url: URL): ResolvedConfig {
+export function resolveConfig(url: URL) {
   const options = parseUrlOptions(url, optionsShape, 'amqp');
   const protocol = url.protocol === 'amqps:' ? 'amqps' : 'amqp';
-  if (protocol === 'amqp') {
-    const given = TLS_OPTIONS.filter((o) => options[o] !== undefined);
-    if (given.length > 0) throw new ConfigurationError(`TLS option${given.length > 1 ? 's' : ''} ${given.map((o) => `"${o}"`).join(', ')} need an amqps:// URL.`);
-  }
+  const misplaced = protocol === 'amqp' ? TLS_OPTIONS.filter((o) => options[o] !== undefined) : [];
+  if (misplaced.length > 0) throw new ConfigurationError(`TLS option${misplaced.length > 1 ? 's' : ''} ${misplaced.map((o) => `"${o}"`).join(', ')} need an amqps:// URL.`);
   if (options.reconnectMinMs > options.reconnectMaxMs) throw new ConfigurationError('amqp URL option reconnectMinMs must not exceed reconnectMaxMs.');
   if (options.deliveryLimit !== undefined && options.queueType !== 'quorum') throw new ConfigurationError('amqp URL option deliveryLimit needs queueType=quorum.');
   const hostname = url.hostname.replace(/^\[|\]$/g, '') || 'localhost';
@@ -81,45 +68,28 @@ export function resolveConfig(url: URL): ResolvedConfig {
   const port = url.port === '' ? (protocol === 'amqps' ? 5671 : 5672) : Number(url.port);
   const rawPath = url.pathname.replace(/^\//, '');
   if (rawPath.includes('/')) throw new ConfigurationError('amqp URL path is the vhost and must be a single segment (encode "/" as %2F), e.g. amqp://host/%2F.');
-  let vhost: string;
-  try {
-    vhost = rawPath === '' ? '/' : decodeURIComponent(rawPath);
-  } catch {
-    throw new ConfigurationError('amqp URL vhost is not valid percent-encoding.');
-  }
   const tls: Record<string, unknown> = {};
-  if (protocol === 'amqps') {
-    for (const file of ['ca', 'cert', 'key'] as const) {
-      const path = options[file];
-      if (path === undefined) continue;
-      try {
-        tls[file] = readFileSync(path);
-      } catch (err) {
-        throw new ConfigurationError(
-          `Cannot read the amqps ${file} file given in the URL: ${(err as NodeJS.ErrnoException).code ?? 'read failed'}. Give a readable PEM file path.`,
-        );
-      }
-    }
-    if (options.passphrase !== undefined) tls['passphrase'] = options.passphrase;
-    if (options.servername !== undefined) tls['servername'] = options.servername;
-    if (options.rejectUnauthorized !== undefined) tls['rejectUnauthorized'] = options.rejectUnauthorized;
+  for (const name of protocol === 'amqps' ? TLS_OPTIONS : []) {
+    const value = options[name];
+    if (value !== undefined) tls[name] = name === 'ca' || name === 'cert' || name === 'key' ? readPem(name, String(value)) : value;
   }
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      throw new ConfigurationError('amqp URL user info is not valid percent-encoding.');
-    }
-  };
-  const hasCredentials = url.username !== '' || url.password !== '';
-  return {
-    options,
-    protocol,
-    hostname,
-    port,
-    vhost,
-    username: hasCredentials ? decode(url.username) : undefined,
-    password: hasCredentials ? decode(url.password) : undefined,
-    tls,
-  };
+  const credentials = url.username !== '' || url.password !== '';
+  const [username, password] = credentials ? [decode(url.username, 'user info'), decode(url.password, 'user info')] : [undefined, undefined];
+  return { options, protocol, hostname, port, vhost: rawPath === '' ? '/' : decode(rawPath, 'vhost'), username, password, tls } as const;
+}
+
+function decode(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigurationError(`amqp URL ${what} is not valid percent-encoding.`);
+  }
+}
+
+function readPem(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigurationError(`Cannot read the amqps ${option} file given in the URL: ${(err as NodeJS.ErrnoException).code ?? 'read failed'}. Give a readable PEM file path.`);
+  }
 }

@@ -1,73 +1,66 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, Options } from 'amqplib';
-import {
-  ClosedError,
-  ConfigurationError,
-  ConnectionError,
-  type Capabilities,
-  type Delivery,
-  type Inbox,
-  type Logger,
-  type PublishRequest,
-  type Transport,
-  type TransportConsumer,
-  type TransportContext,
-  ValidationError,
-  type WireMessage,
-} from '@switchyard/core';
-import { errorMessage, MAX_DELAY_MS, sleep, redactUrl } from '@switchyard/core/spi';
-import { ChannelSlot, channelErrors, Link } from './connection.js';
+import { ClosedError, ConfigurationError, ConnectionError, isSwitchyardError, ValidationError } from '@switchyard/core';
+import { errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
+import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
+import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
+import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
-import { closeQuietly } from './util.js';
+import { closeQuietly, settledWithin } from './util.js';
 import { checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
 /** How long consumers, pulls and topology declarations wait for a reconnect before giving up an attempt. */
 const REATTACH_WAIT_MS = 60_000;
 
-/** ch.publish threw while encoding: nothing was sent, but amqplib had already counted it for a confirm. */
-class EncodeFailure extends Error {
-  constructor(override readonly cause: unknown) {
-    super(`encoding failed: ${errorMessage(cause)}`);
-  }
+/**
+ * The native backstop on quorum queues: x-delivery-limit = max(20, 2 × maxAttempts) unless the
+ * deliveryLimit URL option pins it. Core dead-letters after maxAttempts; RabbitMQ steps in only
+ * when core cannot (a consumer crashing on a message before settling it). 20 is RabbitMQ 4's own
+ * default, and every maxAttempts up to 10 gets the same limit, so changing it there never makes
+ * an existing queue's arguments differ.
+ */
+export function deliveryLimitFor(maxAttempts: number): number {
+  return Math.max(20, 2 * maxAttempts);
 }
 
-class ConfirmTimeout extends Error {
-  constructor(readonly ms: number) {
-    super(`no publisher confirm within ${ms} ms`);
-  }
-}
+const NOTHING_YET = new Error('nothing to pull yet');
+
+/** The AMQP reply code an amqplib error carries (404 not found, 405 locked, 406 precondition failed...). */
+const replyCode = (err: unknown): unknown => (err as { code?: unknown } | undefined)?.code;
+
+/** A queue declaration: the arguments to assert, or 'passive' (accept the queue as it is). */
+type QueueShape = Options.AssertQueue | 'passive';
 
 export class AmqpTransport implements Transport {
   readonly name = 'amqp';
   readonly capabilities: Capabilities;
+  readonly config: ResolvedConfig;
   readonly link: Link;
   readonly names: Names;
   readonly quorum: boolean;
   readonly logger: Logger;
   private readonly publisher: ChannelSlot<ConfirmChannel>;
-  private readonly admin: ChannelSlot<Channel>;
   private readonly puller: ChannelSlot<Channel>;
-  /** Declarations done on the current connection (key → in-flight or done). */
-  private asserted = new Map<string, Promise<void>>();
-  private assertedGeneration = -1;
-  /** Every group queue this transport declared, re-declared after a reconnect. */
-  private readonly knownGroups = new Map<string, { topic: string; group: string }>();
+  /** Declarations in flight or done, and on which connection (a new one declares again). */
+  private readonly declared = new Map<string, { conn: ChannelModel; done: Promise<void> }>();
+  /** Every group queue this transport declared (by queue name), declared again after a reconnect. */
+  private readonly groups = new Map<string, { topic: string; group: string; policy: GroupPolicy | undefined }>();
   readonly attachments = new Set<Attachment>();
   private drained: Promise<void> | undefined;
-  private closed = false;
+  /** True once close() began. */
+  closed = false;
 
-  constructor(
-    readonly config: ResolvedConfig,
-    url: URL,
-    context: TransportContext,
-  ) {
+  constructor(config: ResolvedConfig, url: URL, context: TransportContext) {
+    this.config = config;
     this.logger = context.logger;
+    this.names = names(config.options.prefix);
+    this.quorum = config.options.queueType === 'quorum';
+    this.publisher = channelSlot((conn) => conn.createConfirmChannel(), this.logger, 'publisher');
+    this.puller = channelSlot((conn) => conn.createChannel(), this.logger, 'pull');
     // redactUrl hides the password and secret options (passphrase, key); its result need not
     // parse as a URL again (a password with "/" makes it text), so it is used as is.
     this.link = new Link(config, redactUrl(url), context.service, context.logger);
-    this.names = names(config.options.prefix);
-    this.quorum = config.options.queueType === 'quorum';
     this.capabilities = {
       persistent: true,
       consumerGroups: true,
@@ -80,7 +73,8 @@ export class AmqpTransport implements Transport {
       // Quorum queues count every return (x-delivery-count), crashes included. Classic queues count
       // only nacks (the count rides through the delay bucket), not returns after a crash.
       deliveryCount: this.quorum ? 'exact' : 'approximate',
-      deadLetter: 'emulated',
+      // Quorum group queues dead-letter past their x-delivery-limit into the policy's topic.
+      deadLetter: this.quorum ? 'native' : 'emulated',
       requestReply: 'native',
       noResponders: false,
       delay: 'native',
@@ -94,21 +88,16 @@ export class AmqpTransport implements Transport {
       maxHeaderValueBytes: 32_768,
       maxHeaderBytes: 32_768,
     };
-    this.publisher = new ChannelSlot((conn) => conn.createConfirmChannel(), this.logger, 'publisher');
-    this.admin = new ChannelSlot((conn) => conn.createChannel(), this.logger, 'topology');
-    this.puller = new ChannelSlot((conn) => conn.createChannel(), this.logger, 'pull');
-    this.link.onReconnect(() => this.afterReconnect());
+    this.link.on('reconnect', () => this.afterReconnect());
   }
 
   async connect(): Promise<void> {
     this.assertOpen();
     await this.link.connect();
-    try {
-      await this.ensureExchanges(Date.now() + this.config.options.connectTimeoutMs);
-    } catch (err) {
+    await this.ensureExchanges(Date.now() + this.config.options.connectTimeoutMs).catch(async (err: unknown) => {
       await this.link.close();
       throw err;
-    }
+    });
   }
 
   // ---------------------------------------------------------------- publishing
@@ -116,12 +105,9 @@ export class AmqpTransport implements Transport {
   async publish({ topic, message, delayMs }: PublishRequest): Promise<void> {
     this.assertOpen();
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
-    const out = toAmqp(message);
-    if (delayMs !== undefined && delayMs > 0) {
-      await this.publishDelayed(topic, out.content, out.options, delayMs, deadline);
-      return;
-    }
-    await this.confirmPublish(this.names.topicsExchange, topic, out.content, out.options, deadline, () => this.ensureExchanges(deadline));
+    const { content, options } = toAmqp(message);
+    if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
+    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, () => this.ensureExchanges(deadline));
   }
 
   /** Through the delay bucket; on expiry RabbitMQ dead-letters it to the topics exchange with `routingKey`. */
@@ -149,221 +135,279 @@ export class AmqpTransport implements Transport {
     // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
     // counts the publish for a confirm.
     const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
-    if (unencodable !== undefined) {
-      throw new ValidationError(`The message for "${routingKey}" cannot be sent over AMQP: ${unencodable}. Nothing was sent; send fewer or shorter headers.`);
-    }
-    for (let attempt = 1; ; attempt++) {
+    if (unencodable !== undefined) throw new ValidationError(`The message for "${routingKey}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
+    let refused = false;
+    const attempt = async (): Promise<void> => {
       const conn = await this.link.whenOpen(deadline - Date.now());
-      let ch: ConfirmChannel | undefined;
-      try {
-        await prepare?.();
-        ch = await this.publisher.get(conn);
-        while (this.drained) await this.drained;
-        const confirmWithinMs = Math.max(this.config.options.publishTimeoutMs, 5000);
-        await new Promise<void>((resolve, reject) => {
-          // A blocked connection (resource alarm) or a stuck broker must not hang publish for ever.
-          const timer = setTimeout(() => reject(new ConfirmTimeout(confirmWithinMs)), confirmWithinMs);
-          try {
-            const flowing = ch!.publish(exchange, routingKey, content, options, (err: unknown) => {
-              clearTimeout(timer);
-              if (err) reject(err);
-              else resolve();
-            });
-            if (!flowing) this.waitForDrain(ch!);
-          } catch (err) {
-            clearTimeout(timer);
-            // A closed channel refuses at once (IllegalOperationError): retried below. Anything
-            // else failed while encoding, after amqplib had counted this publish for a confirm.
-            reject((err as Error | undefined)?.name === 'IllegalOperationError' ? err : new EncodeFailure(err));
-          }
-        });
-        return;
-      } catch (err) {
-        if (err instanceof ClosedError || this.closed) throw new ClosedError('amqp transport');
-        if (err instanceof EncodeFailure) {
-          // The channel's confirm numbering is now one ahead of the broker's: every later confirm
-          // on it would settle the wrong publish. Retire it; publishes in flight on it are retried.
-          this.publisher.discard(ch!);
-          throw new ValidationError(`amqplib could not encode the message for "${routingKey}": ${errorMessage(err.cause)}. Nothing was sent.`, [], { cause: err.cause });
-        }
-        const message = errorMessage(err);
-        if (ch === undefined && err instanceof ConnectionError && this.link.isOpen) throw err; // topology refused
-        if (err instanceof ConfirmTimeout) {
-          throw new ConnectionError(
-            `RabbitMQ did not confirm the publish to "${routingKey}" within ${err.ms} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`,
-            { cause: err },
-          );
-        }
-        if (message === 'message nacked') {
-          throw new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err });
-        }
-        const serverError = ch === undefined ? undefined : channelErrors.get(ch);
-        if (serverError !== undefined || err instanceof ConfigurationError) {
-          // The broker closed the channel: because of this publish (e.g. over its max message size,
-          // exchange deleted) or of another one in flight on the same channel. Try again on a fresh
-          // channel with topology re-declared; a publish that is itself the cause fails again.
-          this.forgetTopology();
-          if (attempt < 3 && !(err instanceof ConfigurationError) && Date.now() < deadline) continue;
-          throw err instanceof ConfigurationError
-            ? err
-            : new ConnectionError(`RabbitMQ rejected the publish to "${routingKey}": ${this.link.scrub(errorMessage(serverError ?? err))}`, { cause: err });
-        }
-        if (Date.now() >= deadline) {
-          throw new ConnectionError(
-            `Publishing to "${routingKey}" on RabbitMQ at ${this.link.where} was not confirmed before the connection was lost: ${this.link.scrub(message)}. Retry the publish.`,
-            { cause: err },
-          );
-        }
-        // Connection going away: wait for the reconnect and publish again.
-        await sleep(20);
-      }
+      await prepare?.();
+      const ch = await this.publisher.get(conn);
+      while (this.drained) await this.drained;
+      await this.confirm(ch, exchange, routingKey, content, options).catch((err: unknown) => {
+        // The broker closed the channel: because of this publish (e.g. over its max message size,
+        // exchange deleted) or of another one in flight on it. Try again on a fresh channel with
+        // topology declared again, twice; a publish that is itself the cause fails again.
+        const refusal = channelErrors.get(ch);
+        refused = refusal !== undefined;
+        if (refused) this.declared.clear();
+        throw refusal ?? err;
+      });
+    };
+    await this.persist(`Publishing to "${routingKey}" (not confirmed; retry the publish)`, deadline, attempt, { retryIf: (_err, n) => !refused || n < 3 });
+  }
+
+  /**
+   * Core's retrying for an operation on the broker: amqplib's errors (a channel or the connection
+   * went away) are retried until the deadline, Switchyard errors are final, and amqplib's last
+   * error becomes a ConnectionError.
+   */
+  private async persist<T>(what: string, deadline: number, operation: () => Promise<T>, options: Partial<RetryingOptions> = {}): Promise<T> {
+    const retryIf = (err: unknown, n: number) => !this.closed && !isSwitchyardError(err) && (options.retryIf?.(err, n) ?? true);
+    try {
+      return await retrying(operation, { initialDelayMs: 20, maxDelayMs: 500, ...options, deadlineMs: deadline - Date.now(), retryIf });
+    } catch (err) {
+      if (this.closed) throw new ClosedError('amqp transport');
+      if (isSwitchyardError(err)) throw err;
+      throw new ConnectionError(`${what} on RabbitMQ at ${this.link.where} failed: ${this.link.scrub(errorMessage(err))}`, { cause: err });
     }
   }
 
+  /** One publish on `ch`, resolved by its confirm. */
+  private confirm(ch: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+    const withinMs = Math.max(this.config.options.publishTimeoutMs, 5000);
+    return new Promise<void>((resolve, reject) => {
+      // A blocked connection (resource alarm) or a stuck broker must not hang publish for ever.
+      const timeout = `RabbitMQ did not confirm the publish to "${routingKey}" within ${withinMs} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`;
+      const timer = setTimeout(() => reject(new ConnectionError(timeout)), withinMs);
+      const settle = (err: unknown) => {
+        clearTimeout(timer);
+        if (!err) resolve();
+        else if (errorMessage(err) !== 'message nacked') reject(err);
+        else reject(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
+      };
+      try {
+        if (!ch.publish(exchange, routingKey, content, options, settle)) this.waitForDrain(ch);
+      } catch (err) {
+        // A closed channel refuses at once (IllegalOperationError): retried. Anything else failed
+        // while encoding, after amqplib had counted this publish for a confirm: the channel's
+        // numbering is now one ahead of the broker's, so every later confirm on it would settle the
+        // wrong publish. Retire it; publishes in flight on it are retried.
+        if ((err as Error | undefined)?.name === 'IllegalOperationError') return settle(err);
+        this.publisher.discard(ch);
+        settle(new ValidationError(`amqplib could not encode the message for "${routingKey}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err }));
+      }
+    });
+  }
+
   private waitForDrain(ch: ConfirmChannel): void {
-    if (this.drained) return;
-    this.drained = new Promise<void>((resolve) => {
+    this.drained ??= new Promise<void>((resolve) => {
       const done = () => {
-        ch.off('drain', done);
-        ch.off('close', done);
+        ch.off('drain', done).off('close', done);
         this.drained = undefined;
         resolve();
       };
-      ch.on('drain', done);
-      ch.on('close', done);
+      ch.on('drain', done).on('close', done);
     });
   }
 
   // ---------------------------------------------------------------- topology
 
-  async declareGroup(topic: string, group: string): Promise<void> {
+  async declareGroup(topic: string, group: string, policy?: GroupPolicy): Promise<void> {
     this.assertOpen();
-    await this.ensureGroup(topic, group, Date.now() + REATTACH_WAIT_MS);
+    await this.ensureGroup(topic, group, policy, Date.now() + REATTACH_WAIT_MS);
   }
 
-  /** Exchanges, the group's queue, and its bindings: routing key = topic, and = its own name (for delayed redelivery). */
-  async ensureGroup(topic: string, group: string, deadline: number): Promise<string> {
+  /**
+   * The group's queue, shaped by its policy and the URL options, bound with routing key = topic
+   * and = its own name (for delayed redelivery). `fresh`: declare again even if done on this connection.
+   */
+  async ensureGroup(topic: string, group: string, policy: GroupPolicy | undefined, deadline: number, fresh = false): Promise<string> {
     const queue = this.names.groupQueue(topic, group);
-    this.knownGroups.set(queue, { topic, group });
+    const { deliveryLimit } = this.config.options;
+    if (policy !== undefined && deliveryLimit !== undefined && deliveryLimit < policy.maxAttempts) {
+      throw new ConfigurationError(
+        `amqp URL option deliveryLimit=${deliveryLimit} is below maxAttempts ${policy.maxAttempts} of group "${group}" on "${topic}": RabbitMQ would drop or dead-letter messages core still means to retry. ` +
+          `Raise deliveryLimit to at least ${policy.maxAttempts}, or leave it out (the limit then follows maxAttempts).`,
+      );
+    }
     await this.ensureExchanges(deadline);
-    const args: Record<string, unknown> = { 'x-queue-type': this.quorum ? 'quorum' : 'classic' };
-    if (this.config.options.deliveryLimit !== undefined) args['x-delivery-limit'] = this.config.options.deliveryLimit;
-    if (this.config.options.queueExpiresMs !== undefined) args['x-expires'] = this.config.options.queueExpiresMs;
-    await this.assertOnce(`queue:${queue}`, deadline, async (ch) => {
-      await ch.assertQueue(queue, { durable: true, arguments: args });
-      await ch.bindQueue(queue, this.names.topicsExchange, topic);
-      await ch.bindQueue(queue, this.names.topicsExchange, queue);
+    const shapes = this.queueShapes(policy);
+    const key = `queue:${queue}:${JSON.stringify(shapes)}`;
+    await this.declareOnce(key, deadline, fresh, async (conn) => {
+      await this.declareQueue(conn, queue, group, shapes);
+      await this.withChannel(conn, async (ch) => {
+        await ch.bindQueue(queue, this.names.topicsExchange, topic);
+        await ch.bindQueue(queue, this.names.topicsExchange, queue);
+      });
     });
+    this.groups.set(queue, { topic, group, policy });
     return queue;
   }
 
+  /**
+   * How a group queue may be declared, preferred first. Ephemeral: a classic queue that goes away
+   * with its consumer or connection. With a policy on quorum queues: the delivery-limit backstop,
+   * dead-lettering into the policy's topic; else (or for a queue made before group policies) what
+   * the URL options alone ask for. Without a policy (a dead-letter topic's group): that, or
+   * whatever queue exists.
+   */
+  private queueShapes(policy: GroupPolicy | undefined): QueueShape[] {
+    if (policy?.ephemeral) return [{ durable: false, exclusive: true, autoDelete: true, arguments: { 'x-queue-type': 'classic' } }];
+    const { queueType, queueExpiresMs, deliveryLimit } = this.config.options;
+    const plain: Record<string, unknown> = { 'x-queue-type': queueType };
+    if (queueExpiresMs !== undefined) plain['x-expires'] = queueExpiresMs;
+    if (deliveryLimit !== undefined) plain['x-delivery-limit'] = deliveryLimit;
+    const durable = (args: Record<string, unknown>) => ({ durable: true, arguments: args });
+    if (policy === undefined) return [durable(plain), 'passive'];
+    if (!this.quorum) return [durable(plain)];
+    const backstop = { ...plain, 'x-delivery-limit': deliveryLimit ?? deliveryLimitFor(policy.maxAttempts) };
+    if (policy.deadLetterTopic !== false) Object.assign(backstop, { 'x-dead-letter-exchange': this.names.topicsExchange, 'x-dead-letter-routing-key': policy.deadLetterTopic });
+    return [durable(backstop), durable(plain)];
+  }
+
+  /** Declare `queue` in the first shape RabbitMQ accepts. It refuses (406) one that differs from the existing queue and closes the channel: each try gets its own. */
+  private async declareQueue(conn: ChannelModel, queue: string, group: string, shapes: QueueShape[]): Promise<void> {
+    const refusals: string[] = [];
+    for (const shape of shapes) {
+      try {
+        await this.withChannel(conn, (ch) => (shape === 'passive' ? ch.checkQueue(queue) : ch.assertQueue(queue, shape)));
+        if (refusals.length > 0) this.logger.debug('Group queue exists without a delivery-limit backstop (made before group policies, or for a dead-letter topic)', { queue });
+        return;
+      } catch (err) {
+        if (replyCode(err) !== 406) throw err;
+        refusals.push(errorMessage(err).replace(/^.*PRECONDITION_FAILED - (.*?)"?$/, '$1'));
+      }
+    }
+    const wanted = shapes[0] === 'passive' ? {} : { ...shapes[0]?.arguments, durable: shapes[0]?.durable };
+    throw new ConfigurationError(
+      `RabbitMQ already has queue "${queue}" with different settings (${refusals.join('; ')}); this consumer asks for ${JSON.stringify(wanted)}. ` +
+        `A queue keeps the arguments it was created with: x-queue-type and x-expires come from the URL options queueType and queueExpiresMs, x-delivery-limit from maxAttempts (or deliveryLimit), x-dead-letter-* from deadLetter. ` +
+        `Every consumer of group "${group}" must use the same ones: change them back, or delete the queue once drained, or use another group name.`,
+    );
+  }
+
   ensureExchanges(deadline: number): Promise<void> {
-    return this.assertOnce('exchanges', deadline, async (ch) => {
-      await ch.assertExchange(this.names.topicsExchange, 'direct', { durable: true });
-      await ch.assertExchange(this.names.delayExchange, 'headers', { durable: true });
-    });
+    return this.declareOnce('exchanges', deadline, false, (conn) =>
+      this.withChannel(conn, async (ch) => {
+        await ch.assertExchange(this.names.topicsExchange, 'direct', { durable: true });
+        await ch.assertExchange(this.names.delayExchange, 'headers', { durable: true });
+      }),
+    );
   }
 
   private async ensureDelayBucket(bucket: number, deadline: number): Promise<void> {
     await this.ensureExchanges(deadline);
     const queue = this.names.delayQueue(bucket);
-    await this.assertOnce(`delay:${bucket}`, deadline, async (ch) => {
-      await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic', 'x-dead-letter-exchange': this.names.topicsExchange } });
-      await ch.bindQueue(queue, this.names.delayExchange, '', { 'x-match': 'all', [DELAY_BUCKET_HEADER]: String(bucket) });
-    });
+    await this.declareOnce(`delay:${bucket}`, deadline, false, (conn) =>
+      this.withChannel(conn, async (ch) => {
+        await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic', 'x-dead-letter-exchange': this.names.topicsExchange } });
+        await ch.bindQueue(queue, this.names.delayExchange, '', { 'x-match': 'all', [DELAY_BUCKET_HEADER]: String(bucket) });
+      }),
+    );
   }
 
   /** Run a declaration once per connection; retried across reconnects until the deadline. */
-  private async assertOnce(key: string, deadline: number, declare: (ch: Channel) => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+  private async declareOnce(key: string, deadline: number, fresh: boolean, declare: (conn: ChannelModel) => Promise<void>): Promise<void> {
+    const attempt = async (): Promise<void> => {
       const conn = await this.link.whenOpen(deadline - Date.now());
-      if (this.assertedGeneration !== this.link.generation) {
-        this.asserted = new Map();
-        this.assertedGeneration = this.link.generation;
-      }
-      let pending = this.asserted.get(key);
-      if (pending === undefined) {
-        const cache = this.asserted;
-        pending = this.declareOn(conn, declare);
-        cache.set(key, pending);
-        pending.catch(() => {
-          if (cache.get(key) === pending) cache.delete(key);
+      let entry = this.declared.get(key);
+      if (fresh || entry?.conn !== conn) {
+        fresh = false;
+        const done: Promise<void> = declare(conn).catch((err: unknown) => {
+          if (this.declared.get(key)?.done === done) this.declared.delete(key);
+          // Only the declaration that made the broker close the channel carries the reply code.
+          if (replyCode(err) !== 406) throw err;
+          throw new ConfigurationError(`RabbitMQ already has this exchange or queue with different settings (${errorMessage(err)}); delete it, or use another prefix.`, {
+            cause: err,
+          });
         });
+        entry = { conn, done };
+        this.declared.set(key, entry);
       }
-      try {
-        await pending;
-        return;
-      } catch (err) {
-        if (err instanceof ConfigurationError || err instanceof ClosedError || this.closed) throw err;
-        if (this.link.conn === conn && this.link.isOpen && attempt >= 3) {
-          // The connection is fine, so the broker keeps refusing the declaration.
-          throw new ConnectionError(`Declaring RabbitMQ topology failed: ${this.link.scrub(errorMessage(err))}`, { cause: err });
-        }
-        if (Date.now() >= deadline) throw new ConnectionError(`RabbitMQ at ${this.link.where} went away while declaring topology: ${errorMessage(err)}`, { cause: err });
-        await sleep(20);
-      }
-    }
+      await entry.done;
+    };
+    // A refusal on a live connection that persists is the broker's answer, not an outage.
+    await this.persist('Declaring topology', deadline, attempt, { retryIf: (_err, n) => !(this.link.isOpen && n >= 3) });
   }
 
-  private async declareOn(conn: ChannelModel, declare: (ch: Channel) => Promise<void>): Promise<void> {
-    const ch = await this.admin.get(conn);
+  /** Run `use` on a channel of its own: a refused declaration or a 404 closes that one only. */
+  private async withChannel<T>(conn: ChannelModel, use: (ch: Channel) => Promise<T>): Promise<T> {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined); // the refusal also rejects the operation, where it is handled
     try {
-      await declare(ch);
-    } catch (err) {
-      // Only the operation that made the broker close the channel carries its reply code; others
-      // sharing the channel just see "Channel ended" and are retried on a fresh one.
-      if ((err as { code?: unknown }).code === 406) {
-        throw new ConfigurationError(
-          `RabbitMQ already has this queue or exchange with different settings (${errorMessage(err)}). ` +
-            `Queues made by another queueType/deliveryLimit/queueExpiresMs keep their arguments: use the same URL options, or delete the old queue.`,
-          { cause: err },
-        );
-      }
-      throw err;
+      return await use(ch);
+    } finally {
+      await closeQuietly(ch);
     }
-  }
-
-  private forgetTopology(): void {
-    this.asserted = new Map();
   }
 
   private afterReconnect(): void {
     if (this.closed) return;
-    const deadline = Date.now() + REATTACH_WAIT_MS;
-    for (const { topic, group } of this.knownGroups.values()) {
-      this.ensureGroup(topic, group, deadline).catch((err: unknown) =>
+    for (const { topic, group, policy } of this.groups.values()) {
+      // Ephemeral ones come back with their consumer (or not at all).
+      if (policy?.ephemeral) continue;
+      this.ensureGroup(topic, group, policy, Date.now() + REATTACH_WAIT_MS).catch((err: unknown) =>
         this.logger.warn('Re-declaring a group queue after reconnect failed', { topic, group, error: errorMessage(err) }),
       );
     }
     for (const attachment of this.attachments) attachment.resume();
   }
 
-  // ---------------------------------------------------------------- consuming
-
-  async consume(topic: string, group: string, options: { prefetch: number }, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
+  /**
+   * Whether the group's queue exists; without a group, whether `topic` names a queue (an inbox
+   * address). A plain topic is only a routing key on the shared exchange: nothing to find.
+   */
+  async exists(topic: string, group?: string): Promise<boolean> {
     this.assertOpen();
-    const prefetch = Math.max(1, Math.min(options.prefetch, this.config.options.maxPrefetch));
-    const consumer = new GroupConsumer(this, topic, group, prefetch, onDelivery);
-    this.attachments.add(consumer);
-    try {
-      await consumer.attach(Date.now() + REATTACH_WAIT_MS);
-    } catch (err) {
-      this.attachments.delete(consumer);
-      await consumer.close();
-      throw err;
-    }
-    return consumer;
+    const queue = group !== undefined ? this.names.groupQueue(topic, group) : topic.includes('/') ? topic : undefined;
+    if (queue === undefined) return false;
+    const check = async (): Promise<boolean> => {
+      const conn = await this.link.whenOpen(this.config.options.connectTimeoutMs);
+      return this.withChannel(conn, (ch) => ch.checkQueue(queue)).then(
+        () => true,
+        (err: unknown) => {
+          // 405: exclusive to another connection (someone's inbox), so it exists.
+          if (replyCode(err) === 404 || replyCode(err) === 405) return replyCode(err) === 405;
+          throw err;
+        },
+      );
+    };
+    return this.persist(`Checking for queue "${queue}"`, Date.now() + this.config.options.connectTimeoutMs, check);
   }
 
+  /** Delete the group's queue and whatever it still holds. */
+  async deleteGroup(topic: string, group: string): Promise<void> {
+    this.assertOpen();
+    const queue = this.names.groupQueue(topic, group);
+    this.groups.delete(queue);
+    this.declared.clear();
+    const conn = await this.link.whenOpen(this.config.options.publishTimeoutMs);
+    await this.withChannel(conn, (ch) => ch.deleteQueue(queue));
+  }
+
+  // ---------------------------------------------------------------- consuming
+
+  async consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
+    let queue = '';
+    return this.attach({
+      what: `${topic} (group ${group})`,
+      prefetch: Math.max(1, Math.min(options.prefetch, this.config.options.maxPrefetch)),
+      consume: { noAck: false },
+      setup: async (_ch, resumed) => (queue = await this.ensureGroup(topic, group, options.policy, Date.now() + REATTACH_WAIT_MS, resumed)),
+      onMessage: (ch, msg) => onDelivery(this.delivery(ch, msg, queue)),
+    });
+  }
+
+  /** basic.get until something comes or waitMs is over, pausing 10 ms doubling to 200 ms in between. */
   async pull(topic: string, group: string, options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<Delivery[]> {
     this.assertOpen();
     const deadline = Date.now() + options.waitMs;
-    const queue = await this.ensureGroup(topic, group, Math.max(deadline, Date.now() + 5000));
-    let pause = 10;
-    for (;;) {
-      const out: Delivery[] = [];
+    const policy = this.groups.get(this.names.groupQueue(topic, group))?.policy;
+    const out: Delivery[] = [];
+    const attempt = async () => {
+      // Declared once per connection, again after a failure (a queue deleted under us).
+      const queue = await this.ensureGroup(topic, group, policy, Math.max(deadline, Date.now() + 5000));
+      const conn = await this.link.whenOpen(Math.max(0, deadline - Date.now()), options.signal);
       try {
-        const conn = await this.link.whenOpen(Math.max(0, deadline - Date.now()), options.signal);
         const ch = await this.puller.get(conn);
         while (out.length < options.max) {
           const msg = await ch.get(queue, { noAck: false });
@@ -371,46 +415,39 @@ export class AmqpTransport implements Transport {
           out.push(this.delivery(ch, msg, queue));
         }
       } catch (err) {
-        if (out.length > 0) return out; // settling them on a dead channel is harmless: they come back
-        if (this.closed || options.signal?.aborted) return [];
-        if (Date.now() >= deadline) {
-          if (err instanceof ConnectionError) throw err;
-          throw new ConnectionError(`Pulling from "${topic}" on RabbitMQ at ${this.link.where} failed: ${this.link.scrub(errorMessage(err))}`, { cause: err });
-        }
-        // A server-side error (queue deleted under us) or a reconnect: declare again and retry.
-        this.forgetTopology();
-        await this.ensureGroup(topic, group, Math.max(deadline, Date.now() + 5000)).catch(() => undefined);
+        if (out.length > 0) return; // settling them on a dead channel is harmless: they come back
+        this.declared.clear();
+        throw err;
       }
-      if (out.length > 0) return out;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || options.signal?.aborted || this.closed) return [];
-      await sleep(Math.min(pause, remaining), options.signal);
-      pause = Math.min(pause * 2, 200);
+      if (out.length === 0) throw NOTHING_YET;
+    };
+    try {
+      await this.persist(`Pulling from "${topic}"`, deadline, attempt, { initialDelayMs: 10, maxDelayMs: 200, ...(options.signal ? { signal: options.signal } : {}) });
+    } catch (err) {
+      if ((err as Error).cause !== NOTHING_YET && !this.closed && !options.signal?.aborted) throw err;
     }
+    return out;
   }
 
-  /** A received message as a core Delivery, settled on the channel it came from. */
+  /** A received message as a core Delivery, settled once, on the channel it came from. */
   delivery(ch: Channel, msg: ConsumeMessage | GetMessage, queue: string): Delivery {
     const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
     const deliveryCount = previousDeliveries + 1;
-    let settled = false;
-    const once = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      return true;
+    // Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages.
+    const onChannel = (settle: () => void) => {
+      try {
+        settle();
+      } catch (err) {
+        this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
+      }
     };
-    const requeue = () => this.onChannel(() => ch.nack(msg, false, true));
-    return {
+    const requeue = () => onChannel(() => ch.nack(msg, false, true));
+    return settleOnce({
       message: wire,
       deliveryCount,
-      ack: async () => {
-        if (once()) this.onChannel(() => ch.ack(msg));
-      },
-      abandon: async () => {
-        if (once()) requeue();
-      },
+      ack: () => onChannel(() => ch.ack(msg)),
+      abandon: requeue,
       nack: async ({ delayMs }) => {
-        if (!once()) return;
         if (delayMs <= 0) return requeue();
         // Delayed redelivery without holding the message here: a confirmed copy into the delay
         // bucket (carrying the deliveries used so far), then ack the original.
@@ -421,34 +458,43 @@ export class AmqpTransport implements Transport {
           this.logger.warn('Could not schedule a delayed redelivery; requeueing at once', { queue, error: errorMessage(err) });
           return requeue();
         }
-        this.onChannel(() => ch.ack(msg));
+        onChannel(() => ch.ack(msg));
       },
-    };
-  }
-
-  /** Acks on a channel that died are moot: RabbitMQ redelivers those messages. */
-  private onChannel(action: () => void): void {
-    try {
-      action();
-    } catch (err) {
-      this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
-    }
+    });
   }
 
   // ---------------------------------------------------------------- request/reply
 
+  /** Exclusive: the inbox lives as long as this connection (declared again under the same name after a reconnect) and is deleted on close. */
   async createInbox(onMessage: (message: WireMessage) => void): Promise<Inbox> {
+    const address = this.names.inboxQueue(randomUUID());
+    const inbox = await this.attach({
+      what: `inbox ${address}`,
+      consume: { noAck: true, exclusive: true },
+      setup: async (ch) => (await ch.assertQueue(address, { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } })).queue,
+      onMessage: (_ch, msg) => {
+        try {
+          onMessage(fromAmqp(msg, false).wire);
+        } catch (err) {
+          this.logger.warn('Handling a reply failed', { error: errorMessage(err) });
+        }
+      },
+      beforeClose: (ch) => settledWithin(ch.deleteQueue(address), 2000),
+    });
+    return { address, close: () => inbox.close() };
+  }
+
+  private async attach(spec: AttachmentSpec): Promise<Attachment> {
     this.assertOpen();
-    const inbox = new InboxConsumer(this, this.names.inboxQueue(randomUUID()), onMessage);
-    this.attachments.add(inbox);
+    const attachment = new Attachment({ ...spec, transport: this });
+    this.attachments.add(attachment);
     try {
-      await inbox.attach(Date.now() + REATTACH_WAIT_MS);
+      await attachment.attach();
     } catch (err) {
-      this.attachments.delete(inbox);
-      await inbox.close();
+      await attachment.close();
       throw err;
     }
-    return inbox;
+    return attachment;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -474,12 +520,8 @@ export class AmqpTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.attachments].map((a) => a.close()));
-    await Promise.allSettled([this.puller.close(), this.publisher.close(), this.admin.close()]);
+    await Promise.allSettled([this.puller.close(), this.publisher.close()]);
     await this.link.close();
-  }
-
-  isClosed(): boolean {
-    return this.closed;
   }
 
   private assertOpen(): void {
@@ -487,39 +529,39 @@ export class AmqpTransport implements Transport {
   }
 }
 
-/** Something that lives on its own channel and must come back after a reconnect or channel error. */
-abstract class Attachment {
-  protected ch: Channel | undefined;
-  private chConn: ChannelModel | undefined;
-  protected stopped = false;
-  protected closed = false;
-  private resuming: Promise<void> | undefined;
+interface AttachmentSpec {
+  readonly what: string;
+  /** Declare what the consumer needs (on `ch` or its own channels); resolves to the queue to consume. */
+  setup(ch: Channel, resumed: boolean): Promise<string>;
+  readonly prefetch?: number;
+  readonly consume: Options.Consume;
+  onMessage(ch: Channel, msg: ConsumeMessage): void;
+  /** Last words on the channel before it closes for good (the inbox deletes its queue). */
+  beforeClose?(ch: Channel): Promise<unknown>;
+}
 
-  constructor(protected readonly transport: AmqpTransport) {}
+/** A consumer on its own channel that comes back after a reconnect, a channel error or a server-side cancel. */
+class Attachment implements TransportConsumer {
+  private ch: Channel | undefined;
+  private tag: string | undefined;
+  private stopped = false;
+  private resuming = false;
 
-  /** Open a channel and start consuming; throws on failure. */
-  async attach(deadline: number): Promise<void> {
-    const conn = await this.transport.link.whenOpen(deadline - Date.now());
-    await this.prepare(deadline);
+  constructor(private readonly spec: AttachmentSpec & { readonly transport: AmqpTransport }) {}
+
+  async attach(resumed = false): Promise<void> {
+    const conn = await this.spec.transport.link.whenOpen(REATTACH_WAIT_MS);
     const ch = await conn.createChannel();
-    ch.on('error', (err: Error) => {
-      channelErrors.set(ch, err);
-      this.transport.logger.warn('RabbitMQ closed a consumer channel', { what: this.describe(), error: errorMessage(err) });
-    });
-    ch.on('close', () => this.channelClosed(ch));
-    if (this.stopped || this.closed) {
-      await closeQuietly(ch);
-      return;
-    }
+    ch.on('error', (err: Error) => this.spec.transport.logger.warn('RabbitMQ closed a consumer channel', { what: this.spec.what, error: errorMessage(err) }));
+    ch.on('close', () => this.lost(ch));
     this.ch = ch;
-    this.chConn = conn;
     try {
-      await this.start(ch);
+      if (this.stopped) throw new ClosedError('amqp consumer');
+      const queue = await this.spec.setup(ch, resumed);
+      if (this.spec.prefetch !== undefined) await ch.prefetch(this.spec.prefetch);
+      this.tag = (await ch.consume(queue, (msg) => (msg === null ? this.lost(ch, true) : this.spec.onMessage(ch, msg)), this.spec.consume)).consumerTag;
     } catch (err) {
-      if (this.ch === ch) {
-        this.ch = undefined;
-        this.chConn = undefined;
-      }
+      if (this.ch === ch) this.ch = undefined;
       await closeQuietly(ch);
       throw err;
     }
@@ -527,149 +569,44 @@ abstract class Attachment {
 
   /** After a reconnect or a channel error: attach again, retrying until it works or we stop. */
   resume(): void {
-    if (this.resuming || this.stopped || this.closed) return;
-    if (this.ch !== undefined && this.chConn === this.transport.link.conn) return;
-    this.resuming = this.resumeLoop().finally(() => (this.resuming = undefined));
+    // A lost connection closes its channels (lost() clears ch) before the link can reconnect.
+    const attached = () => this.ch !== undefined;
+    const gone = () => this.stopped || this.spec.transport.closed;
+    if (this.resuming || gone() || attached()) return;
+    this.resuming = true;
+    const { logger } = this.spec.transport;
+    const onRetry = (err: unknown) => logger.warn('Resuming a consumer failed; retrying', { what: this.spec.what, error: errorMessage(err) });
+    retrying(async () => gone() || attached() || (await this.attach(true)), { initialDelayMs: 100, maxDelayMs: 5000, retryIf: () => !gone(), onRetry })
+      .then(() => gone() || logger.info('Resumed consuming', { what: this.spec.what }))
+      .catch(() => undefined)
+      .finally(() => (this.resuming = false));
   }
 
-  private async resumeLoop(): Promise<void> {
-    for (let attempt = 0; !this.stopped && !this.closed && !this.transport.isClosed(); attempt++) {
-      if (this.ch !== undefined && this.chConn === this.transport.link.conn) return;
-      try {
-        await this.attach(Date.now() + REATTACH_WAIT_MS);
-        this.transport.logger.info('Resumed consuming', { what: this.describe() });
-        return;
-      } catch (err) {
-        if (this.stopped || this.closed || this.transport.isClosed()) return;
-        this.transport.logger.warn('Resuming a consumer failed; retrying', { what: this.describe(), error: errorMessage(err) });
-        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
-      }
-    }
-  }
-
-  private channelClosed(ch: Channel): void {
+  /** The channel closed, or the server cancelled our consumer (queue deleted, quorum leader moved...): come back, unless we are going away. */
+  private lost(ch: Channel, cancelled = false): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
-    this.chConn = undefined;
-    if (this.stopped || this.closed || this.transport.isClosed()) return;
-    // A server-side channel error on a live connection: come back now. A lost connection: the
-    // reconnect calls resume() too (resume is single-flight and idempotent).
-    this.resume();
-  }
-
-  /** The server cancelled our consumer (queue deleted, quorum leader moved...): re-attach. */
-  protected cancelledByServer(ch: Channel): void {
-    // Stopping or closing: the cancel is our own doing (close() deletes the inbox queue) and close() closes the channel.
-    if (this.stopped || this.closed) return;
-    this.transport.logger.warn('RabbitMQ cancelled a consumer; re-attaching', { what: this.describe() });
-    if (this.ch === ch) {
-      this.ch = undefined;
-      this.chConn = undefined;
+    if (this.stopped || this.spec.transport.closed) return; // our own doing (close() deletes the inbox queue)
+    if (cancelled) {
+      this.spec.transport.logger.warn('RabbitMQ cancelled a consumer; re-attaching', { what: this.spec.what });
+      void closeQuietly(ch);
     }
-    void closeQuietly(ch);
     this.resume();
   }
 
-  async stopConsuming(tag: string | undefined): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true;
-    const ch = this.ch;
-    if (ch !== undefined && tag !== undefined) await ch.cancel(tag).catch(() => undefined);
+    if (this.ch !== undefined && this.tag !== undefined) await this.ch.cancel(this.tag).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.closed = true;
-    this.transport.attachments.delete(this);
+    this.spec.transport.attachments.delete(this);
     const ch = this.ch;
     this.ch = undefined;
-    await this.beforeClose(ch);
-    await closeQuietly(ch);
-  }
-
-  protected async beforeClose(_ch: Channel | undefined): Promise<void> {}
-  protected abstract prepare(deadline: number): Promise<void>;
-  protected abstract start(ch: Channel): Promise<void>;
-  protected abstract describe(): string;
-}
-
-class GroupConsumer extends Attachment implements TransportConsumer {
-  private tag: string | undefined;
-  private queue: string | undefined;
-
-  constructor(
-    transport: AmqpTransport,
-    private readonly topic: string,
-    private readonly group: string,
-    private readonly prefetch: number,
-    private readonly onDelivery: (delivery: Delivery) => void,
-  ) {
-    super(transport);
-  }
-
-  protected async prepare(deadline: number): Promise<void> {
-    this.queue = await this.transport.ensureGroup(this.topic, this.group, deadline);
-  }
-
-  protected async start(ch: Channel): Promise<void> {
-    const queue = this.queue!;
-    await ch.prefetch(this.prefetch);
-    const { consumerTag } = await ch.consume(
-      queue,
-      (msg) => {
-        if (msg === null) return this.cancelledByServer(ch);
-        this.onDelivery(this.transport.delivery(ch, msg, queue));
-      },
-      { noAck: false },
-    );
-    this.tag = consumerTag;
-  }
-
-  protected describe(): string {
-    return `${this.topic} (group ${this.group})`;
-  }
-
-  async stop(): Promise<void> {
-    await this.stopConsuming(this.tag);
-  }
-}
-
-class InboxConsumer extends Attachment implements Inbox {
-  constructor(
-    transport: AmqpTransport,
-    readonly address: string,
-    private readonly onMessage: (message: WireMessage) => void,
-  ) {
-    super(transport);
-  }
-
-  protected async prepare(): Promise<void> {}
-
-  protected async start(ch: Channel): Promise<void> {
-    // Exclusive: it lives as long as this connection; re-declared under the same name after a reconnect.
-    await ch.assertQueue(this.address, { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } });
-    await ch.consume(
-      this.address,
-      (msg) => {
-        if (msg === null) return this.cancelledByServer(ch);
-        try {
-          this.onMessage(fromAmqp(msg, false).wire);
-        } catch (err) {
-          this.transport.logger.warn('Handling a reply failed', { error: errorMessage(err) });
-        }
-      },
-      { noAck: true, exclusive: true },
-    );
-  }
-
-  protected describe(): string {
-    return `inbox ${this.address}`;
-  }
-
-  protected override async beforeClose(ch: Channel | undefined): Promise<void> {
     if (ch === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ch.deleteQueue(this.address).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
-    clearTimeout(timer);
+    await this.spec.beforeClose?.(ch);
+    await closeQuietly(ch);
   }
 }
 

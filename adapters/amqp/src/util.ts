@@ -1,7 +1,13 @@
-/** Close a channel, but don't wait for ever on a connection that is silently gone. */
-export async function closeQuietly(ch: { close(): Promise<void> } | undefined, timeoutMs = 2000): Promise<void> {
-  if (ch === undefined) return;
+/** Whether `promise` settled (either way) within ms; it is left running otherwise. */
+export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([ch.close().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  const settled = await Promise.race([promise.then(() => true).catch(() => true), timedOut]);
   clearTimeout(timer);
+  return settled;
+}
+
+/** Close a channel or connection, but don't wait for ever on a connection that is silently gone. */
+export async function closeQuietly(closable: { close(): Promise<void> } | undefined, timeoutMs = 2000): Promise<void> {
+  if (closable !== undefined) await settledWithin(closable.close(), timeoutMs);
 }

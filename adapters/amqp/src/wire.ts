@@ -9,7 +9,7 @@
  */
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
 import type { WireMessage } from '@switchyard/core';
-import { Attr, fromBindingHeaders, ReplyAttr, toBindingHeaders } from '@switchyard/core/spi';
+import { Attr, DeadLetterHeader, fromBindingHeaders, ReplyAttr, toBindingHeaders } from '@switchyard/core/spi';
 
 export const CE_AMQP_PREFIX = 'cloudEvents:';
 export const CE_AMQP_PREFIX_ALT = 'cloudEvents_';
@@ -49,51 +49,33 @@ export const AMQPLIB_HEADER_TABLE_BYTES = 65_536;
  * for a string 4 + value. Headers here are strings; anything else is counted as its String().
  */
 export function headerTableBytes(headers: Readonly<Record<string, unknown>>): number {
-  let size = 4;
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    size += 1 + Buffer.byteLength(name) + 1 + 4 + Buffer.byteLength(String(value));
-  }
-  return size;
+  const entry = (name: string, value: unknown) => (value === undefined ? 0 : 1 + Buffer.byteLength(name) + 1 + 4 + Buffer.byteLength(String(value)));
+  return Object.entries(headers).reduce((size, [name, value]) => size + entry(name, value), 4);
 }
 
 /** A header table amqplib can encode: names of at most 255 bytes, at most 64 KiB in all. */
 export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): string | undefined {
-  for (const name of Object.keys(headers)) {
-    if (Buffer.byteLength(name) > SHORTSTR_MAX) return `header name "${name.slice(0, 40)}…" is longer than ${SHORTSTR_MAX} bytes`;
-  }
+  const long = Object.keys(headers).find((name) => Buffer.byteLength(name) > SHORTSTR_MAX);
+  if (long !== undefined) return `header name "${long.slice(0, 40)}…" is longer than ${SHORTSTR_MAX} bytes`;
   const size = headerTableBytes(headers);
   if (size > AMQPLIB_HEADER_TABLE_BYTES) return `its AMQP header table takes ${size} bytes; amqplib encodes at most ${AMQPLIB_HEADER_TABLE_BYTES}`;
   return undefined;
 }
 
-export interface AmqpOutgoing {
-  readonly content: Buffer;
-  readonly options: Options.Publish;
-}
-
-export function toAmqp(message: WireMessage, extraHeaders: Record<string, string> = {}, persistent = true): AmqpOutgoing {
+export function toAmqp(message: WireMessage, extraHeaders: Record<string, string> = {}, persistent = true): { content: Buffer; options: Options.Publish } {
   const headers: Record<string, string> = toBindingHeaders(message.headers, CE_AMQP_PREFIX);
-  const contentType = headers[Attr.contentType];
-  const options: Options.Publish = { persistent, headers };
-  if (contentType !== undefined && Buffer.byteLength(contentType) <= SHORTSTR_MAX) {
-    options.contentType = contentType;
-    delete headers[Attr.contentType];
-  }
+  // AMQP properties are short strings (up to 255 bytes): longer values only travel as headers.
+  const short = (value: string | undefined) => (value !== undefined && Buffer.byteLength(value) <= SHORTSTR_MAX ? value : undefined);
+  const contentType = short(headers[Attr.contentType]);
+  if (contentType !== undefined) delete headers[Attr.contentType];
   if (message.key !== undefined) headers[CE_AMQP_PREFIX + PARTITION_KEY.slice(3)] = message.key;
   Object.assign(headers, extraHeaders);
-  const id = message.headers[Attr.id];
-  if (id !== undefined && Buffer.byteLength(id) <= SHORTSTR_MAX) options.messageId = id;
-  const correlationId = message.headers[Attr.correlationId];
-  if (correlationId !== undefined && Buffer.byteLength(correlationId) <= SHORTSTR_MAX) options.correlationId = correlationId;
-  const replyTo = message.headers[ReplyAttr.replyTo];
-  if (replyTo !== undefined && Buffer.byteLength(replyTo) <= SHORTSTR_MAX) options.replyTo = replyTo;
-  const timeHeader = message.headers[Attr.time];
-  const time = timeHeader === undefined ? Number.NaN : Date.parse(timeHeader);
-  if (!Number.isNaN(time)) options.timestamp = Math.floor(time / 1000);
+  const { [Attr.id]: id, [Attr.correlationId]: correlationId, [ReplyAttr.replyTo]: replyTo, [Attr.time]: time } = message.headers;
+  const options: Options.Publish = { persistent, headers, contentType, messageId: short(id), correlationId: short(correlationId), replyTo: short(replyTo) };
+  const seconds = time === undefined ? Number.NaN : Math.floor(Date.parse(time) / 1000);
+  if (!Number.isNaN(seconds)) options.timestamp = seconds;
   // A view, not a copy: core hands transports immutable bytes (see WireMessage).
-  const content = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
-  return { content, options };
+  return { content: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength), options };
 }
 
 /** Header values as strings; tables/arrays (x-death and the like) are dropped. */
@@ -104,13 +86,8 @@ function headerString(value: unknown): string | undefined {
   return undefined;
 }
 
-export interface Incoming {
-  readonly wire: WireMessage;
-  /** Deliveries before this one, as far as the broker and our delay path can tell. */
-  readonly previousDeliveries: number;
-}
-
-export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): Incoming {
+/** The message, and the deliveries before this one as far as the broker and our delay path can tell. */
+export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { wire: WireMessage; previousDeliveries: number } {
   const raw = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const strings: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
@@ -128,27 +105,22 @@ export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): Inc
   delete headers[PARTITION_KEY];
   const wire: WireMessage = key === undefined || key === '' ? { body: msg.content, headers } : { body: msg.content, headers, key };
 
-  // Only a copy that came back through one of our delay buckets carries a count we set; any
-  // other producer's x-switchyard-delivery-count is ignored (it could skip a message's retries).
-  const carried = cameThroughDelayBucket(raw) ? Number(headerString(raw[DELIVERY_COUNT_HEADER]) ?? 0) : 0;
-  const base = Number.isSafeInteger(carried) && carried > 0 ? carried : 0;
-  let returned: number;
-  if (quorum) {
-    const count = Number(headerString(raw[QUORUM_DELIVERY_COUNT]) ?? 0);
-    returned = Number.isSafeInteger(count) && count > 0 ? count : msg.fields.redelivered ? 1 : 0;
-  } else {
-    returned = msg.fields.redelivered ? 1 : 0;
-  }
-  return { wire, previousDeliveries: base + returned };
-}
-
-/** RabbitMQ's x-death names the queue a message was dead-lettered from: a delay bucket is `<prefix>/~delay/<ms>`. */
-function cameThroughDelayBucket(raw: Record<string, unknown>): boolean {
+  // x-death lists the queues a message was dead-lettered from, latest first. Only a copy whose
+  // latest hop was one of our delay buckets carries a count we set: any other producer's
+  // x-switchyard-delivery-count is ignored (it could skip a message's retries), and so is one on a
+  // message RabbitMQ moved on since (the delivery-limit backstop, into a dead-letter topic).
   const deaths = raw['x-death'];
-  if (!Array.isArray(deaths)) return false;
-  return deaths.some((death) => {
-    const queue = (death as { queue?: unknown } | null)?.queue;
-    const text = typeof queue === 'string' ? queue : Buffer.isBuffer(queue) ? queue.toString('utf8') : '';
-    return text.includes('/~delay/');
-  });
+  const latest = (Array.isArray(deaths) ? deaths[0] : undefined) as { queue?: unknown; reason?: unknown } | undefined;
+  const deathQueue = headerString(latest?.queue) ?? '';
+  const carried = deathQueue.includes('/~delay/') ? Number(headerString(raw[DELIVERY_COUNT_HEADER]) ?? 0) : 0;
+  const base = Number.isSafeInteger(carried) && carried > 0 ? carried : 0;
+  if (headerString(latest?.reason) === 'delivery_limit') {
+    headers[DeadLetterHeader.error] ??= `RabbitMQ dead-lettered it from queue "${deathQueue}": delivered more often than its x-delivery-limit (a crash loop core could not end).`;
+    const [, topic, group, extra] = deathQueue.split('/');
+    if (extra === undefined && group !== undefined) Object.assign(headers, { [DeadLetterHeader.originalTopic]: topic, [DeadLetterHeader.group]: group });
+  }
+  // Quorum queues count returns in x-delivery-count; classic ones only say "redelivered".
+  const counted = quorum ? Number(headerString(raw[QUORUM_DELIVERY_COUNT]) ?? 0) : 0;
+  const returned = Number.isSafeInteger(counted) && counted > 0 ? counted : msg.fields.redelivered ? 1 : 0;
+  return { wire, previousDeliveries: base + returned };
 }

@@ -16,64 +16,22 @@
  * close, abandoned and unsettled offsets are simply not committed: the group's next member
  * reads them again.
  */
-import { ConnectionError, type Delivery, type Logger, type TransportConsumer } from '@switchyard/core';
-import { Attr, CE_PREFIX, EMULATED_DELAY_HOLD_MS, InternalHeader, errorMessage, sleep } from '@switchyard/core/spi';
+import { ConnectionError, type Delivery, type Logger, type TransportConsumer, type WireMessage } from '@switchyard/core';
+import { ChangeSignal, delayHoldMs, errorMessage, KeyGate, retrying, settleOnce, sleep } from '@switchyard/core/spi';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
-import { fromKafkaMessage, KAFKA_PREFIX } from './wire.js';
+import { fromKafkaMessage } from './wire.js';
 
 /** Held messages beyond this are handed to core at once (core then waits out their delay itself). */
 const MAX_HELD = 10_000;
-
-/** Core's emulated-delay attribute (`ce-notbefore`) in the Kafka binding (`ce_notbefore`). */
-const NOT_BEFORE_HEADER = KAFKA_PREFIX + Attr.notBefore.slice(CE_PREFIX.length);
-
-/** Core marks a delayed message it republished for one group; other groups settle such a copy without handling it. */
-const FOR_GROUP_HEADER = InternalHeader.forGroup;
-
-function headerText(message: KafkaMessage, name: string): string | undefined {
-  const raw = message.headers?.[name];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  return value === undefined ? undefined : value.toString();
-}
-
-/** The emulated-delay time core puts on delayed messages; 0 if none. */
-function notBefore(message: KafkaMessage): number {
-  const text = headerText(message, NOT_BEFORE_HEADER);
-  const time = text === undefined ? Number.NaN : Date.parse(text);
-  return Number.isNaN(time) ? 0 : time;
-}
-
-/** Wake-ups for loops waiting on a free slot or key. */
-class Signal {
-  private waiters: (() => void)[] = [];
-
-  notify(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.waiters = self.waiters.filter((w) => w !== done);
-        resolve();
-      }
-      this.waiters.push(done);
-    });
-  }
-}
 
 class PartitionState {
   /** Next offset not yet handed out (highest delivered + 1, or the first fetched). */
   next: number | undefined;
   readonly pending = new Set<number>();
   readonly abandoned = new Set<number>();
-  readonly busyKeys = new Map<string, number>();
+  /** Keys with a message in flight: later ones of the key wait (per-key order). */
+  readonly keys = new KeyGate();
   /** Last offset this member committed. */
   committed = -1;
   revoked = false;
@@ -88,24 +46,15 @@ class PartitionState {
     return low;
   }
 
+  /** Handed out or held: unsettled until settled. */
+  take(offset: number): void {
+    this.abandoned.delete(offset);
+    this.pending.add(offset);
+    if (this.next === undefined || offset >= this.next) this.next = offset + 1;
+  }
+
   shouldDeliver(offset: number): boolean {
-    if (this.abandoned.has(offset)) return true;
-    return this.next === undefined || offset >= this.next;
-  }
-
-  keyBusy(key: string | undefined): boolean {
-    return key !== undefined && this.busyKeys.has(key);
-  }
-
-  takeKey(key: string | undefined): void {
-    if (key !== undefined) this.busyKeys.set(key, (this.busyKeys.get(key) ?? 0) + 1);
-  }
-
-  releaseKey(key: string | undefined): void {
-    if (key === undefined) return;
-    const n = (this.busyKeys.get(key) ?? 1) - 1;
-    if (n <= 0) this.busyKeys.delete(key);
-    else this.busyKeys.set(key, n);
+    return this.abandoned.has(offset) || this.next === undefined || offset >= this.next;
   }
 }
 
@@ -118,18 +67,22 @@ export interface GroupConsumerOptions {
   readonly groupId: string;
   readonly prefetch: number;
   readonly onDelivery: (delivery: Delivery) => void;
+  /** Records of the topic this consumer hands out; the rest are skipped as settled (replies for other buses). */
+  readonly accept: ((message: KafkaMessage) => boolean) | undefined;
 }
 
 export class GroupConsumer implements TransportConsumer {
   private consumer: Consumer | undefined;
   private readonly states = new Map<number, PartitionState>();
-  private readonly changed = new Signal();
+  /** Wakes loops waiting for a free slot or key. */
+  private readonly changed = new ChangeSignal();
   private inFlight = 0;
   /** Messages held until their emulated-delay time (not counted in inFlight). */
   private held = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
-  private closed = false;
+  /** Aborted once closed: retries give up. */
+  private readonly lifetime = new AbortController();
   private closing: Promise<void> | undefined;
   private commitDirty = false;
   private committing: Promise<void> | undefined;
@@ -137,6 +90,10 @@ export class GroupConsumer implements TransportConsumer {
   /** True once the first join succeeded: later unrecoverable crashes restart the member. */
   private running = false;
   private readonly waitStep: number;
+
+  private get closed(): boolean {
+    return this.lifetime.signal.aborted;
+  }
 
   constructor(private readonly options: GroupConsumerOptions) {
     this.waitStep = Math.min(options.settings.heartbeatInterval, 1000);
@@ -147,7 +104,7 @@ export class GroupConsumer implements TransportConsumer {
     try {
       await this.startConsumer();
     } catch (err) {
-      this.closed = true;
+      this.lifetime.abort();
       await this.consumer?.disconnect().catch(() => undefined);
       throw new ConnectionError(`Kafka consumer for "${this.options.topic}" (group "${this.options.group}") could not join: ${errorMessage(err)}`, { cause: err });
     }
@@ -156,89 +113,54 @@ export class GroupConsumer implements TransportConsumer {
   private async startConsumer(): Promise<void> {
     const { kafka, settings, topic, groupId, prefetch } = this.options;
     const generation = ++this.generation;
-    const consumer = kafka.consumer({
-      groupId,
-      sessionTimeout: settings.sessionTimeout,
-      rebalanceTimeout: settings.rebalanceTimeout,
-      heartbeatInterval: settings.heartbeatInterval,
-      maxWaitTimeInMs: settings.maxWaitTime,
-      allowAutoTopicCreation: false,
-      retry: {
-        initialRetryTime: 100,
-        maxRetryTime: 2000,
-        retries: 8,
-        restartOnFailure: async () => !this.closed,
-      },
-    });
+    const { sessionTimeout, rebalanceTimeout, heartbeatInterval, maxWaitTime: maxWaitTimeInMs } = settings;
+    const retry = { initialRetryTime: 100, maxRetryTime: 2000, retries: 8, restartOnFailure: async () => !this.closed };
+    const consumer = kafka.consumer({ groupId, sessionTimeout, rebalanceTimeout, heartbeatInterval, maxWaitTimeInMs, allowAutoTopicCreation: false, retry });
     this.consumer = consumer;
-    let joined!: () => void;
-    let failed!: (err: unknown) => void;
-    const join = new Promise<void>((resolve, reject) => {
-      joined = resolve;
-      failed = reject;
-    });
-    consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      if (generation !== this.generation) return;
-      this.onAssignment(event.payload.memberAssignment[topic] ?? []);
-      if (this.stopping) {
-        try {
-          consumer.pause([{ topic }]);
-        } catch {
-          // not running: nothing to pause
+    const join = new Promise<void>((joined, failed) => {
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        if (generation !== this.generation) return;
+        this.onAssignment(event.payload.memberAssignment[topic] ?? []);
+        if (this.stopping) this.pause();
+        joined();
+      });
+      consumer.on(consumer.events.CRASH, (event) => {
+        if (generation !== this.generation || this.closed) return;
+        const { error, restart } = event.payload;
+        if (restart) {
+          this.options.logger.warn('Kafka consumer crashed; kafkajs restarts it', { topic, group: this.options.group, error: errorMessage(error) });
+          return;
         }
-      }
-      joined();
+        failed(error);
+        if (!this.running) return;
+        this.options.logger.error('Kafka consumer crashed; restarting it', { topic, group: this.options.group, error: errorMessage(error) });
+        void this.restart();
+      });
     });
-    consumer.on(consumer.events.CRASH, (event) => {
-      if (generation !== this.generation || this.closed) return;
-      const { error, restart } = event.payload;
-      if (restart) {
-        this.options.logger.warn('Kafka consumer crashed; kafkajs restarts it', { topic, group: this.options.group, error: errorMessage(error) });
-        return;
-      }
-      failed(error);
-      if (!this.running) return;
-      this.options.logger.error('Kafka consumer crashed; restarting it', { topic, group: this.options.group, error: errorMessage(error) });
-      void this.restart();
-    });
+    join.catch(() => undefined); // a crash after this start already failed is only logged
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, Math.min(prefetch, 32)),
-      eachBatch: (payload) => this.eachBatch(payload),
+    const partitionsConsumedConcurrently = Math.max(1, Math.min(prefetch, 32));
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch: (payload) => this.eachBatch(payload) });
+    const timeoutMs = sessionTimeout + rebalanceTimeout + 30_000;
+    const joinedOrFailed = new AbortController();
+    const timeout = sleep(timeoutMs, joinedOrFailed.signal).then(() => {
+      if (!joinedOrFailed.signal.aborted) throw new Error(`no group assignment within ${timeoutMs} ms`);
     });
-    const timeoutMs = settings.sessionTimeout + settings.rebalanceTimeout + 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        join,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no group assignment within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await Promise.race([join, timeout]).finally(() => joinedOrFailed.abort());
     this.running = true;
-    if (this.stopping) consumer.pause([{ topic }]);
+    if (this.stopping) this.pause();
   }
 
   /** A crash kafkajs does not recover from: build a fresh member, keeping the offset bookkeeping. */
   private async restart(): Promise<void> {
-    const old = this.consumer;
-    await old?.disconnect().catch(() => undefined);
-    for (let delay = 500; !this.closed; delay = Math.min(delay * 2, 10_000)) {
-      try {
-        await this.startConsumer();
-        return;
-      } catch (err) {
-        this.options.logger.warn('Restarting the Kafka consumer failed; trying again', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
-        await this.consumer?.disconnect().catch(() => undefined);
-        await sleep(delay);
-      }
-    }
+    const { topic, group, logger } = this.options;
+    const attempt = async () => {
+      await this.consumer?.disconnect().catch(() => undefined);
+      await this.startConsumer();
+    };
+    const log = (err: unknown) => logger.warn('Restarting the Kafka consumer failed; trying again', { topic, group, error: errorMessage(err) });
+    await retrying(attempt, { initialDelayMs: 500, maxDelayMs: 10_000, signal: this.lifetime.signal, onRetry: log }).catch(() => undefined); // closed meanwhile
   }
 
   private onAssignment(partitions: number[]): void {
@@ -253,11 +175,8 @@ export class GroupConsumer implements TransportConsumer {
   }
 
   private stateFor(partition: number): PartitionState {
-    let state = this.states.get(partition);
-    if (!state) {
-      state = new PartitionState(partition);
-      this.states.set(partition, state);
-    }
+    const state = this.states.get(partition) ?? new PartitionState(partition);
+    this.states.set(partition, state);
     return state;
   }
 
@@ -268,50 +187,50 @@ export class GroupConsumer implements TransportConsumer {
       if (halted()) return;
       const offset = Number(message.offset);
       if (state.next === undefined) state.next = offset;
-      if (!state.shouldDeliver(offset)) {
+      if (!state.shouldDeliver(offset) || this.options.accept?.(message) === false) {
+        state.next = Math.max(state.next, offset + 1);
         resolveOffset(message.offset);
         continue;
       }
-      const key = message.key === null || message.key === undefined ? undefined : message.key.toString('utf8');
-      const dueIn = notBefore(message) - Date.now();
-      // A copy republished for another group is core's to settle at once: holding it would only
-      // pin this group's commit behind it.
-      const forGroup = headerText(message, FOR_GROUP_HEADER);
-      if (dueIn > 0 && this.held < MAX_HELD && (forGroup === undefined || forGroup === this.options.group)) {
-        // Emulated delay: hold it here, taking no handler slot and no key until it is due, so
-        // the messages behind it flow meanwhile. It stays uncommitted while held.
-        // At most core's short hold: core then republishes what is still not due, so a long
-        // delay never pins this partition's committed offset.
-        this.hold(state, message, offset, key, Math.min(dueIn, EMULATED_DELAY_HOLD_MS));
+      const wire = fromKafkaMessage(message);
+      const holdMs = this.held < MAX_HELD ? delayHoldMs(wire, this.options.group) : 0;
+      if (holdMs > 0) {
+        // Emulated delay: hold it here, taking no handler slot and no key until it is due, so the
+        // messages behind it flow meanwhile. It stays uncommitted while held, at most core's short
+        // hold: core then republishes what is still not due, so a long delay never pins the commit.
+        this.hold(state, wire, offset, holdMs);
         resolveOffset(message.offset);
         continue;
       }
-      while (this.inFlight >= this.options.prefetch || state.keyBusy(key)) {
+      while (this.busy(state, wire.key)) {
         await this.changed.wait(this.waitStep);
         if (halted()) return;
         // Long handlers must not cost the membership: keep heartbeating while we wait.
         await heartbeat();
       }
-      this.deliver(state, message, offset, key);
+      this.deliver(state, wire, offset);
       resolveOffset(message.offset);
     }
   }
 
-  private hold(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined, dueIn: number): void {
-    state.abandoned.delete(offset);
-    state.pending.add(offset);
-    if (state.next === undefined || offset >= state.next) state.next = offset + 1;
+  /** No free slot, or a message of this key is in flight in the partition. */
+  private busy(state: PartitionState, key: string | undefined): boolean {
+    return this.inFlight >= this.options.prefetch || state.keys.isBusy(key);
+  }
+
+  private hold(state: PartitionState, wire: WireMessage, offset: number, holdMs: number): void {
+    state.take(offset);
     this.held++;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.releaseHeld(state, message, offset, key);
-    }, dueIn);
+      void this.releaseHeld(state, wire, offset);
+    }, holdMs);
     this.timers.add(timer);
   }
 
   /** A held message is due: hand it out when a slot and its key are free (it stays pending meanwhile). */
-  private async releaseHeld(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined): Promise<void> {
-    while (this.inFlight >= this.options.prefetch || state.keyBusy(key)) {
+  private async releaseHeld(state: PartitionState, wire: WireMessage, offset: number): Promise<void> {
+    while (this.busy(state, wire.key)) {
       if (this.stopping || state.revoked) break;
       await this.changed.wait(this.waitStep);
     }
@@ -319,23 +238,19 @@ export class GroupConsumer implements TransportConsumer {
     // Stopped or revoked meanwhile: it was never committed, so the group reads it again.
     if (this.stopping || state.revoked) return;
     state.pending.delete(offset);
-    this.deliver(state, message, offset, key);
+    this.deliver(state, wire, offset);
   }
 
-  private deliver(state: PartitionState, message: KafkaMessage, offset: number, key: string | undefined): void {
+  private deliver(state: PartitionState, message: WireMessage, offset: number): void {
+    const { key } = message;
     const { options } = this;
-    state.abandoned.delete(offset);
-    state.pending.add(offset);
-    state.takeKey(key);
-    if (state.next === undefined || offset >= state.next) state.next = offset + 1;
+    state.take(offset);
+    state.keys.take(key);
     this.inFlight++;
-    let settled = false;
     const settle = (outcome: 'ack' | 'abandon') => {
-      if (settled) return;
-      settled = true;
       this.inFlight--;
       state.pending.delete(offset);
-      state.releaseKey(key);
+      state.keys.release(key);
       if (outcome === 'abandon' && !state.revoked) {
         state.abandoned.add(offset);
         this.rewind(state);
@@ -343,18 +258,19 @@ export class GroupConsumer implements TransportConsumer {
       this.changed.notify();
       if (!state.revoked) this.scheduleCommit();
     };
-    const delivery: Delivery = {
-      message: fromKafkaMessage(message),
-      // Kafka keeps no delivery count (capabilities.deliveryCount false): core counts what this process
-      // sees by brokerId, stable per record in every redelivery and group (also the id of a record without ce_id).
-      deliveryCount: 1,
-      brokerId: `${state.partition}:${offset}`,
-      ack: async () => settle('ack'),
-      // Never called: capabilities.nack is false. Treat as abandon should a caller try.
-      nack: async () => settle('abandon'),
-      abandon: async () => settle('abandon'),
-    };
-    options.onDelivery(delivery);
+    options.onDelivery(
+      settleOnce({
+        message,
+        // Kafka keeps no delivery count (capabilities.deliveryCount 'absent'): core counts what this process
+        // sees by brokerId, stable per record in every redelivery and group (also the id of a record without ce_id).
+        deliveryCount: 1,
+        brokerId: `${state.partition}:${offset}`,
+        ack: () => settle('ack'),
+        // Never called: capabilities.nack is 'none'. Treat as abandon should a caller try.
+        nack: () => settle('abandon'),
+        abandon: () => settle('abandon'),
+      }),
+    );
   }
 
   /** Read an abandoned message again: seek its partition back to the lowest abandoned offset. */
@@ -378,52 +294,60 @@ export class GroupConsumer implements TransportConsumer {
     });
   }
 
+  /** One commit request at a time; a failed one is tried again while running, and left to flushCommits once stopping. */
   private async commitLoop(): Promise<void> {
-    while (this.commitDirty && this.consumer !== undefined && !this.closed) {
+    while (this.commitDirty && !this.closed) {
       this.commitDirty = false;
-      const offsets: { topic: string; partition: number; offset: string }[] = [];
-      const states: [PartitionState, number][] = [];
-      for (const state of this.states.values()) {
-        const low = state.low();
-        if (state.revoked || low === undefined || low <= state.committed) continue;
-        offsets.push({ topic: this.options.topic, partition: state.partition, offset: String(low) });
-        states.push([state, low]);
-      }
-      if (offsets.length === 0) continue;
+      const { topic, group, logger } = this.options;
+      const log = (err: unknown) => logger.debug('Committing offsets failed; will retry', { topic, group, error: errorMessage(err) });
+      const options = { initialDelayMs: 250, maxDelayMs: 2000, signal: this.lifetime.signal, retryIf: () => !this.stopping, onRetry: log };
       try {
-        await this.consumer.commitOffsets(offsets);
-        for (const [state, low] of states) state.committed = Math.max(state.committed, low);
-      } catch (err) {
-        this.options.logger.debug('Committing offsets failed; will retry', { topic: this.options.topic, group: this.options.group, error: errorMessage(err) });
+        await retrying(() => this.commitOnce(), options);
+      } catch {
+        // Given up: stopping (flushCommits takes over) or closed.
         this.commitDirty = true;
         if (this.stopping) return;
-        await sleep(250);
       }
     }
   }
 
-  /** Settle what can be committed now (used on close). */
+  /** Owned partitions whose lowest unsettled offset is above their last commit. */
+  private uncommitted(): { state: PartitionState; low: number }[] {
+    return [...this.states.values()].flatMap((state) => {
+      const low = state.low();
+      return state.revoked || low === undefined || low <= state.committed ? [] : [{ state, low }];
+    });
+  }
+
+  /** Commit every owned partition's lowest unsettled offset (computed afresh on each try). */
+  private async commitOnce(): Promise<void> {
+    const due = this.uncommitted();
+    if (due.length === 0 || this.consumer === undefined) return;
+    await this.consumer.commitOffsets(due.map(({ state, low }) => ({ topic: this.options.topic, partition: state.partition, offset: String(low) })));
+    for (const { state, low } of due) state.committed = Math.max(state.committed, low);
+  }
+
+  /** On close: commit what can be committed, trying again until done or timeoutMs has passed. */
   private async flushCommits(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let tries = 0; tries < 20 && Date.now() < deadline; tries++) {
-      if (this.committing) {
-        await Promise.race([this.committing, sleep(deadline - Date.now())]);
-      }
-      let outstanding = false;
-      for (const state of this.states.values()) {
-        const low = state.low();
-        if (!state.revoked && low !== undefined && low > state.committed) outstanding = true;
-      }
-      if (!outstanding) return;
-      this.scheduleCommit();
-      await Promise.race([this.committing, sleep(deadline - Date.now())]);
-    }
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const flush = async () => {
+      if (this.uncommitted().length > 0) this.scheduleCommit();
+      await Promise.race([this.committing, sleep(timeoutMs, deadline)]);
+      if (this.uncommitted().length > 0) throw new Error('offsets not committed yet');
+    };
+    // What stays uncommitted is read again by the group's next member.
+    await retrying(flush, { initialDelayMs: 50, maxDelayMs: 1000, signal: deadline }).catch(() => undefined);
   }
 
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.changed.notify();
+    this.pause();
+  }
+
+  /** Stop fetching, staying in the group. */
+  private pause(): void {
     try {
       this.consumer?.pause([{ topic: this.options.topic }]);
     } catch {
@@ -439,7 +363,7 @@ export class GroupConsumer implements TransportConsumer {
   private async shutdown(): Promise<void> {
     await this.stop();
     await this.flushCommits(10_000);
-    this.closed = true;
+    this.lifetime.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.changed.notify();

@@ -39,23 +39,15 @@ export const optionsShape = {
   maxBatchBytes: int(1_024, 16 * 1024 * 1024).default(900_000),
 };
 
-export interface KafkaSettings {
+type UrlOptions = z.infer<z.ZodObject<typeof optionsShape>>;
+
+export type KafkaSettings = Omit<UrlOptions, 'clientId' | 'sasl'> & {
   readonly brokers: string[];
   readonly clientId: string;
-  readonly partitions: number;
-  readonly replicationFactor: number;
-  readonly ssl: boolean;
   readonly sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
-  readonly sessionTimeout: number;
-  readonly heartbeatInterval: number;
-  readonly rebalanceTimeout: number;
-  readonly maxWaitTime: number;
-  readonly connectionTimeout: number;
-  readonly requestTimeout: number;
-  readonly maxBatchBytes: number;
   /** The URL without credentials, for logs and health. */
   readonly redacted: string;
-}
+};
 
 export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[] = []): KafkaSettings {
   const redacted = redactUrl(url);
@@ -84,22 +76,8 @@ export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[
     }
     sasl = { mechanism: options.sasl ?? 'plain', username, password };
   }
-  return {
-    brokers: [first, ...extra.filter((b) => b !== first)],
-    clientId: options.clientId ?? `switchyard-${service}`,
-    partitions: options.partitions,
-    replicationFactor: options.replicationFactor,
-    ssl: options.ssl,
-    sasl,
-    sessionTimeout: options.sessionTimeout,
-    heartbeatInterval: options.heartbeatInterval,
-    rebalanceTimeout: options.rebalanceTimeout,
-    maxWaitTime: options.maxWaitTime,
-    connectionTimeout: options.connectionTimeout,
-    requestTimeout: options.requestTimeout,
-    maxBatchBytes: options.maxBatchBytes,
-    redacted,
-  };
+  const brokers = [first, ...extra.filter((b) => b !== first)];
+  return { ...options, brokers, clientId: options.clientId ?? `switchyard-${service}`, sasl, redacted };
 }
 
 /** A URIError would escape as an untyped error; its message has no input, but say what to fix. */

@@ -1,126 +1,67 @@
 /**
- * Idempotent producer (acks=all, one request in flight) with micro-batching: publishes that
+ * Idempotent producer (acks=all, one request in flight) behind core's Batcher: publishes that
  * arrive while a produce request is in flight go out together in the next one, in arrival
  * order, so per-key order is kept and throughput does not depend on one round trip per message.
  * Each publish resolves only when the broker acknowledged the request that carried it.
  */
 import type { Logger } from '@switchyard/core';
-import { errorMessage } from '@switchyard/core/spi';
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Batcher, errorMessage, PromiseCache } from '@switchyard/core/spi';
+import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 
-interface Queued {
+interface Outgoing {
   readonly topic: string;
   readonly message: Message;
-  readonly size: number;
-  resolve(): void;
-  reject(err: unknown): void;
 }
 
 export class Publisher {
-  private readonly queue: Queued[] = [];
-  private flushing = false;
-  private producer: Promise<Producer> | undefined;
+  private readonly batcher: Batcher<Outgoing>;
+  private readonly producer = new PromiseCache<'producer', Producer>();
   private closed = false;
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly maxBatchBytes: number,
+    private readonly connectProducer: () => Promise<Producer>,
+    maxBatchBytes: number,
     private readonly requestTimeout: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.batcher = new Batcher({ maxBatchBytes, send: (records) => this.sendBatch(records) });
+  }
 
-  connect(): Promise<void> {
-    return this.getProducer().then(() => undefined);
+  /** Connect the producer (a failed connect is not kept: the next publish tries again). */
+  async connect(): Promise<void> {
+    await this.producer.get('producer', this.connectProducer);
   }
 
   send(topic: string, message: Message, size: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ topic, message, size, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        void this.flush();
-      }
-    });
+    return this.batcher.add({ topic, message }, size);
   }
 
-  private getProducer(): Promise<Producer> {
-    this.producer ??= (async () => {
-      const producer = this.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 },
-      });
-      try {
-        await producer.connect();
-      } catch (err) {
-        await producer.disconnect().catch(() => undefined);
-        throw err;
-      }
-      return producer;
-    })();
-    // A failed connect is not cached: the next publish tries again.
-    this.producer.catch(() => {
-      this.producer = undefined;
-    });
-    return this.producer;
-  }
-
-  /**
-   * After a failed send the idempotent producer's sequence state may not match the broker's
-   * (e.g. after a broker restart); start over with a fresh producer id.
-   */
-  private reset(): void {
-    const old = this.producer;
-    this.producer = undefined;
-    void old?.then((p) => p.disconnect()).catch(() => undefined);
-  }
-
-  private async flush(): Promise<void> {
+  private async sendBatch(records: Outgoing[]): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const batch: Queued[] = [];
-        let bytes = 0;
-        while (this.queue.length > 0 && (batch.length === 0 || bytes + this.queue[0]!.size <= this.maxBatchBytes)) {
-          const next = this.queue.shift()!;
-          bytes += next.size;
-          batch.push(next);
-        }
-        try {
-          if (this.closed) throw new Error('the transport is closed');
-          const producer = await this.getProducer();
-          const byTopic = new Map<string, Message[]>();
-          for (const q of batch) {
-            let list = byTopic.get(q.topic);
-            if (!list) {
-              list = [];
-              byTopic.set(q.topic, list);
-            }
-            list.push(q.message);
-          }
-          await producer.sendBatch({
-            acks: -1,
-            timeout: this.requestTimeout,
-            compression: CompressionTypes.None,
-            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-          });
-          for (const q of batch) q.resolve();
-        } catch (err) {
-          this.logger.debug('Kafka produce request failed', { messages: batch.length, error: errorMessage(err) });
-          this.reset();
-          for (const q of batch) q.reject(err);
-        }
+      if (this.closed) throw new Error('the transport is closed');
+      const producer = await this.producer.get('producer', this.connectProducer);
+      const byTopic = new Map<string, Message[]>();
+      for (const { topic, message } of records) {
+        const list = byTopic.get(topic);
+        if (list) list.push(message);
+        else byTopic.set(topic, [message]);
       }
-    } finally {
-      this.flushing = false;
+      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      await producer.sendBatch({ acks: -1, timeout: this.requestTimeout, compression: CompressionTypes.None, topicMessages });
+    } catch (err) {
+      this.logger.debug('Kafka produce request failed', { messages: records.length, error: errorMessage(err) });
+      // The idempotent producer's sequence state may no longer match the broker's (e.g. after a
+      // broker restart): start over with a fresh producer id.
+      void this.producer
+        .delete('producer')
+        ?.then((p) => p.disconnect())
+        .catch(() => undefined);
+      throw err;
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const producer = this.producer;
-    this.producer = undefined;
-    if (producer) await (await producer.catch(() => undefined))?.disconnect();
+    await Promise.all(this.producer.clear().map((p) => p.then((producer) => producer.disconnect()).catch(() => undefined)));
   }
 }

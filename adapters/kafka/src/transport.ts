@@ -1,22 +1,13 @@
-import {
-  ClosedError,
-  ConnectionError,
-  PayloadTooLargeError,
-  type Capabilities,
-  type Delivery,
-  type Logger,
-  type PublishRequest,
-  type Transport,
-  type TransportConsumer,
-  type TransportContext,
-  type TransportFactory,
-} from '@switchyard/core';
-import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, scrubSecrets, sleep, wireSize } from '@switchyard/core/spi';
-import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
+import { ClosedError, ConnectionError, PayloadTooLargeError } from '@switchyard/core';
+import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Logger } from '@switchyard/core';
+import type { PublishRequest, Transport, TransportConsumer, TransportContext, TransportFactory } from '@switchyard/core';
+import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, PromiseCache, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type SASLOptions } from 'kafkajs';
 import { GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
+import { INBOX_HEADER, isInbox, isReplyTo, physicalTopic, REPLIES_TOPIC, REPLIES_TOPIC_CONFIG } from './replies.js';
 import { isInvalidTopic, topicCollisionError } from './topics.js';
 import { toKafkaMessage } from './wire.js';
 
@@ -24,9 +15,6 @@ import { toKafkaMessage } from './wire.js';
 export function kafkaGroupId(topic: string, group: string): string {
   return `${group}:${topic}`;
 }
-
-/** Core's emulated request/reply inboxes: one private topic per bus; one partition is plenty. */
-const REPLY_TOPIC_PREFIX = 'switchyard.reply.';
 
 /** Largest body + headers + key accepted: under the broker default message.max.bytes (1,048,588) with room for record overhead. */
 export const MAX_PAYLOAD_BYTES = 1_000_000;
@@ -37,22 +25,22 @@ export const createKafkaTransport: TransportFactory = (url: URL, context: Transp
   return new KafkaTransport(settings, context.logger);
 };
 
-interface InternalBroker {
-  offsetCommit(request: {
-    groupId: string;
-    groupGenerationId: number;
-    memberId: string;
-    retentionTime: number;
-    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
-  }): Promise<unknown>;
-}
+type Offset = { partition: number; offset: string };
+type OffsetCommit = { groupId: string; groupGenerationId: number; memberId: string; retentionTime: number; topics: { topic: string; partitions: Offset[] }[] };
 
+/** kafkajs internals behind its private createCluster, for an OffsetCommit outside any group generation. */
 interface InternalCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  findGroupCoordinator(request: { groupId: string }): Promise<InternalBroker>;
   refreshMetadata(): Promise<void>;
+  findGroupCoordinator(request: { groupId: string }): Promise<{ offsetCommit(request: OffsetCommit): Promise<unknown> }>;
 }
+
+/** kafkajs's own retries of a request (connection drops, leader moves). */
+const KAFKAJS_RETRY = { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 };
+
+/** OffsetCommit answers meaning the group has live members: it keeps its own offsets. */
+const GROUP_ACTIVE = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
 
 export class KafkaTransport implements Transport {
   readonly name = 'kafka';
@@ -82,32 +70,34 @@ export class KafkaTransport implements Transport {
   };
 
   private readonly kafka: Kafka;
-  private admin: Admin | undefined;
-  private adminConnecting: Promise<Admin> | undefined;
-  private offsetsCluster: Promise<InternalCluster | undefined> | undefined;
+  private readonly admin = new PromiseCache<'admin', Admin>();
+  private readonly offsetsCluster = new PromiseCache<'cluster', InternalCluster | undefined>();
   private readonly publisher: Publisher;
-  private readonly topics = new Map<string, Promise<void>>();
-  private readonly groups = new Map<string, Promise<void>>();
+  /** Topics created (or found) by this transport; groups whose start offsets are set, by `<group id>\0<topic>`. */
+  private readonly topics = new PromiseCache<string, void>();
+  private readonly groups = new PromiseCache<string, void>();
   private readonly consumers = new Set<GroupConsumer>();
-  private closed = false;
+  /** Aborted on close: retries in flight give up. */
+  private readonly lifetime = new AbortController();
 
   constructor(
     private readonly settings: KafkaSettings,
     private readonly logger: Logger,
   ) {
-    const secrets = settings.sasl ? [settings.sasl.password] : [];
-    this.kafka = new Kafka({
-      clientId: settings.clientId,
-      brokers: settings.brokers,
-      ssl: settings.ssl,
-      ...(settings.sasl ? { sasl: settings.sasl as SASLOptions } : {}),
-      connectionTimeout: settings.connectionTimeout,
-      requestTimeout: settings.requestTimeout,
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 },
-      logLevel: logLevel.INFO,
-      logCreator: kafkaLogCreator(logger, secrets),
-    });
-    this.publisher = new Publisher(this.kafka, settings.maxBatchBytes, settings.requestTimeout, logger);
+    const { clientId, brokers, ssl, connectionTimeout, requestTimeout, sasl } = settings;
+    const logCreator = kafkaLogCreator(logger, sasl ? [sasl.password] : []);
+    const auth = sasl ? { sasl: sasl as SASLOptions } : {};
+    this.kafka = new Kafka({ clientId, brokers, ssl, connectionTimeout, requestTimeout, retry: KAFKAJS_RETRY, logLevel: logLevel.INFO, logCreator, ...auth });
+    const producer = () => {
+      this.assertOpen();
+      const createPartitioner = Partitioners.DefaultPartitioner;
+      return connected(this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner, retry: KAFKAJS_RETRY }));
+    };
+    this.publisher = new Publisher(producer, settings.maxBatchBytes, settings.requestTimeout, logger);
+  }
+
+  private get closed(): boolean {
+    return this.lifetime.signal.aborted;
   }
 
   async connect(): Promise<void> {
@@ -122,9 +112,13 @@ export class KafkaTransport implements Transport {
 
   async publish({ topic, message }: PublishRequest): Promise<void> {
     this.assertOpen();
-    await this.ensureTopic(topic);
+    const physical = physicalTopic(topic);
+    await this.ensureTopic(physical);
+    const record = toKafkaMessage(message);
+    // A reply: to the shared replies topic, marked with the inbox it is for (replies.ts).
+    if (physical !== topic) record.headers = { ...record.headers, [INBOX_HEADER]: topic };
     try {
-      await this.publisher.send(topic, toKafkaMessage(message), wireSize(message) + 64);
+      await this.publisher.send(physical, record, wireSize(message) + 64 + (physical === topic ? 0 : topic.length + INBOX_HEADER.length));
     } catch (err) {
       // The broker refuses this record for its size: the same publish can never succeed. (Records
       // this large travel alone in their produce request, so the error is about this one.)
@@ -134,23 +128,26 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  async declareGroup(topic: string, group: string): Promise<void> {
+  /** Kafka stores no group policy (README, "Group policies"): nothing to set or compare. */
+  async declareGroup(topic: string, group: string, _policy?: GroupPolicy): Promise<void> {
     this.assertOpen();
-    await this.ensureTopic(topic);
-    await this.ensureGroup(topic, kafkaGroupId(topic, group));
+    const physical = physicalTopic(topic);
+    await this.ensureTopic(physical);
+    await this.ensureGroup(physical, kafkaGroupId(topic, group));
   }
 
-  async consume(topic: string, group: string, options: { prefetch: number }, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
+  async consume(topic: string, group: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
     this.assertOpen();
-    await this.declareGroup(topic, group);
-    const consumer = this.groupConsumer(topic, group, options.prefetch, onDelivery);
+    await this.declareGroup(topic, group, options.policy);
+    const { kafka, settings, logger } = this;
+    const accept = isInbox(topic) ? (message: KafkaMessage) => isReplyTo(message, topic) : undefined;
+    const groupId = kafkaGroupId(topic, group);
+    const consumer = new GroupConsumer({ kafka, settings, logger, topic: physicalTopic(topic), group, groupId, prefetch: options.prefetch, onDelivery, accept });
     this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (err) {
+    await consumer.start().catch((err: unknown) => {
       this.consumers.delete(consumer);
       throw err;
-    }
+    });
     if (this.closed) {
       await consumer.close();
       throw new ClosedError('kafka transport');
@@ -165,42 +162,45 @@ export class KafkaTransport implements Transport {
   }
 
   /**
-   * Delete the consumer group (with its committed offsets). The topic stays, even a private reply
-   * topic: kafkajs keeps every topic it produced to in its metadata and, once one is deleted,
-   * fails every later metadata refresh (kafkajs issues #1146, #1622) — each service that replied
-   * to this bus would then lose a publish batch after a ~6 s stall. See the README's caveats.
+   * Delete the consumer group with its committed offsets. A reply topic is then gone entirely: it
+   * lives in the shared replies topic only as its group (replies.ts). Other topics stay (their
+   * other groups, and other clients' metadata, need them).
    */
   async deleteGroup(topic: string, group: string): Promise<void> {
     this.assertOpen();
     const groupId = kafkaGroupId(topic, group);
-    this.groups.delete(`${groupId}\0${topic}`);
-    const admin = await this.getAdmin();
-    try {
-      await admin.deleteGroups([groupId]);
-    } catch (err) {
+    this.groups.delete(`${groupId}\0${physicalTopic(topic)}`);
+    await (await this.getAdmin()).deleteGroups([groupId]).catch((err: unknown) => {
       // Already gone (never committed, or expired) is what we want.
       const failures = (err as { groups?: { error?: { type?: string } }[] }).groups ?? [];
       if (failures.length === 0 || failures.some((f) => f.error?.type !== 'GROUP_ID_NOT_FOUND')) {
         throw this.connectionError(`Deleting Kafka consumer group "${groupId}" failed`, err, 'A group with live members cannot be deleted; close them first.');
       }
+    });
+  }
+
+  /** The group's Kafka consumer group; without a group, the topic (a reply topic: while any group reads it). */
+  async exists(topic: string, group?: string): Promise<boolean> {
+    this.assertOpen();
+    const admin = await this.getAdmin();
+    try {
+      if (group !== undefined) {
+        const { groups } = await admin.describeGroups([kafkaGroupId(topic, group)]);
+        return groups.some((g) => g.state !== 'Dead');
+      }
+      if (isInbox(topic)) return (await admin.listGroups()).groups.some((g) => g.groupId.endsWith(`:${topic}`));
+      return (await admin.listTopics()).includes(topic);
+    } catch (err) {
+      if ((err as { type?: string }).type === 'GROUP_ID_NOT_FOUND') return false;
+      throw this.connectionError(`Looking up "${topic}" on Kafka failed`, err);
     }
   }
 
-  private groupConsumer(topic: string, group: string, prefetch: number, onDelivery: (delivery: Delivery) => void): GroupConsumer {
-    const { kafka, settings, logger } = this;
-    return new GroupConsumer({ kafka, settings, logger, topic, group, groupId: kafkaGroupId(topic, group), prefetch, onDelivery });
-  }
-
   async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
-    const details: Record<string, unknown> = {
-      brokers: this.settings.brokers,
-      clientId: this.settings.clientId,
-      consumers: this.consumers.size,
-    };
+    const details: Record<string, unknown> = { brokers: this.settings.brokers, clientId: this.settings.clientId, consumers: this.consumers.size };
     if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
     try {
-      const admin = await this.getAdmin();
-      const cluster = await admin.describeCluster();
+      const cluster = await (await this.getAdmin()).describeCluster();
       return { ok: true, details: { ...details, clusterId: cluster.clusterId, nodes: cluster.brokers.length, controller: cluster.controller } };
     } catch (err) {
       return { ok: false, details: { ...details, error: this.scrub(errorMessage(err)) } };
@@ -209,58 +209,37 @@ export class KafkaTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.lifetime.abort();
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
     await this.publisher.close().catch(() => undefined);
-    const admin = this.admin;
-    this.admin = undefined;
-    await admin?.disconnect().catch(() => undefined);
-    const cluster = await this.offsetsCluster?.catch(() => undefined);
-    await cluster?.disconnect().catch(() => undefined);
+    const clients: Promise<{ disconnect(): Promise<void> } | undefined>[] = [...this.admin.clear(), ...this.offsetsCluster.clear()];
+    await Promise.all(clients.map((client) => client.then((c) => c?.disconnect()).catch(() => undefined)));
   }
 
   /** Create the topic on first use (partitions from the URL); an existing topic is fine. */
   private ensureTopic(topic: string): Promise<void> {
-    let pending = this.topics.get(topic);
-    if (!pending) {
-      pending = (async () => {
-        const admin = await this.getAdmin();
-        try {
-          // kafkajs's own waitForLeaders trips over UNKNOWN_TOPIC_OR_PARTITION on KRaft brokers; wait below instead.
-          await admin.createTopics({
-            waitForLeaders: false,
-            topics: [{ topic, numPartitions: topic.startsWith(REPLY_TOPIC_PREFIX) ? 1 : this.settings.partitions, replicationFactor: this.settings.replicationFactor }],
-          });
-        } catch (err) {
-          // A portable name Kafka calls invalid collides with an existing topic ('.' vs '_').
-          if (isInvalidTopic(err)) throw await topicCollisionError(admin, topic, err, (text) => this.scrub(text));
-          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
-        }
-        await this.waitForLeaders(admin, topic);
-      })();
-      this.topics.set(topic, pending);
-      pending.catch(() => this.topics.delete(topic));
-    }
-    return pending;
-  }
-
-  /** Until every partition of the topic has a leader (a new topic takes a moment to appear everywhere). */
-  private async waitForLeaders(admin: Admin, topic: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    let lastError: unknown;
-    for (let attempt = 0; Date.now() < deadline && !this.closed; attempt++) {
+    return this.topics.get(topic, async () => {
+      const admin = await this.getAdmin();
+      const { partitions: numPartitions, replicationFactor } = this.settings;
+      const configEntries = topic === REPLIES_TOPIC ? REPLIES_TOPIC_CONFIG : [];
       try {
-        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-        const partitions = topics[0]?.partitions ?? [];
-        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+        // kafkajs's own waitForLeaders trips over UNKNOWN_TOPIC_OR_PARTITION on KRaft brokers; wait below instead.
+        await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions, replicationFactor, configEntries }] });
       } catch (err) {
-        lastError = err;
-        if ((err as { retriable?: boolean }).retriable === false) break;
+        // A portable name Kafka calls invalid collides with an existing topic ('.' vs '_').
+        if (isInvalidTopic(err)) throw await topicCollisionError(admin, topic, err, (text) => this.scrub(text));
+        if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.connectionError(`Creating Kafka topic "${topic}" failed`, err);
       }
-      await sleep(Math.min(50 * 2 ** attempt, 500));
-    }
-    throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, lastError ?? new Error('timed out waiting for partition leaders'));
+      // Until every partition has a leader (a new topic takes a moment to appear everywhere).
+      const leaders = async () => {
+        const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+        if (!metadata?.partitions.length || metadata.partitions.some((p) => p.leader < 0)) throw new Error('timed out waiting for partition leaders');
+      };
+      await this.retry(leaders, { initialDelayMs: 50, maxDelayMs: 500, deadlineMs: 30_000 }).catch((err: unknown) => {
+        throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, err);
+      });
+    });
   }
 
   /**
@@ -269,32 +248,13 @@ export class KafkaTransport implements Transport {
    * published from now on is kept for the group, and older history is not replayed.
    */
   private ensureGroup(topic: string, groupId: string): Promise<void> {
-    const cacheKey = `${groupId}\0${topic}`;
-    let pending = this.groups.get(cacheKey);
-    if (!pending) {
-      pending = this.initGroupOffsets(topic, groupId);
-      this.groups.set(cacheKey, pending);
-      pending.catch(() => this.groups.delete(cacheKey));
-    }
-    return pending;
+    // Coordinator moves and loads (a fresh or restarting broker), and kafkajs's own races (e.g.
+    // fetchTopicOffsets on metadata refreshed concurrently), are retriable: try for a while.
+    const init = () => this.retry(() => this.initGroupOffsets(topic, groupId), { initialDelayMs: 200, maxDelayMs: 2000, attempts: 12 });
+    return this.groups.get(`${groupId}\0${topic}`, init);
   }
 
   private async initGroupOffsets(topic: string, groupId: string): Promise<void> {
-    // Coordinator moves and loads (a fresh or restarting broker) are retriable: try for a while.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.initGroupOffsetsOnce(topic, groupId);
-        return;
-      } catch (err) {
-        // Also kafkajs's own races (e.g. fetchTopicOffsets on metadata refreshed concurrently): try again.
-        const cause = (err as { cause?: { retriable?: boolean } }).cause;
-        if (attempt >= 12 || cause?.retriable === false || this.closed) throw err;
-        await sleep(Math.min(100 * 2 ** attempt, 2000));
-      }
-    }
-  }
-
-  private async initGroupOffsetsOnce(topic: string, groupId: string): Promise<void> {
     const admin = await this.getAdmin();
     try {
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -308,70 +268,47 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  private async commitAsSimpleConsumer(groupId: string, topic: string, partitions: { partition: number; offset: string }[]): Promise<void> {
+  private async commitAsSimpleConsumer(groupId: string, topic: string, partitions: Offset[]): Promise<void> {
     const cluster = await this.getOffsetsCluster();
+    const active = (err: unknown) => this.logger.debug('Group already active; it keeps its own offsets', { groupId, error: errorMessage(err) });
     if (cluster === undefined) {
       // Public-API fallback (joins the group briefly; slower).
-      await (await this.getAdmin()).setOffsets({ groupId, topic, partitions }).catch((err: unknown) => {
-        this.logger.debug('Group already active; it keeps its own offsets', { groupId, error: errorMessage(err) });
-      });
+      await (await this.getAdmin()).setOffsets({ groupId, topic, partitions }).catch(active);
       return;
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const coordinator = await cluster.findGroupCoordinator({ groupId });
-        await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions }] });
-        return;
-      } catch (err) {
-        const type = (err as { type?: string }).type ?? '';
-        if (['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS'].includes(type)) {
-          // Members are active: the group already started and keeps its own offsets.
-          this.logger.debug('Group already active; it keeps its own offsets', { groupId, type });
-          return;
-        }
-        if (attempt >= 6) throw err;
-        if (type === 'NOT_COORDINATOR' || type === 'NOT_COORDINATOR_FOR_GROUP') await cluster.refreshMetadata().catch(() => undefined);
-        await sleep(100 * attempt);
-      }
-    }
+    const commit = async () => {
+      const coordinator = await cluster.findGroupCoordinator({ groupId });
+      await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', retentionTime: -1, topics: [{ topic, partitions }] }).catch((err: unknown) => {
+        // Members are active: the group already started and keeps its own offsets.
+        if (!GROUP_ACTIVE.has(kafkaErrorType(err))) throw err;
+        active(err);
+      });
+    };
+    // A coordinator that moved is looked up again.
+    const refresh = (err: unknown) => (kafkaErrorType(err).startsWith('NOT_COORDINATOR') ? cluster.refreshMetadata().catch(() => undefined) : undefined);
+    await this.retry(commit, { initialDelayMs: 100, maxDelayMs: 1000, attempts: 6, onRetry: refresh });
+  }
+
+  /** core's retrying, giving up when the transport closes or kafkajs calls the error not retriable. */
+  private retry<T>(operation: () => Promise<T>, options: Omit<RetryingOptions, 'signal' | 'retryIf'>): Promise<T> {
+    return retrying(operation, { ...options, signal: this.lifetime.signal, retryIf: (err) => !isFatal(err) });
   }
 
   /** kafkajs's internal cluster (for an OffsetCommit outside a group generation); undefined if this kafkajs build hides it. */
   private getOffsetsCluster(): Promise<InternalCluster | undefined> {
-    this.offsetsCluster ??= (async () => {
+    return this.offsetsCluster.get('cluster', async () => {
       const symbol = Object.getOwnPropertySymbols(this.kafka).find((s) => s.description === 'private:Kafka:createCluster');
       const create = symbol === undefined ? undefined : (this.kafka as unknown as Record<symbol, unknown>)[symbol];
-      if (typeof create !== 'function') return undefined;
-      const cluster = (create as (o: object) => InternalCluster)({ allowAutoTopicCreation: false });
-      await cluster.connect();
-      return cluster;
-    })();
-    this.offsetsCluster.catch(() => {
-      this.offsetsCluster = undefined;
+      this.assertOpen();
+      return typeof create === 'function' ? connected((create as (o: object) => InternalCluster)({ allowAutoTopicCreation: false })) : undefined;
     });
-    return this.offsetsCluster;
   }
 
   private getAdmin(): Promise<Admin> {
-    if (this.admin) return Promise.resolve(this.admin);
-    this.adminConnecting ??= (async () => {
-      const admin = this.kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 6 } });
-      try {
-        await admin.connect();
-      } catch (err) {
-        await admin.disconnect().catch(() => undefined);
-        throw err;
-      }
-      if (this.closed) {
-        await admin.disconnect().catch(() => undefined);
-        throw new ClosedError('kafka transport');
-      }
-      this.admin = admin;
-      return admin;
-    })().finally(() => {
-      this.adminConnecting = undefined;
+    return this.admin.get('admin', () => {
+      this.assertOpen();
+      return connected(this.kafka.admin({ retry: KAFKAJS_RETRY }));
     });
-    return this.adminConnecting;
   }
 
   private scrub(text: string): string {
@@ -386,6 +323,27 @@ export class KafkaTransport implements Transport {
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('kafka transport');
   }
+}
+
+/** Connect a kafkajs client; on failure disconnect it (it keeps sockets and timers otherwise) and throw. */
+async function connected<T extends { connect(): Promise<void>; disconnect(): Promise<void> }>(client: T): Promise<T> {
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.disconnect().catch(() => undefined);
+    throw err;
+  }
+}
+
+function kafkaErrorType(err: unknown): string {
+  return (err as { type?: string } | undefined)?.type ?? '';
+}
+
+/** kafkajs marks errors waiting will not heal (also when wrapped in a ConnectionError's cause). */
+function isFatal(err: unknown): boolean {
+  const e = err as { retriable?: boolean; cause?: { retriable?: boolean } } | undefined;
+  return e?.retriable === false || e?.cause?.retriable === false || err instanceof ClosedError;
 }
 
 /** kafkajs reports a record over message.max.bytes as MESSAGE_TOO_LARGE (or RECORD_LIST_TOO_LARGE), possibly wrapped. */

@@ -18,17 +18,16 @@ export function toKafkaMessage(wire: WireMessage): Message {
   };
 }
 
-function headerText(value: IHeaders[string]): string | undefined {
-  if (value === undefined) return undefined;
-  const single = Array.isArray(value) ? value[0] : value;
-  if (single === undefined) return undefined;
-  return typeof single === 'string' ? single : single.toString('utf8');
+/** A header's text (the first value of a repeated one). */
+export function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const raw = headers?.[name];
+  return (Array.isArray(raw) ? raw[0] : raw)?.toString();
 }
 
 export function fromKafkaMessage(message: KafkaMessage): WireMessage {
   const raw: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const text = headerText(value);
+  for (const name of Object.keys(message.headers ?? {})) {
+    const text = headerText(message.headers, name);
     if (text === undefined) continue;
     // The binding names it `content-type`; accept any case from other producers.
     raw[name.toLowerCase() === 'content-type' ? 'content-type' : name] = text;

@@ -33,3 +33,14 @@ export async function republishForGroup(transport: Transport, wire: WireMessage,
   else delete headers[Attr.notBefore];
   await transport.publish({ topic: copy.topic, message: { ...wire, headers }, ...(delayMs > 0 ? { delayMs } : {}) });
 }
+
+/**
+ * When `message` is due for `group` (epoch ms; 0 when it carries no `ce-notbefore`). A copy core
+ * republished for another group is due at once: its consumer settles it unhandled.
+ */
+export function dueAtFor(message: WireMessage, group: string): number {
+  const forGroup = message.headers[InternalHeader.forGroup];
+  if (forGroup !== undefined && forGroup !== group) return 0;
+  const dueAt = Date.parse(message.headers[Attr.notBefore] ?? '');
+  return Number.isNaN(dueAt) ? 0 : dueAt;
+}

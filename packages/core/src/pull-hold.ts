@@ -4,8 +4,7 @@
  * after EMULATED_DELAY_HOLD_MS is replaced by a copy for its group (as subscriptions do), so a
  * long delay neither pins a delivery nor spins republishing on every pull.
  */
-import { Attr, InternalHeader } from './codec.js';
-import { EMULATED_DELAY_HOLD_MS } from './group-copy.js';
+import { dueAtFor, EMULATED_DELAY_HOLD_MS } from './group-copy.js';
 import type { Delivery } from './spi.js';
 
 interface Held {
@@ -49,7 +48,7 @@ export class PullHold {
       const wait = Math.max(0, Math.min(deadline - Date.now(), this.nextDueIn(key)));
       const ready: Delivery[] = [];
       for (const delivery of await fetch(max, wait)) {
-        const dueAt = dueAtOf(delivery, group);
+        const dueAt = dueAtFor(delivery.message, group);
         if (dueAt > Date.now()) this.hold(key, topic, group, delivery, dueAt);
         else ready.push(delivery);
       }
@@ -71,7 +70,7 @@ export class PullHold {
         if (dueAt <= Date.now() || !this.remove(key, entry)) return; // due: the next pull takes it
         this.replace(topic, group, delivery, dueAt).catch(() => delivery.abandon().catch(() => undefined));
       },
-      Math.min(dueAt - Date.now(), EMULATED_DELAY_HOLD_MS),
+      Math.min(dueAt - Date.now(), this.maxHoldMs),
     );
     timer.unref();
     const entry: Held = { delivery, dueAt, timer };
@@ -106,14 +105,4 @@ export class PullHold {
     if (!list) return Number.POSITIVE_INFINITY;
     return Math.min(...list.map((h) => h.dueAt)) - Date.now();
   }
-}
-
-/** When the delivery is due for `group` (0: now). A copy meant for another group is "due": the caller settles it. */
-function dueAtOf(delivery: Delivery, group: string): number {
-  const headers = delivery.message.headers;
-  const forGroup = headers[InternalHeader.forGroup];
-  if (forGroup !== undefined && forGroup !== group) return 0;
-  const notBefore = headers[Attr.notBefore];
-  const dueAt = notBefore === undefined ? Number.NaN : Date.parse(notBefore);
-  return Number.isNaN(dueAt) ? 0 : dueAt;
 }

@@ -11,7 +11,7 @@ import type { ZodType } from 'zod';
 import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
 import { type CopyForm, deadLetter } from './dead-letter.js';
-import { EMULATED_DELAY_HOLD_MS, republishForGroup } from './group-copy.js';
+import { dueAtFor, EMULATED_DELAY_HOLD_MS, republishForGroup } from './group-copy.js';
 import { DecodeError, errorMessage, HandlerTimeoutError, NonRetryableError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type { ClaimResult, IdempotencyStore } from './idempotency.js';
 import type { IdempotencyClaim } from './types.js';
@@ -255,9 +255,8 @@ export class SubscriptionRunner {
   private async waitUntilDue(tracked: Tracked, attempt: number): Promise<'due' | 'republished' | 'stopped'> {
     const { config } = this;
     const wire = tracked.delivery.message;
-    const notBefore = wire.headers[Attr.notBefore];
-    const dueAt = notBefore === undefined ? Number.NaN : Date.parse(notBefore);
-    if (Number.isNaN(dueAt) || dueAt <= Date.now()) return 'due';
+    const dueAt = dueAtFor(wire, config.group); // a copy for another group was settled before this
+    if (dueAt <= Date.now()) return 'due';
     await sleep(Math.min(dueAt - Date.now(), EMULATED_DELAY_HOLD_MS), this.stopping.signal);
     if (this.stopping.signal.aborted) return 'stopped';
     if (dueAt <= Date.now()) return 'due';

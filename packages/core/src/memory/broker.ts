@@ -5,6 +5,8 @@
  * Deliveries are always dispatched on a later tick, never inside publish().
  */
 import { ConnectionError } from '../errors.js';
+import { ChangeSignal } from '../kit/change-signal.js';
+import { KeyGate } from '../kit/key-gate.js';
 import type { GroupPolicy, WireMessage } from '../spi.js';
 import { FaultPlan } from './faults.js';
 
@@ -38,10 +40,6 @@ export interface PushConsumer extends Holder {
   prefetch: number;
   stopped: boolean;
   deliver(lease: Lease): void;
-}
-
-interface PullWaiter {
-  readonly wake: () => void;
 }
 
 /**
@@ -98,9 +96,10 @@ class ReadyQueue {
 export class GroupQueue {
   private readonly ready = new ReadyQueue();
   /** Keys with a message out (delivered, or waiting out a nack delay): later ones of that key wait. */
-  private readonly busyKeys = new Map<string, number>();
+  private readonly busyKeys = new KeyGate();
   private readonly consumers: PushConsumer[] = [];
-  private readonly pullWaiters = new Set<PullWaiter>();
+  /** Pulls waiting for messages. */
+  private readonly pullWaiters = new ChangeSignal();
   private nextConsumer = 0;
   private dispatchScheduled = false;
   /** The policy its consumers declared (see the transport's adoptPolicy). */
@@ -188,18 +187,7 @@ export class GroupQueue {
   }
 
   waitForMessages(signal: AbortSignal | undefined, waitMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const waiter: PullWaiter = { wake: () => done() };
-      const timer = setTimeout(() => done(), waitMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.pullWaiters.delete(waiter);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      signal?.addEventListener('abort', done);
-      this.pullWaiters.add(waiter);
-    });
+    return this.pullWaiters.wait(waitMs, signal);
   }
 
   private finish(lease: Lease): boolean {
@@ -213,8 +201,7 @@ export class GroupQueue {
 
   private lease(entry: Entry, holder: Holder): Lease {
     entry.deliveryCount += 1;
-    const key = entry.wire.key;
-    if (key !== undefined) this.busyKeys.set(key, (this.busyKeys.get(key) ?? 0) + 1);
+    this.busyKeys.take(entry.wire.key);
     const lease: Lease = { entry, queue: this, holder, settled: false };
     if (holder.leaseMs !== undefined) lease.expiry = this.expireAfter(lease, holder.leaseMs);
     holder.outstanding.add(lease);
@@ -229,15 +216,11 @@ export class GroupQueue {
   }
 
   private releaseKey(entry: Entry): void {
-    const key = entry.wire.key;
-    if (key === undefined) return;
-    const count = (this.busyKeys.get(key) ?? 1) - 1;
-    if (count <= 0) this.busyKeys.delete(key);
-    else this.busyKeys.set(key, count);
+    this.busyKeys.release(entry.wire.key);
   }
 
   private isDispatchable(entry: Entry): boolean {
-    return entry.wire.key === undefined || !this.busyKeys.has(entry.wire.key);
+    return !this.busyKeys.isBusy(entry.wire.key);
   }
 
   /** Keep publish order (seq) so a redelivered message goes back ahead of later ones. */
@@ -256,7 +239,7 @@ export class GroupQueue {
 
   private dispatch(): void {
     if (this.faults.isDown) return; // resumes when the fault plan says the broker is back
-    if (this.ready.size > 0) for (const waiter of [...this.pullWaiters]) waiter.wake();
+    if (this.ready.size > 0) this.pullWaiters.notify();
     if (this.consumers.length === 0) return;
     const handed: [PushConsumer, Lease][] = [];
     this.ready.scan((entry) => {

@@ -1,0 +1,66 @@
+/**
+ * Publish micro-batching for adapters: items that arrive while a batch is being sent go out
+ * together in the next one, in arrival order, one batch in flight at a time. Throughput then
+ * does not hinge on one round trip per message, and order holds (per key, per topic) because
+ * batches never overlap. Each add() resolves when the batch that carried it was sent, and
+ * rejects with that batch's error.
+ */
+export interface BatcherOptions<T> {
+  /** Most bytes in one batch; an item larger than this goes alone. */
+  readonly maxBatchBytes: number;
+  /** Most items in one batch (default: no limit besides bytes). */
+  readonly maxBatchItems?: number;
+  /** Send one batch (in arrival order). A rejection fails every item in it. */
+  readonly send: (items: T[]) => Promise<void>;
+}
+
+interface Queued<T> {
+  readonly item: T;
+  readonly bytes: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export class Batcher<T> {
+  private readonly queue: Queued<T>[] = [];
+  private flushing = false;
+
+  constructor(private readonly options: BatcherOptions<T>) {}
+
+  /** Items waiting for the next batch. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  add(item: T, bytes: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, bytes, resolve, reject });
+      if (this.flushing) return;
+      this.flushing = true;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const { maxBatchBytes, maxBatchItems = Number.POSITIVE_INFINITY, send } = this.options;
+    try {
+      while (this.queue.length > 0) {
+        const batch: Queued<T>[] = [];
+        let bytes = 0;
+        while (this.queue.length > 0 && batch.length < maxBatchItems && (batch.length === 0 || bytes + this.queue[0]!.bytes <= maxBatchBytes)) {
+          const next = this.queue.shift()!;
+          bytes += next.bytes;
+          batch.push(next);
+        }
+        try {
+          await send(batch.map((q) => q.item));
+          for (const q of batch) q.resolve();
+        } catch (err) {
+          for (const q of batch) q.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}

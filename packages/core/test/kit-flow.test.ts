@@ -1,0 +1,230 @@
+/** Pure tests of the adapter kit's per-key gate, change signal, delay hold, promise cache and publish micro-batcher (no broker, no bus). */
+import { describe, expect, it } from 'vitest';
+import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate, PromiseCache } from '../src/spi-entry.js';
+
+describe('KeyGate (one message per key in flight)', () => {
+  it('holds a key while it is in flight; keyless messages never wait', () => {
+    const gate = new KeyGate();
+    expect(gate.isBusy('a')).toBe(false);
+    gate.take('a');
+    expect(gate.isBusy('a')).toBe(true);
+    expect(gate.isBusy('b')).toBe(false);
+    gate.take(undefined);
+    expect(gate.isBusy(undefined)).toBe(false);
+    expect(gate.size).toBe(1);
+    gate.release('a');
+    expect(gate.isBusy('a')).toBe(false);
+    expect(gate.size).toBe(0);
+  });
+
+  it('counts a key taken twice and frees it only after both are released; extra releases do no harm', () => {
+    const gate = new KeyGate();
+    gate.take('k');
+    gate.take('k');
+    gate.release('k');
+    expect(gate.isBusy('k')).toBe(true);
+    gate.release('k');
+    expect(gate.isBusy('k')).toBe(false);
+    gate.release('k');
+    gate.release(undefined);
+    expect(gate.isBusy('k')).toBe(false);
+    gate.take('k');
+    expect(gate.isBusy('k')).toBe(true);
+  });
+});
+
+describe('ChangeSignal (wake loops waiting for a change)', () => {
+  it('notify wakes every current waiter at once; later waiters wait for the next notify', async () => {
+    const signal = new ChangeSignal();
+    const woke: string[] = [];
+    const a = signal.wait(60_000).then(() => woke.push('a'));
+    const b = signal.wait(60_000).then(() => woke.push('b'));
+    expect(signal.waiting).toBe(2);
+    signal.notify();
+    await Promise.all([a, b]);
+    expect(woke.sort()).toEqual(['a', 'b']);
+    expect(signal.waiting).toBe(0);
+    let late = false;
+    const c = signal.wait(60_000).then(() => {
+      late = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(late).toBe(false);
+    signal.notify();
+    await c;
+    expect(late).toBe(true);
+  });
+
+  it('a wait ends after its time or when its abort signal fires, and leaves no waiter behind', async () => {
+    const signal = new ChangeSignal();
+    const started = Date.now();
+    await signal.wait(20);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15);
+    const controller = new AbortController();
+    const aborted = signal.wait(60_000, controller.signal);
+    controller.abort();
+    await aborted;
+    await signal.wait(60_000, controller.signal); // already aborted: at once
+    expect(signal.waiting).toBe(0);
+  });
+});
+
+/** A send that records batches and completes when the test says so. */
+function manualSend() {
+  const batches: string[][] = [];
+  const finish: ((err?: Error) => void)[] = [];
+  const send = (items: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      batches.push(items);
+      finish.push((err) => (err ? reject(err) : resolve()));
+    });
+  return { batches, finish, send };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Batcher (publish micro-batching)', () => {
+  it('sends what arrives during a send together in the next batch, in arrival order, one batch at a time', async () => {
+    const { batches, finish, send } = manualSend();
+    const batcher = new Batcher<string>({ maxBatchBytes: 1000, send });
+    const done: string[] = [];
+    const first = batcher.add('a', 10).then(() => done.push('a'));
+    const rest = ['b', 'c', 'd'].map((x) => batcher.add(x, 10).then(() => done.push(x)));
+    await tick();
+    expect(batches).toEqual([['a']]);
+    expect(batcher.pending).toBe(3);
+    finish[0]!();
+    await first;
+    await tick();
+    expect(batches).toEqual([['a'], ['b', 'c', 'd']]);
+    expect(done).toEqual(['a']);
+    finish[1]!();
+    await Promise.all(rest);
+    expect(done).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('splits batches at maxBatchBytes and maxBatchItems; an item larger than the limit goes alone', async () => {
+    const sent: string[][] = [];
+    const batcher = new Batcher<string>({ maxBatchBytes: 100, maxBatchItems: 3, send: async (items) => void sent.push(items) });
+    const sizes: [string, number][] = [
+      ['x', 1],
+      ['a', 40],
+      ['b', 40],
+      ['c', 40],
+      ['big', 500],
+      ['d', 1],
+      ['e', 1],
+      ['f', 1],
+      ['g', 1],
+    ];
+    await Promise.all(sizes.map(([item, bytes]) => batcher.add(item, bytes)));
+    expect(sent).toEqual([['x'], ['a', 'b'], ['c'], ['big'], ['d', 'e', 'f'], ['g']]);
+  });
+
+  it('fails exactly the items of a failed batch with its error; later batches still go', async () => {
+    const { batches, finish, send } = manualSend();
+    const batcher = new Batcher<string>({ maxBatchBytes: 1000, send });
+    const a = batcher.add('a', 1);
+    const b = batcher.add('b', 1);
+    const c = batcher.add('c', 1);
+    await tick();
+    finish[0]!(new Error('broker said no'));
+    await expect(a).rejects.toThrow('broker said no');
+    await tick();
+    expect(batches[1]).toEqual(['b', 'c']);
+    finish[1]!();
+    await expect(Promise.all([b, c])).resolves.toBeDefined();
+    // Idle again: the next add starts a new batch at once.
+    const d = batcher.add('d', 1);
+    await tick();
+    expect(batches[2]).toEqual(['d']);
+    finish[2]!();
+    await d;
+  });
+
+  it('a send that throws synchronously fails its batch only', async () => {
+    let calls = 0;
+    const batcher = new Batcher<number>({
+      maxBatchBytes: 10,
+      send: (items) => {
+        calls++;
+        if (items.includes(1)) throw new Error('sync');
+        return Promise.resolve();
+      },
+    });
+    await expect(batcher.add(1, 10)).rejects.toThrow('sync');
+    await expect(batcher.add(2, 10)).resolves.toBeUndefined();
+    expect(calls).toBe(2);
+  });
+});
+
+describe('delayHoldMs (emulated delay: how long a transport holds a message)', () => {
+  const now = Date.parse('2030-01-01T00:00:00.000Z');
+  const message = (headers: Record<string, string>) => ({ body: new Uint8Array(), headers });
+  const at = (ms: number) => new Date(now + ms).toISOString();
+
+  it('holds a not-yet-due message until due, at most EMULATED_DELAY_HOLD_MS', () => {
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(1200) }), 'g', now)).toBe(1200);
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(3_600_000) }), 'g', now)).toBe(EMULATED_DELAY_HOLD_MS);
+  });
+
+  it('hands over at once what is due, undelayed, unreadable, or a copy for another group', () => {
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(-5) }), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({}), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({ [Attr.notBefore]: 'soon' }), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(1000), [InternalHeader.forGroup]: 'other' }), 'g', now)).toBe(0);
+    expect(delayHoldMs(message({ [Attr.notBefore]: at(1000), [InternalHeader.forGroup]: 'g' }), 'g', now)).toBe(1000);
+  });
+});
+
+describe('PromiseCache (create once, forget failures)', () => {
+  it('shares one attempt per key between concurrent callers and keeps a success', async () => {
+    const cache = new PromiseCache<string, number>();
+    let calls = 0;
+    const create = async (key: string) => {
+      calls++;
+      await new Promise((resolve) => setImmediate(resolve));
+      return key.length;
+    };
+    expect(await Promise.all([cache.get('abc', create), cache.get('abc', create), cache.get('de', create)])).toEqual([3, 3, 2]);
+    expect(await cache.get('abc', create)).toBe(3);
+    expect(calls).toBe(2);
+  });
+
+  it('forgets a failed attempt (also a synchronous throw), so the next call tries again', async () => {
+    const cache = new PromiseCache<string, string>();
+    await expect(cache.get('k', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    await expect(
+      cache.get('k', () => {
+        throw new Error('sync');
+      }),
+    ).rejects.toThrow('sync');
+    await expect(cache.get('k', async () => 'up')).resolves.toBe('up');
+  });
+
+  it('delete and clear hand back what was kept and make the next get create again', async () => {
+    const cache = new PromiseCache<string, string>();
+    await cache.get('a', async () => 'first');
+    await expect(cache.delete('a')).resolves.toBe('first');
+    expect(cache.delete('a')).toBeUndefined();
+    expect(await cache.get('a', async () => 'second')).toBe('second');
+    const pending = cache.get('b', () => new Promise((resolve) => setImmediate(() => resolve('late'))));
+    const kept = cache.clear();
+    expect(kept).toHaveLength(2);
+    expect(await Promise.all(kept)).toEqual(['second', 'late']);
+    await pending;
+    expect(await cache.get('b', async () => 'again')).toBe('again');
+  });
+
+  it('a failure of an attempt already replaced does not evict its replacement', async () => {
+    const cache = new PromiseCache<string, string>();
+    let fail!: (err: Error) => void;
+    const first = cache.get('k', () => new Promise<string>((_, reject) => (fail = reject)));
+    cache.delete('k');
+    const second = cache.get('k', async () => 'replacement');
+    fail(new Error('old attempt'));
+    await expect(first).rejects.toThrow('old attempt');
+    expect(await second).toBe('replacement');
+    expect(await cache.get('k', async () => 'not called')).toBe('replacement');
+  });
+});
