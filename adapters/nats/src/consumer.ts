@@ -3,11 +3,13 @@
  * messages as core's prefetch leaves room for (prefetch minus the deliveries core still holds),
  * so at most `prefetch` deliveries are unsettled here, whatever max_ack_pending allows; a message
  * nak'd with a delay is settled for core and no longer counts (it still holds its max_ack_pending
- * slot on the server until it comes back).
+ * slot on the server until it comes back). A message not due yet (core's emulated delay) is held
+ * here first, outside that count, so the messages behind it flow meanwhile.
  */
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { Delivery, TransportConsumer } from '@switchyard/core';
-import { errorMessage, retrying, settleOnce } from '@switchyard/core/spi';
+import type { WireMessage } from '@switchyard/core';
+import { ChangeSignal, delayHoldMs, errorMessage, retrying, settleOnce } from '@switchyard/core/spi';
 import type { NatsTransport } from './transport.js';
 import { fromNats } from './wire.js';
 
@@ -26,9 +28,11 @@ export interface GroupTarget {
 export class GroupConsumer implements TransportConsumer {
   private unsettled = 0;
   private readonly held = new Set<JsMsg>();
+  /** Not due yet: the timers that keep its lease and hand it over. */
+  private readonly delayed = new Map<JsMsg, NodeJS.Timeout[]>();
+  private readonly room = new ChangeSignal();
   private readonly stopping = new AbortController();
   private fetching: ConsumerMessages | undefined;
-  private roomFreed: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private consumer: Consumer | undefined;
   private redeclare = false;
@@ -50,7 +54,7 @@ export class GroupConsumer implements TransportConsumer {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
       if (this.unsettled >= this.prefetch) {
-        await new Promise<void>((resolve) => (this.roomFreed = resolve));
+        await this.room.wait(FETCH_EXPIRES_MS, signal);
         continue;
       }
       await retrying(() => this.fetchBatch(), {
@@ -95,6 +99,24 @@ export class GroupConsumer implements TransportConsumer {
       this.settle(() => msg.nak());
       return;
     }
+    const message = fromNats(msg.data, msg.headers);
+    const holdMs = delayHoldMs(message, this.target.group);
+    if (holdMs === 0) {
+      this.deliver(msg, message);
+      return;
+    }
+    // Its lease is kept meanwhile; after at most EMULATED_DELAY_HOLD_MS core has it (and
+    // republishes it for this group when it is still not due).
+    const leaseMs = this.transport.settings.options.ackWaitMs;
+    const keep = setInterval(() => this.settle(() => msg.working()), Math.max(100, Math.floor(leaseMs / 3)));
+    const due = setTimeout(() => {
+      clearInterval(keep);
+      if (this.delayed.delete(msg)) this.deliver(msg, message);
+    }, holdMs);
+    this.delayed.set(msg, [keep, due]);
+  }
+
+  private deliver(msg: JsMsg, message: WireMessage): void {
     this.unsettled++;
     this.held.add(msg);
     let touched = Date.now();
@@ -102,14 +124,13 @@ export class GroupConsumer implements TransportConsumer {
     const release = (action: () => void) => {
       if (this.held.delete(msg)) {
         this.unsettled--;
-        this.roomFreed?.();
-        this.roomFreed = undefined;
+        this.room.notify();
       }
       this.settle(action);
     };
     this.onDelivery(
       settleOnce({
-        message: fromNats(msg.data, msg.headers),
+        message,
         deliveryCount: msg.info.deliveryCount,
         brokerId: String(msg.seq),
         // Acks are confirmed by the server (ackAck), so once core has settled everything, the
@@ -150,14 +171,18 @@ export class GroupConsumer implements TransportConsumer {
   async stop(): Promise<void> {
     this.stopping.abort();
     this.fetching?.stop();
-    this.roomFreed?.();
     await this.loop;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.stop();
-    // Whatever core still holds goes back now, instead of after AckWait.
+    // Whatever core or the delay hold still has goes back now, instead of after AckWait.
+    for (const [msg, timers] of this.delayed) {
+      for (const timer of timers) clearTimeout(timer);
+      this.settle(() => msg.nak());
+    }
+    this.delayed.clear();
     for (const msg of [...this.held]) {
       this.held.delete(msg);
       this.settle(() => msg.nak());

@@ -31,7 +31,7 @@ import {
   ValidationError,
   type WireMessage,
 } from '@switchyard/core';
-import { errorMessage, groupPolicyConflict, retrying, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
+import { errorMessage, groupPolicyConflict, PromiseCache, retrying, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
 import { GroupConsumer, type GroupTarget } from './consumer.js';
 import { type Names, names } from './names.js';
 import { type NatsSettings, parseNatsUrl } from './options.js';
@@ -69,8 +69,9 @@ export class NatsTransport implements Transport {
   readonly names: Names;
   readonly consumers = new Set<GroupConsumer>();
   private readonly inboxes = new Set<Subscription>();
-  private readonly streams = new Map<string, Promise<string>>();
-  private readonly groups = new Map<string, Promise<void>>();
+  private readonly streams = new PromiseCache<string, string>();
+  /** Keyed by topic, group and policy (a group declared without one, for dead letters, gets it when consumed). */
+  private readonly groups = new PromiseCache<string, void>();
   private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
   private state: 'idle' | 'open' | 'reconnecting' | 'failed' | 'closed' = 'idle';
   private reconnects = 0;
@@ -251,13 +252,7 @@ export class NatsTransport implements Transport {
 
   /** The topic's stream (created with interest retention on first use); resolves to its name. */
   ensureStream(topic: string): Promise<string> {
-    let pending = this.streams.get(topic);
-    if (pending === undefined) {
-      pending = this.declareStream(topic);
-      this.streams.set(topic, pending);
-      pending.catch(() => this.streams.get(topic) === pending && this.streams.delete(topic));
-    }
-    return pending;
+    return this.streams.get(topic, () => this.declareStream(topic));
   }
 
   private async declareStream(topic: string): Promise<string> {
@@ -302,21 +297,15 @@ export class NatsTransport implements Transport {
   /** Stream and durable consumer of (topic, group), holding the group's policy in its metadata. */
   ensureGroup(topic: string, group: string, policy?: GroupPolicy, signal?: AbortSignal): Promise<GroupTarget> {
     const target: GroupTarget = { topic, group, stream: this.names.stream(topic), consumer: this.names.consumer(group) };
-    const key = `${topic}\0${group}\0${policy ? policyKey(policy) : ''}`;
-    let pending = this.groups.get(key);
-    if (pending === undefined) {
-      pending = this.persist(`Declaring group "${group}" on "${topic}"`, () => this.declareConsumer(target, policy), {
-        deadlineMs: DECLARE_WAIT_MS,
-        ...(signal ? { signal } : {}),
-      });
-      this.groups.set(key, pending);
-      pending.catch(() => this.groups.get(key) === pending && this.groups.delete(key));
-    }
-    return pending.then(() => target);
+    const declare = () =>
+      this.persist(`Declaring group "${group}" on "${topic}"`, () => this.declareConsumer(target, policy), { deadlineMs: DECLARE_WAIT_MS, ...(signal ? { signal } : {}) });
+    return this.groups.get(groupKey(topic, group, policy), declare).then(() => target);
   }
 
-  forgetGroup(target: GroupTarget): void {
-    for (const key of this.groups.keys()) if (key.startsWith(`${target.topic}\0${target.group}\0`)) this.groups.delete(key);
+  /** Declare afresh next time (the consumer or stream may be gone). */
+  forgetGroup(target: GroupTarget, policy?: GroupPolicy): void {
+    this.groups.delete(groupKey(target.topic, target.group));
+    if (policy) this.groups.delete(groupKey(target.topic, target.group, policy));
     this.streams.delete(target.topic);
   }
 
@@ -420,7 +409,7 @@ export class NatsTransport implements Transport {
     const policy = options.policy;
     const target = await this.ensureGroup(topic, group, policy);
     const ensure = async (signal: AbortSignal) => {
-      this.forgetGroup(target);
+      this.forgetGroup(target, policy);
       await this.ensureGroup(topic, group, policy, signal);
     };
     const consumer = new GroupConsumer(this, target, Math.max(1, options.prefetch), ensure, onDelivery);
@@ -512,8 +501,8 @@ function probeHeaders() {
   return h;
 }
 
-function policyKey(policy: GroupPolicy): string {
-  return `${policy.maxAttempts}\0${policy.deadLetterTopic}\0${policy.ephemeral}`;
+function groupKey(topic: string, group: string, policy?: GroupPolicy): string {
+  return `${topic}\0${group}\0${policy ? `${policy.maxAttempts}\0${policy.deadLetterTopic}\0${policy.ephemeral}` : ''}`;
 }
 
 /** -1, 0 or 1 as semantic version a is below, equal to or above b (pre-release suffixes ignored). */

@@ -104,6 +104,22 @@ describe('nats hardening', () => {
     expect(await t.exists(victim)).toBe(true);
   });
 
+  it('messages not due yet (emulated delay) wait outside the prefetch: a due message behind ten of them is handled at once', async () => {
+    const b = await bus();
+    const topic = `hard.delay.${uid()}`;
+    const got = new Collector<{ n: number; at: number }>();
+    await b.subscribe(topic, (m) => got.push({ n: (m.body as { n: number }).n, at: Date.now() }), { concurrency: 1 });
+    // Prefetch at concurrency 1 is 5: ten held deliveries would fill it twice over.
+    for (let n = 1; n <= 10; n++) await b.publish(topic, { n }, { delayMs: 3_000 });
+    const sent = Date.now();
+    await b.publish(topic, { n: 0 });
+    await got.waitFor(1);
+    expect(got.items[0]!.n).toBe(0);
+    expect(got.items[0]!.at - sent).toBeLessThan(2_000);
+    await got.waitFor(11, 20_000);
+    expect(got.items.slice(1).every((x) => x.at - sent >= 2_500)).toBe(true);
+  });
+
   it('headers the NATS server would act on are refused before sending', async () => {
     const b = await bus();
     const topic = `hard.hdr.${uid()}`;
