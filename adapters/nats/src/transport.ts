@@ -159,6 +159,12 @@ export class NatsTransport implements Transport {
       throw new ConfigurationError(`JetStream is not enabled on the NATS server at ${this.settings.redacted} (start nats-server with -js): ${this.scrub(errorMessage(err))}`);
     }
     this.maxPayload = nc.info?.max_payload ?? this.maxPayload;
+    if (this.maxPayload < 2 * HEADER_RESERVE_BYTES) {
+      await nc.close();
+      throw new ConfigurationError(
+        `The NATS server at ${this.settings.redacted} takes messages up to ${this.maxPayload} bytes (max_payload); @switchyard/nats needs at least ${2 * HEADER_RESERVE_BYTES}.`,
+      );
+    }
     this.connection = { nc, js: jetstream(nc, { timeout: 10_000 }), jsm };
     this.state = 'open';
     void this.watch(nc);
