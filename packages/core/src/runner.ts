@@ -145,7 +145,10 @@ export class SubscriptionRunner {
       const timedOut = await Promise.race([all.then(() => false), sleep(drainTimeoutMs).then(() => true)]);
       if (timedOut) {
         this.abandoning.abort();
-        for (const tracked of this.inFlight.values()) await this.settle(tracked, (d) => d.abandon());
+        // All at once: settle() marks each settled before its first await, so a handler that
+        // returns on the abort cannot ack what is being handed back while a slow abandon (one
+        // broker round trip each, e.g. Pub/Sub's modifyAckDeadline) is still in flight.
+        await Promise.all([...this.inFlight.values()].map((tracked) => this.settle(tracked, (d) => d.abandon())));
       }
     }
     await this.consumer?.close();
