@@ -136,8 +136,8 @@ describe('nats hardening', () => {
     const topic = `hard.foreign.${uid()}`;
     const jsm = await jetstreamManager(await plain());
     const name = `foreign_${uid()}`;
-    await jsm.streams.add({ name, subjects: [`switchyard.${topic}`], retention: RetentionPolicy.Limits });
-    cleanups.push(() => jsm.streams.delete(name));
+    // Its topic in the metadata, so the clean-up after this file removes it with the rest.
+    await jsm.streams.add({ name, subjects: [`switchyard.${topic}`], retention: RetentionPolicy.Limits, metadata: { 'switchyard.topic': topic } });
     const b = await bus();
     await expect(b.publish(topic, 'x')).rejects.toThrow(/Another NATS stream already captures "switchyard\.hard\.foreign/);
     await expect(b.subscribe(topic, () => undefined)).rejects.toBeInstanceOf(ConfigurationError);
