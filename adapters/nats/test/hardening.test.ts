@@ -2,23 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, ConfigurationError, createBus, DEFAULT_RETRY, type Message, NoResponderError, silentLogger, ValidationError } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { createNatsTransport, type NatsTransport } from '../src/transport.js';
 import { NATS_URL, removeTestStreams, urlWith } from './helpers.js';
 
 const started = new Date();
 afterAll(() => removeTestStreams(started, ['hard.', 'switchyard.reply.']));
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(
-    cleanups
-      .splice(0)
-      .reverse()
-      .map((c) => c()),
-  );
-});
+const cleanups = cleanupAfterEach();
 
 const uid = () => randomUUID().slice(0, 8);
 

@@ -5,22 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, createBus, type Message, silentLogger } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { NATS_URL, removeTestStreams } from './helpers.js';
 
 const started = new Date();
 afterAll(() => removeTestStreams(started, ['interop.']));
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(
-    cleanups
-      .splice(0)
-      .reverse()
-      .map((c) => c()),
-  );
-});
+const cleanups = cleanupAfterEach();
 
 async function bus(service: string): Promise<Bus> {
   const b = await createBus({ url: NATS_URL, service, logger: silentLogger });

@@ -1,16 +1,13 @@
 /** `scripts/brokers restart nats` under a live bus: it reconnects by itself, nothing confirmed is lost. */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, createBus, type Message, silentLogger } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { NATS_URL, removeTestStreams, restartNats } from './helpers.js';
 
 const started = new Date();
 afterAll(() => removeTestStreams(started, ['reconnect.']));
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
-});
+const cleanups = cleanupAfterEach();
 
 async function bus(): Promise<Bus> {
   const b = await createBus({ url: NATS_URL, service: `reconnect-${randomUUID().slice(0, 8)}`, logger: silentLogger });
