@@ -3,18 +3,15 @@
  * both ways on the emulator (topic ids by the README's name rule).
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Message as PubSubMessage } from '@google-cloud/pubsub';
 import { createBus, memoryIdempotencyStore, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { subscriptionId, topicId } from '../src/names.js';
 import { PUBSUB_URL, plainClient } from './helpers.js';
 
 const pubsub = plainClient();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
-});
+const cleanups = cleanupAfterEach();
 
 async function bus(service: string): Promise<Bus> {
   const b = await createBus({ url: PUBSUB_URL, service, logger: silentLogger });

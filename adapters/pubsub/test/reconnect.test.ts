@@ -5,15 +5,12 @@
  * $SWITCHYARD_TEST_PUBSUB_RESTART for your own).
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBus, type Bus, type Logger, type Message } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { PUBSUB_URL, restartPubSub } from './helpers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
-});
+const cleanups = cleanupAfterEach();
 
 /** Records warnings so the test can wait for the consumer to notice the restart. */
 class Warnings implements Logger {

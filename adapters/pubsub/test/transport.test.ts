@@ -1,18 +1,15 @@
 /** What the adapter does on the emulator beyond the Bus contract: limits, flow control, subscription settings. */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PayloadTooLargeError, silentLogger, ValidationError, type Delivery, type GroupPolicy } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { subscriptionId, topicId } from '../src/names.js';
 import { BACKSTOP_MARGIN, PubSubTransport } from '../src/transport.js';
 import { parsePubSubUrl } from '../src/options.js';
 import { plainClient, urlWith } from './helpers.js';
 
 const pubsub = plainClient();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
-});
+const cleanups = cleanupAfterEach();
 
 async function transport(options: Record<string, string> = {}): Promise<PubSubTransport> {
   const t = new PubSubTransport(parsePubSubUrl(new URL(urlWith(options))), silentLogger);
