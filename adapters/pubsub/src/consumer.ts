@@ -3,8 +3,8 @@
  * messages than the consumer has room for (prefetch minus what it holds unsettled), so flow
  * control is exact on every server (the emulator ignores streaming pull's flow control).
  *
- * Per-key order: Pub/Sub hands out a key's messages in order and no more of that key until they
- * are acked, but one pull may carry several of them. Core runs what it is given concurrently, so a
+ * Per-key order: Pub/Sub hands out a key's messages in order (the emulator no more of a key until
+ * those are acked), but one pull may carry several of them. Core runs what it is given concurrently, so a
  * key's next message is handed to core only once the previous one is acked; the followers wait
  * here (counted against prefetch, their leases renewed at a third of the ack deadline). When a
  * keyed message is handed back (a retry, a closing consumer), its followers go back too, so

@@ -375,8 +375,8 @@ export class PubSubTransport implements Transport {
   }
 
   /**
-   * Drops (and acks again) redeliveries of messages already acked here. Pub/Sub redelivers a key's
-   * later messages, acked ones included, when an earlier one of the key comes back (the emulator
+   * Drops (and acks again) redeliveries of messages already acked here. Pub/Sub may redeliver a
+   * key's later messages, acked ones included, when an earlier one of the key comes back (the emulator
    * does so for messages without a key too, on subscriptions with ordering); at-least-once
    * delivery may also repeat an acked message. A message is known by its id and publish time
    * (emulators number messages from 1 again after a restart).
