@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { afterEach } from 'vitest';
 import {
   createBus,
   memoryIdempotencyStore,
@@ -208,4 +209,20 @@ export async function pullOne(bus: Bus, topic: string, group: string, timeoutMs 
     if (batch.length === 1) return [batch[0]!];
   }
   throw new Error(`No message from "${topic}" within ${timeoutMs} ms.`);
+}
+
+/**
+ * Clean-ups for tests: push a function while a test runs (close a bus, a client, a transport);
+ * after each test they run one at a time, last pushed first (a bus closes before the store it
+ * uses), and a failing one does not stop the others.
+ */
+export function cleanupAfterEach(): (() => unknown)[] {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse())
+      await Promise.resolve()
+        .then(cleanup)
+        .catch(() => undefined);
+  });
+  return cleanups;
 }

@@ -22,7 +22,7 @@ export type { ConformanceOptions } from './harness.js';
 export type { ConformanceCase } from './case.js';
 export type { ConformanceReport, CaseResult } from './report.js';
 export { allCases } from './cases/index.js';
-export { Collector, deferred } from './harness.js';
+export { cleanupAfterEach, Collector, deferred } from './harness.js';
 export { CuttableProxy } from './proxy.js';
 export { runStoreConformance, allStoreCases, type StoreConformanceOptions, type StoreUnderTest, type StoreCase, type StoreConformanceReport } from './store/index.js';
 

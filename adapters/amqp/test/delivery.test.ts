@@ -3,15 +3,12 @@
  * that stay right across both the delay path and crash redelivery.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { Collector, deferred } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector, deferred } from '@switchyard/conformance';
 import { urlWith } from './helpers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 async function bus(): Promise<Bus> {
   const b = await createBus({ url: urlWith({ queueExpiresMs: '600000' }), service: `dl-${randomUUID().slice(0, 6)}`, logger: silentLogger });

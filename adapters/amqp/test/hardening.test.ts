@@ -4,16 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import amqplib from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { RABBITMQ_URL, urlWith } from './helpers.js';
 
 const EXCHANGE = 'switchyard.topics';
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 const uid = () => randomUUID().slice(0, 8);
 

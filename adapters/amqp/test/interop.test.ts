@@ -4,22 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import amqplib, { type ConsumeMessage } from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { RABBITMQ_URL, urlWith } from './helpers.js';
 
 const URL_ = urlWith({ queueExpiresMs: '600000' });
 const EXCHANGE = 'switchyard.topics';
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(
-    cleanups
-      .splice(0)
-      .reverse()
-      .map((c) => c()),
-  );
-});
+const cleanups = cleanupAfterEach();
 
 async function bus(service: string): Promise<Bus> {
   const b = await createBus({ url: URL_, service, logger: silentLogger });

@@ -6,18 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import amqplib from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigurationError, createBus, DEFAULT_RETRY, silentLogger, type Bus, type GroupPolicy, type Message } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { createTransport } from '../src/index.js';
 import { deliveryLimitFor, type AmqpTransport } from '../src/transport.js';
 import { RABBITMQ_URL, urlWith } from './helpers.js';
 
 const EXPIRES = { queueExpiresMs: '600000' };
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 const uid = () => randomUUID().slice(0, 8);
 

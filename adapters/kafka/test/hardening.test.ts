@@ -4,17 +4,14 @@
  * restarts the group and shows nothing is handled twice.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel, Partitioners, type Admin, type IHeaders, type PartitionMetadata } from 'kafkajs';
 import { createBus, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { brokersOf, KAFKA_URL } from './helpers.js';
 
 const kafka = new Kafka({ clientId: 'hardening-test', brokers: brokersOf(KAFKA_URL), logLevel: logLevel.NOTHING });
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 const uid = () => randomUUID().slice(0, 8);
 

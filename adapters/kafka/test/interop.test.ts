@@ -3,17 +3,14 @@
  * Switchyard both ways.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { createBus, memoryIdempotencyStore, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { brokersOf, KAFKA_URL } from './helpers.js';
 
 const kafka = new Kafka({ clientId: 'interop-test', brokers: brokersOf(KAFKA_URL), logLevel: logLevel.NOTHING });
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
-});
+const cleanups = cleanupAfterEach();
 
 async function bus(service: string): Promise<Bus> {
   const b = await createBus({ url: KAFKA_URL, service, logger: silentLogger });

@@ -1,19 +1,16 @@
 /** What a closed bus leaves behind on the broker, and request/reply over the shared replies topic. */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { createBus, silentLogger, type Bus, type Logger, type Transport, type WireMessage } from '@switchyard/core';
 import { parseBusUrl } from '@switchyard/core/spi';
-import { Collector } from '@switchyard/conformance';
+import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { createTransport } from '../src/index.js';
 import { REPLIES_TOPIC } from '../src/replies.js';
 import { brokersOf, KAFKA_URL } from './helpers.js';
 
 const kafka = new Kafka({ clientId: 'lifecycle-test', brokers: brokersOf(KAFKA_URL), logLevel: logLevel.NOTHING });
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 const uid = () => randomUUID().slice(0, 8);
 

@@ -146,8 +146,8 @@ export class SubscriptionRunner {
       if (timedOut) {
         this.abandoning.abort();
         // All at once: settle() marks each settled before its first await, so a handler that
-        // returns because of the abort cannot ack its message while an earlier abandon is still on
-        // the wire (with a transport whose abandon is a network call, one at a time lost them).
+        // returns on the abort cannot ack what is being handed back while a slow abandon (one
+        // broker round trip each, e.g. Pub/Sub's modifyAckDeadline) is still in flight.
         await Promise.all([...this.inFlight.values()].map((tracked) => this.settle(tracked, (d) => d.abandon())));
       }
     }

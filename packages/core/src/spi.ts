@@ -34,7 +34,7 @@ export interface Delivery {
    */
   readonly brokerId?: string;
   ack(): Promise<void>;
-  /** Hand back for redelivery to the same group after delayMs. Only called when capabilities.nack. */
+  /** Hand back for redelivery to the same group after delayMs: never when capabilities.nack is 'none', delayMs 0 when 'immediate', at most maxNackDelayMs when 'delayed'. */
   nack(options: { delayMs: number }): Promise<void>;
   /** Leave unsettled: the consumer is going away; the broker will redeliver it to someone. */
   abandon(): Promise<void>;

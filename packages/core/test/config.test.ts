@@ -3,10 +3,12 @@ import { z } from 'zod';
 import { ConfigurationError, createBus, defineContract, registerTransport, silentLogger, ValidationError } from '../src/index.js';
 import { backoffDelay, parseBusUrl, parseUrlOptions, redactUrl } from '../src/spi-entry.js';
 import { resolveRetryPolicy } from '../src/retry.js';
+import { installedCoreCopy } from './helpers.js';
 
 describe('URL → transport registry', () => {
-  it('names the package to install when an adapter is missing', async () => {
-    await expect(createBus({ url: 'nats://127.0.0.1:4222', service: 's', logger: silentLogger })).rejects.toThrow(
+  it('names the package to install when an adapter is missing (core installed on its own, no adapters next to it)', async () => {
+    const { core } = await installedCoreCopy('0.0.0-alone');
+    await expect(core.createBus({ url: 'nats://127.0.0.1:4222', service: 's', logger: core.silentLogger })).rejects.toThrow(
       'The nats:// transport lives in @switchyard/nats, which is not installed. Run: npm install @switchyard/nats',
     );
   });

@@ -524,6 +524,50 @@ describe('redeliveries counted by core where the broker keeps no count', () => {
   });
 });
 
+describe('close past the drain timeout', () => {
+  it('hands every in-flight message back even when abandon takes a broker round trip and the handlers return on the abort', async () => {
+    const acked: number[] = [];
+    const abandoned: number[] = [];
+    // Like Pub/Sub: abandon is one RPC (modifyAckDeadline 0), so it resolves a while later.
+    const bus = track(
+      await busWithout({}, undefined, {
+        consume(this: Transport, t, group, options, onDelivery) {
+          return Object.getPrototypeOf(this).consume.call(this, t, group, options, (d: Delivery) => {
+            const i = (JSON.parse(new TextDecoder().decode(d.message.body)) as { i: number }).i;
+            onDelivery({
+              ...d,
+              ack: () => {
+                acked.push(i);
+                return d.ack();
+              },
+              abandon: async () => {
+                abandoned.push(i);
+                await new Promise((resolve) => setTimeout(resolve, 20));
+                await d.abandon();
+              },
+            });
+          });
+        },
+      }),
+    );
+    const t = topic('slowabandon');
+    const started: number[] = [];
+    const sub = await bus.subscribe(
+      t,
+      (m, ctx) => {
+        started.push((m.body as { i: number }).i);
+        return new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+      },
+      { concurrency: 3 },
+    );
+    for (let i = 0; i < 3; i++) await bus.publish(t, { i });
+    await waitFor(started, 3);
+    await sub.close({ drainTimeoutMs: 20 });
+    expect(acked).toEqual([]);
+    expect(abandoned.sort()).toEqual([0, 1, 2]);
+  });
+});
+
 describe('pull over push, for transports without native pull', () => {
   it('pull, ack and nack work through a buffering consumer; what it buffered goes back to the group on close', async () => {
     const broker = `bridge-${process.pid}`;

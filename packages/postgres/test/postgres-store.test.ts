@@ -4,17 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { CuttableProxy } from '@switchyard/conformance';
+import { cleanupAfterEach, CuttableProxy } from '@switchyard/conformance';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_TABLE_SQL, idempotencyTableSql, postgresIdempotencyStore, type PostgresIdempotencyStore } from '../src/index.js';
 import { dropTables, POSTGRES_URL, uniqueTable } from './helpers.js';
 
 const tables: string[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 afterAll(() => dropTables(...tables));
 
 function table(label: string): string {

@@ -7,19 +7,16 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createBus, silentLogger } from '@switchyard/core';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { idempotencyTableSql } from '../src/index.js';
 import { dropTables, POSTGRES_URL, rabbitUrl, uniqueTable } from './helpers.js';
-import { Workers } from '@switchyard/conformance';
+import { cleanupAfterEach, Workers } from '@switchyard/conformance';
 
 const MESSAGES = 10_000;
 const DUPLICATE_EVERY = 10; // every 10th message is published twice: 1,000 duplicates
 const PUBLISHERS = 20;
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 describe('two processes sharing a PostgreSQL store', () => {
   it('turn 10,000 messages with 10 % duplicates into exactly 10,000 side effects', { timeout: 90_000 }, async () => {

@@ -4,16 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@switchyard/core';
-import { CuttableProxy } from '@switchyard/conformance';
+import { cleanupAfterEach, CuttableProxy } from '@switchyard/conformance';
 import { createClient } from 'redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisIdempotencyStore } from '../src/index.js';
 import { REDIS_URL, uniquePrefix } from './helpers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 async function connectedClient() {
   const client = createClient({ url: REDIS_URL });

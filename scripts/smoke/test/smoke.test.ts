@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { AckPolicy, StringCodec, connect as natsConnect } from 'nats';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { CreateQueueCommand, DeleteMessageCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PubSub, type Message } from '@google-cloud/pubsub';
 import { Redis } from 'ioredis';
@@ -71,23 +72,23 @@ describe('kafka', () => {
 });
 
 describe('nats', () => {
-  it('publishes to a JetStream stream and consumes it (nats.js)', async () => {
+  it('publishes to a JetStream stream and consumes it (nats.js v3)', async () => {
     const nc = await natsConnect({ servers: natsServers(), timeout: 5_000 });
     try {
       const stream = unique('smoke').replace(/[^a-zA-Z0-9_-]/g, '_');
       const subject = `${stream}.events`;
-      const jsm = await nc.jetstreamManager();
+      const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: stream, subjects: [subject] });
-      const sc = StringCodec();
+      const js = jetstream(nc);
       const body = randomUUID();
-      const ack = await nc.jetstream().publish(subject, sc.encode(body));
+      const ack = await js.publish(subject, body);
       expect(ack.stream).toBe(stream);
 
       await jsm.consumers.add(stream, { durable_name: 'smoke', ack_policy: AckPolicy.Explicit });
-      const consumer = await nc.jetstream().consumers.get(stream, 'smoke');
+      const consumer = await js.consumers.get(stream, 'smoke');
       const msg = await consumer.next({ expires: 10_000 });
       expect(msg).not.toBeNull();
-      expect(sc.decode(msg!.data)).toBe(body);
+      expect(msg!.string()).toBe(body);
       await msg!.ackAck();
       await jsm.streams.delete(stream);
     } finally {
@@ -116,7 +117,7 @@ describe('sqs', () => {
 });
 
 describe('pubsub', () => {
-  it('publishes and receives one message (@google-cloud/pubsub on the pstest emulator)', async () => {
+  it('publishes and receives one message (@google-cloud/pubsub on the local emulator)', async () => {
     // Emulator only: keep google-auth-library from probing the GCE metadata server (also set in
     // vitest.config.ts, repeated here so this file is safe to run under another config).
     process.env.METADATA_SERVER_DETECTION ??= 'none';

@@ -1,0 +1,69 @@
+/**
+ * WireMessage ⇄ NATS message, following the CloudEvents NATS protocol binding (binary mode):
+ *   ce-<attr>        → header "ce-<attr>"  (names matched case-insensitively on receive)
+ *   content-type     → header "ce-datacontenttype" (a plain "Content-Type" is read when it is missing)
+ *   key              → header "ce-partitionkey" (CloudEvents Partitioning extension)
+ *   traceparent, tracestate, user headers → headers as they are
+ * Every header value is percent-encoded as the binding prescribes (space, '"', '%' and anything
+ * outside printable ASCII), which also carries what nats.js cannot (it trims values and refuses
+ * CR/LF); values are percent-decoded on receive (left as they are when that is not valid UTF-8).
+ * "Nats-*" headers belong to the server (Nats-Msg-Id, Nats-Expected-*, ...): never taken from a
+ * message, dropped on receive.
+ */
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { ValidationError, type WireMessage } from '@switchyard/core';
+import { Attr, CE_PREFIX, fromBindingHeaders } from '@switchyard/core/spi';
+
+export const DATA_CONTENT_TYPE = 'ce-datacontenttype';
+export const PARTITION_KEY = 'ce-partitionkey';
+const isServerHeader = (name: string) => name.toLowerCase().startsWith('nats-');
+
+/** Percent-encoding per the binding; '%' and non-printable ASCII always, so decoding is exact. */
+export function encodeValue(value: string): string {
+  return value.replace(/[^\x21\x23\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
+}
+
+export function decodeValue(value: string, attribute: boolean): string {
+  let text = value;
+  // Older producers may double-quote attribute values (RFC 7230 quoted-string).
+  if (attribute && text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1).replace(/\\(.)/g, '$1');
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // not ours: a plain client's value that merely contains "%"
+  }
+}
+
+export function toNatsHeaders(message: WireMessage): MsgHdrs {
+  const out = natsHeaders();
+  const set = (name: string, value: string) => {
+    if (isServerHeader(name)) throw new ValidationError(`Header "${name}": names starting with "nats-" are reserved by the NATS server. Nothing was sent; rename the header.`);
+    try {
+      out.set(name, encodeValue(value));
+    } catch (err) {
+      throw new ValidationError(`Header "${name}" cannot travel over NATS: ${(err as Error).message}. Nothing was sent.`);
+    }
+  };
+  for (const [name, value] of Object.entries(message.headers)) set(name === Attr.contentType ? DATA_CONTENT_TYPE : name, value);
+  if (message.key !== undefined) set(PARTITION_KEY, message.key);
+  return out;
+}
+
+export function fromNats(data: Uint8Array, hdrs: MsgHdrs | undefined): WireMessage {
+  const raw: Record<string, string> = {};
+  let plainContentType: string | undefined;
+  for (const name of hdrs?.keys() ?? []) {
+    if (isServerHeader(name)) continue;
+    const value = hdrs?.get(name) ?? '';
+    if (name.toLowerCase() === 'content-type') plainContentType = value;
+    else raw[name] = decodeValue(value, name.toLowerCase().startsWith(CE_PREFIX));
+  }
+  const headers = fromBindingHeaders(raw, CE_PREFIX);
+  const contentType = headers[DATA_CONTENT_TYPE] ?? plainContentType;
+  delete headers[DATA_CONTENT_TYPE];
+  if (contentType !== undefined) headers[Attr.contentType] = contentType;
+  const key = headers[PARTITION_KEY];
+  delete headers[PARTITION_KEY];
+  return key === undefined || key === '' ? { body: data, headers } : { body: data, headers, key };
+}

@@ -1,0 +1,47 @@
+import { headers } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '@switchyard/core';
+import { decodeValue, encodeValue, fromNats, toNatsHeaders } from '../src/wire.js';
+
+const body = new Uint8Array([1, 2, 3]);
+
+describe('CloudEvents NATS binding', () => {
+  it('percent-encodes space, quote, percent and non-printable ASCII, upper-case hex', () => {
+    expect(encodeValue('Euro € 😀')).toBe('Euro%20%E2%82%AC%20%F0%9F%98%80');
+    expect(encodeValue(' "100%" ')).toBe('%20%22100%25%22%20');
+    expect(encodeValue('a/b:c;d=e,f')).toBe('a/b:c;d=e,f');
+  });
+
+  it('decodes what it encodes, accepts lower-case and needless escapes, keeps text that is not valid percent-encoding', () => {
+    for (const v of ['', ' x ', 'ünï "q" 100%', '\t tab', 'x'.repeat(1000)]) expect(decodeValue(encodeValue(v), true)).toBe(v);
+    expect(decodeValue('%e2%82%ac%41', true)).toBe('€A');
+    expect(decodeValue('100%', false)).toBe('100%');
+    expect(decodeValue('%C0%A0', true)).toBe('%C0%A0'); // overlong UTF-8: not decoded
+    expect(decodeValue('"quoted \\"v\\""', true)).toBe('quoted "v"');
+  });
+
+  it('maps content-type to ce-datacontenttype and the key to ce-partitionkey, and back', () => {
+    const wire = { body, key: 'k 1', headers: { 'ce-id': 'id 1', 'content-type': 'application/json', 'X-Mixed': ' v ' } };
+    const h = toNatsHeaders(wire);
+    expect(h.get('ce-datacontenttype')).toBe('application/json');
+    expect(h.get('ce-partitionkey')).toBe('k%201');
+    expect(h.get('X-Mixed')).toBe('%20v%20');
+    expect(h.has('content-type')).toBe(false);
+    expect(fromNats(body, h)).toEqual(wire);
+  });
+
+  it('reads a plain client: any-case ce- names, Content-Type when ce-datacontenttype is missing, Nats-* dropped', () => {
+    const h = headers();
+    h.set('CE-ID', 'e1');
+    h.set('Ce-Type', 'order.placed');
+    h.set('Content-Type', 'text/plain');
+    h.set('Nats-Msg-Id', 'dedup');
+    expect(fromNats(body, h).headers).toEqual({ 'ce-id': 'e1', 'ce-type': 'order.placed', 'content-type': 'text/plain' });
+    expect(fromNats(body, undefined)).toEqual({ body, headers: {} });
+  });
+
+  it('refuses headers the NATS server would act on', () => {
+    expect(() => toNatsHeaders({ body, headers: { 'Nats-Msg-Id': 'x' } })).toThrow(ValidationError);
+    expect(() => toNatsHeaders({ body, headers: { 'nats-rollup': 'all' } })).toThrow(/reserved by the NATS server/);
+  });
+});
