@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const reportDir = process.env.SWITCHYARD_CONFORMANCE_REPORT_DIR ?? join(root, 'conformance-reports');
-const order = ['memory', 'memory-leases', 'memory-log', 'memory-limits', 'rabbitmq', 'kafka', 'nats', 'sqs', 'pubsub'];
+const order = ['memory', 'memory-leases', 'memory-log', 'memory-limits', 'rabbitmq', 'kafka', 'nats', 'sqs', 'sqs-fifo', 'pubsub'];
 
 if (!existsSync(reportDir)) {
   console.error(`No reports in ${reportDir}. Run npm test (or a conformance suite) first.`);
