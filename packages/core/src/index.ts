@@ -3,7 +3,7 @@
  * the `@switchyard/core/spi` entry point so they can change without breaking apps.
  */
 export { Bus, createBus, type BusOptions } from './bus.js';
-export { defineContract, type Contract, type TopicSpec, type PublishBody, type ReceiveBody, type ResponseBody, type EmptyContract } from './contract.js';
+export { defineContract, type Contract, type TopicSpec, type PublishBody, type ReceiveBody, type ResponseBody, type EmptyContract, type NamedBody } from './contract.js';
 export {
   SwitchyardError,
   ValidationError,
