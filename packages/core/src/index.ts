@@ -22,7 +22,7 @@ export {
   isSwitchyardError,
 } from './errors.js';
 export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type MemoryIdempotencyStoreOptions } from './idempotency.js';
-export { consoleLogger, silentLogger } from './logger.js';
+export { consoleLogger, silentLogger, pinoLogger, type FieldsFirstLogger } from './logger.js';
 export { memoryFaults } from './memory/transport.js';
 export type { MemoryFaults } from './memory/faults.js';
 export { registerTransport } from './registry.js';
