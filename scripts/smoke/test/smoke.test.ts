@@ -117,7 +117,7 @@ describe('sqs', () => {
 });
 
 describe('pubsub', () => {
-  it('publishes and receives one message (@google-cloud/pubsub on the pstest emulator)', async () => {
+  it('publishes and receives one message (@google-cloud/pubsub on the local emulator)', async () => {
     // Emulator only: keep google-auth-library from probing the GCE metadata server (also set in
     // vitest.config.ts, repeated here so this file is safe to run under another config).
     process.env.METADATA_SERVER_DETECTION ??= 'none';

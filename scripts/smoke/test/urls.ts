@@ -11,7 +11,7 @@ export const defaultUrls: Record<BrokerName, string> = {
   kafka: 'kafka://127.0.0.1:9092',
   nats: 'nats://127.0.0.1:4222',
   sqs: 'sqs://127.0.0.1:9324?region=us-east-1',
-  pubsub: 'gcppubsub://127.0.0.1:8085/switchyard-test',
+  pubsub: 'gcppubsub://switchyard-test?emulator=127.0.0.1:8085',
   redis: 'redis://127.0.0.1:6379',
   postgres: 'postgres://switchyard:switchyard@127.0.0.1:5432/switchyard',
 };
@@ -48,11 +48,12 @@ export function sqsEndpoint(url = brokerUrl('sqs')): { endpoint: string; region:
   return { endpoint: `${scheme}://${u.host}`, region: u.searchParams.get('region') ?? 'us-east-1' };
 }
 
-/** gcppubsub://host:port/project -> apiEndpoint and projectId for @google-cloud/pubsub. */
+/** gcppubsub://project?emulator=host:port (the adapter's URL) -> apiEndpoint and projectId for @google-cloud/pubsub. */
 export function pubsubTarget(url = brokerUrl('pubsub')): { apiEndpoint: string; projectId: string } {
   const u = new URL(url);
-  const projectId = decodeURIComponent(u.pathname.replace(/^\/+/, '').split('/')[0] ?? '') || 'switchyard-test';
-  return { apiEndpoint: u.host, projectId };
+  const emulator = u.searchParams.get('emulator') ?? process.env['PUBSUB_EMULATOR_HOST'];
+  if (!emulator) throw new Error(`${url} names no emulator: the smoke test needs gcppubsub://project?emulator=host:port`);
+  return { apiEndpoint: emulator, projectId: u.hostname || 'switchyard-test' };
 }
 
 /** nats://host:port[,...] -> server list for nats.js (credentials in the URL are kept). */
