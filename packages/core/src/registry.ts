@@ -18,6 +18,7 @@ export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   amqps: '@switchyard/amqp',
   kafka: '@switchyard/kafka',
   nats: '@switchyard/nats',
+  gcppubsub: '@switchyard/pubsub',
 };
 
 /**
@@ -27,7 +28,6 @@ export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
  */
 export const PLANNED_ADAPTERS: Readonly<Record<string, string>> = {
   sqs: '@switchyard/sqs',
-  gcppubsub: '@switchyard/pubsub',
 };
 
 /** Register a transport for a scheme (custom adapters, tests). Overrides the package lookup. */
