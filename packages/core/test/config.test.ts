@@ -3,11 +3,16 @@ import { z } from 'zod';
 import { ConfigurationError, createBus, defineContract, registerTransport, silentLogger, ValidationError } from '../src/index.js';
 import { backoffDelay, parseBusUrl, parseUrlOptions, PLANNED_ADAPTERS, redactUrl } from '../src/spi-entry.js';
 import { resolveRetryPolicy } from '../src/retry.js';
+import { installedCoreCopy } from './helpers.js';
 
 describe('URL → transport registry', () => {
-  // "Run: npm install <package>" for a published adapter that is missing is checked where it can
-  // be missing: in the app the packaging test installs from tarballs (scripts/packaging). Here every
-  // adapter of the repo is installed.
+  it('names the package to install when an adapter is missing (core installed on its own, no adapters next to it)', async () => {
+    const { core } = await installedCoreCopy('0.0.0-alone');
+    await expect(core.createBus({ url: 'nats://127.0.0.1:4222', service: 's', logger: core.silentLogger })).rejects.toThrow(
+      'The nats:// transport lives in @switchyard/nats, which is not installed. Run: npm install @switchyard/nats',
+    );
+  });
+
   it.each(Object.entries(PLANNED_ADAPTERS))('says %s:// is planned, not released, instead of suggesting an install', async (scheme, pkg) => {
     const error = await createBus({ url: `${scheme}://127.0.0.1:1`, service: 's', logger: silentLogger }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ConfigurationError);

@@ -1,3 +1,7 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach } from 'vitest';
 import { createBus, silentLogger, type Bus, type Capabilities, type Transport } from '../src/index.js';
 import { createMemoryTransport } from '../src/memory/transport.js';
@@ -48,4 +52,21 @@ export function closeAfterEach(drainTimeoutMs = 1000): <B extends Bus>(bus: B) =
     buses.push(bus);
     return bus;
   };
+}
+
+/**
+ * The built core (dist) installed on its own in a temp dir, as npm would place a copy: with its
+ * dependencies (zod, @opentelemetry/api) but none of the adapter packages, under `version`.
+ */
+export async function installedCoreCopy(version: string): Promise<{ core: typeof import('../src/index.js'); spi: typeof import('../src/spi-entry.js') }> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-core-copy-'));
+  const target = join(dir, 'node_modules', '@switchyard', 'core');
+  const root = join(import.meta.dirname, '..');
+  cpSync(join(root, 'dist'), join(target, 'dist'), { recursive: true });
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  writeFileSync(join(target, 'package.json'), JSON.stringify({ ...pkg, version }));
+  cpSync(join(root, '..', '..', 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), { recursive: true });
+  cpSync(join(root, '..', '..', 'node_modules', '@opentelemetry'), join(dir, 'node_modules', '@opentelemetry'), { recursive: true });
+  const load = (file: string) => import(pathToFileURL(join(target, 'dist', file)).href);
+  return { core: await load('index.js'), spi: await load('spi-entry.js') };
 }

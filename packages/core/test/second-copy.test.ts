@@ -2,13 +2,9 @@
  * Two copies of @switchyard/core in one app (an adapter with its own nested copy after a version
  * bump): errors must be recognised by their code, not by which copy's class made them.
  */
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as core from '../src/index.js';
-import { waitFor } from './helpers.js';
+import { installedCoreCopy, waitFor } from './helpers.js';
 
 type Core = typeof core;
 let other: Core;
@@ -17,17 +13,7 @@ const buses: core.Bus[] = [];
 
 beforeAll(async () => {
   // The built package, installed a second time under another version, as npm would nest it.
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-second-core-'));
-  const target = join(dir, 'node_modules', '@switchyard', 'core');
-  const root = join(import.meta.dirname, '..');
-  cpSync(join(root, 'dist'), join(target, 'dist'), { recursive: true });
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  writeFileSync(join(target, 'package.json'), JSON.stringify({ ...pkg, version: `${pkg.version}-second-copy` }));
-  // Its own dependencies resolve from this repo's node_modules (zod, @opentelemetry/api).
-  cpSync(join(root, '..', '..', 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), { recursive: true });
-  cpSync(join(root, '..', '..', 'node_modules', '@opentelemetry'), join(dir, 'node_modules', '@opentelemetry'), { recursive: true });
-  other = (await import(pathToFileURL(join(target, 'dist', 'index.js')).href)) as Core;
-  otherSpi = (await import(pathToFileURL(join(target, 'dist', 'spi-entry.js')).href)) as typeof otherSpi;
+  ({ core: other, spi: otherSpi } = await installedCoreCopy('0.0.0-second-copy'));
 });
 
 afterAll(async () => {
