@@ -6,6 +6,9 @@
  * not disturb each other; inside a stage vitest runs files in parallel where it is safe.
  *   0. lint: `biome check .` (formatting + lint rules, one tool for the whole repo)
  *   1. unit: core unit tests + the conformance suite on memory (no broker needed)
+ *   1b. packaging: npm pack every publishable package, install the tarballs in a fresh app outside
+ *      the repo, compile + run the README quick start, require() from CommonJS, publint + attw
+ *      (no broker; needs the npm registry for third-party dependencies; about 45 s)
  *   2. brokers: `scripts/brokers up` (installs and starts what is missing; fails loudly)
  *   3. each broker project: smoke tests of every broker, then each workspace marked
  *      "switchyard": { "testNeedsBrokers": true } in its package.json (the Redis and PostgreSQL
@@ -49,6 +52,8 @@ function projects() {
   // `scripts/brokers up`, one file at a time (their lease/TTL cases time real server clocks).
   const candidates = [...withConfig('packages'), 'conformance', ...withConfig('examples')];
   const list = [{ name: 'unit', dirs: candidates.filter((d) => !needsBrokers(d)), broker: false, parallel: true }];
+  // No broker either, but after unit and on its own: npm pack's prepack empties and rebuilds each package's dist.
+  if (existsSync(join(root, 'scripts/packaging/vitest.config.ts'))) list.push({ name: 'packaging', dirs: ['scripts/packaging'], broker: false, parallel: false });
   if (existsSync(join(root, 'scripts/smoke/vitest.config.ts'))) list.push({ name: 'brokers', dirs: ['scripts/smoke'], broker: true, parallel: false });
   for (const dir of candidates.filter(needsBrokers)) list.push({ name: dir.slice(dir.lastIndexOf('/') + 1), dirs: [dir], broker: true, parallel: false });
   for (const dir of withConfig('adapters')) list.push({ name: dir.slice('adapters/'.length), dirs: [dir], broker: true, parallel: false });

@@ -13,6 +13,7 @@ import {
   type EmptyContract,
   type PublishBody,
   type ReceiveBody,
+  type NamedBody,
   type ResponseBody,
 } from './contract.js';
 import { assertCapabilities } from './capabilities.js';
@@ -132,7 +133,15 @@ export class Bus<C extends Contract = EmptyContract> {
     });
   }
 
-  async subscribe<K extends string>(topic: K, handler: Handler<ReceiveBody<C, K>>, options: SubscribeOptions<ReceiveBody<C, K>> = {}): Promise<Subscription> {
+  /** Push consumption. On a contract topic `msg.body` has the contract's type; elsewhere `unknown`. */
+  subscribe<K extends string>(topic: K, handler: Handler<ReceiveBody<C, K>>, options?: SubscribeOptions<ReceiveBody<C, K>>): Promise<Subscription>;
+  /**
+   * On a bus without a contract, name the body type: `bus.subscribe<Order>('order.placed', ...)`.
+   * Nothing checks it unless `options.schema` (typed to match) is given. With a contract this
+   * form gives `unknown`: typed topics belong in the contract, which validates them.
+   */
+  subscribe<T>(topic: string, handler: Handler<NamedBody<C, T>>, options?: SubscribeOptions<NamedBody<C, T>>): Promise<Subscription>;
+  async subscribe<K extends string, T = ReceiveBody<C, K>>(topic: K, handler: Handler<T>, options: SubscribeOptions<T> = {}): Promise<Subscription> {
     assertKnownOptions(options, SUBSCRIBE_OPTIONS, 'subscribe');
     if (typeof handler !== 'function') throw new ValidationError(`subscribe("${topic}") needs a handler function as its second argument.`);
     return this.track(async () => {
@@ -154,7 +163,7 @@ export class Bus<C extends Contract = EmptyContract> {
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
         handle: async (msg, ctx, _wire, limit) => {
-          await limit(() => handler(msg as Message<ReceiveBody<C, K>>, ctx));
+          await limit(() => handler(msg as Message<T>, ctx));
           return undefined;
         },
         makeContext: this.contextFactory(),
@@ -164,7 +173,10 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   /** Pull pattern: wait up to waitMs for messages, get up to max; ack or nack each. */
-  async pull<K extends string>(topic: K, options: PullOptions<ReceiveBody<C, K>> = {}): Promise<PulledMessage<ReceiveBody<C, K>>[]> {
+  pull<K extends string>(topic: K, options?: PullOptions<ReceiveBody<C, K>>): Promise<PulledMessage<ReceiveBody<C, K>>[]>;
+  /** On a bus without a contract, name the body type: `bus.pull<Job>('jobs')` (see subscribe<T>). */
+  pull<T>(topic: string, options?: PullOptions<NamedBody<C, T>>): Promise<PulledMessage<NamedBody<C, T>>[]>;
+  async pull<K extends string, T = ReceiveBody<C, K>>(topic: K, options: PullOptions<T> = {}): Promise<PulledMessage<T>[]> {
     assertKnownOptions(options, PULL_OPTIONS, 'pull');
     return this.track(async () => {
       this.assertState('open');
@@ -182,7 +194,7 @@ export class Bus<C extends Contract = EmptyContract> {
       const deliveries = await this.pullHold.pull(topic, group, max, waitMs, signal, (n, wait) =>
         this.transport.pull ? this.transport.pull(topic, group, { max: n, waitMs: wait, signal }) : this.pullBridge.pull(topic, group, { max: n, waitMs: wait, signal }, policy),
       );
-      const out: PulledMessage<ReceiveBody<C, K>>[] = [];
+      const out: PulledMessage<T>[] = [];
       for (const delivery of deliveries) {
         const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
         const forGroup = delivery.message.headers[InternalHeader.forGroup];
@@ -201,8 +213,8 @@ export class Bus<C extends Contract = EmptyContract> {
           continue;
         }
         try {
-          const decoded = decodeMessage<ReceiveBody<C, K>>(delivery.message, topic, attempt, delivery.brokerId);
-          const body = validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`) as ReceiveBody<C, K>;
+          const decoded = decodeMessage<T>(delivery.message, topic, attempt, delivery.brokerId);
+          const body = validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`) as T;
           out.push(this.pulled({ ...decoded, body }, delivery, target, maxAttempts));
         } catch (err) {
           // Poison: never hand it to the app, never loop on it.

@@ -27,6 +27,13 @@ export type ReceiveBody<C, K extends string> = [Known<C, K>] extends [never]
       ? output<Known<C, K>>
       : unknown;
 
+/**
+ * The body type a caller names with a type argument (`subscribe<Order>`, `pull<Job>`): T on a bus
+ * without a contract; `unknown` on a bus with one, so a type argument can never contradict what
+ * the contract validates.
+ */
+export type NamedBody<C, T> = [keyof C] extends [never] ? T : unknown;
+
 /** What a reply handler returns / a requester receives for topic K. */
 export type ResponseBody<C, K extends string> = [Known<C, K>] extends [never] ? unknown : Known<C, K> extends { response: infer R extends ZodType } ? output<R> : unknown;
 

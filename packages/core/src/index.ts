@@ -3,7 +3,7 @@
  * the `@switchyard/core/spi` entry point so they can change without breaking apps.
  */
 export { Bus, createBus, type BusOptions } from './bus.js';
-export { defineContract, type Contract, type TopicSpec, type PublishBody, type ReceiveBody, type ResponseBody, type EmptyContract } from './contract.js';
+export { defineContract, type Contract, type TopicSpec, type PublishBody, type ReceiveBody, type ResponseBody, type EmptyContract, type NamedBody } from './contract.js';
 export {
   SwitchyardError,
   ValidationError,
@@ -22,7 +22,7 @@ export {
   isSwitchyardError,
 } from './errors.js';
 export { memoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type MemoryIdempotencyStoreOptions } from './idempotency.js';
-export { consoleLogger, silentLogger } from './logger.js';
+export { consoleLogger, silentLogger, pinoLogger, type FieldsFirstLogger } from './logger.js';
 export { memoryFaults } from './memory/transport.js';
 export type { MemoryFaults } from './memory/faults.js';
 export { registerTransport } from './registry.js';

@@ -15,6 +15,28 @@ export const consoleLogger: Logger = {
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** A logger that takes the fields first, then the message: pino (`logger.info({ topic }, 'text')`), and loggers shaped like it. */
+export interface FieldsFirstLogger {
+  debug(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * Adapt a pino-style `(fields, message)` logger to Switchyard's `(message, fields)` Logger:
+ * `createBus({ ..., logger: pinoLogger(pino()) })`. Passing pino directly type-checks (both take
+ * a string and an object) but puts the message where pino expects fields, losing every field.
+ */
+export function pinoLogger(logger: FieldsFirstLogger): Logger {
+  return {
+    debug: (message, fields) => logger.debug(fields ?? {}, message),
+    info: (message, fields) => logger.info(fields ?? {}, message),
+    warn: (message, fields) => logger.warn(fields ?? {}, message),
+    error: (message, fields) => logger.error(fields ?? {}, message),
+  };
+}
+
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /**

@@ -12,14 +12,22 @@ export { redactUrl } from './redact.js';
 const builtIn = new Map<string, TransportFactory>([['memory', createMemoryTransport]]);
 const registered = new Map<string, TransportFactory>();
 
-/** Package that provides each scheme. */
+/** Package that provides each scheme: published adapters only (a test checks each is a package of this repo). */
 export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   amqp: '@switchyard/amqp',
   amqps: '@switchyard/amqp',
   kafka: '@switchyard/kafka',
   nats: '@switchyard/nats',
-  sqs: '@switchyard/sqs',
   gcppubsub: '@switchyard/pubsub',
+};
+
+/**
+ * Schemes whose adapter is planned but not published yet. Core still tries to import the
+ * package, but when it is missing the error says so instead of suggesting an install that would
+ * fail. Move a scheme to ADAPTER_PACKAGES when its package ships.
+ */
+export const PLANNED_ADAPTERS: Readonly<Record<string, string>> = {
+  sqs: '@switchyard/sqs',
 };
 
 /** Register a transport for a scheme (custom adapters, tests). Overrides the package lookup. */
@@ -100,9 +108,10 @@ interface AdapterModule {
 }
 
 async function importAdapter(scheme: string): Promise<TransportFactory> {
-  const pkg = ADAPTER_PACKAGES[scheme];
+  const planned = ADAPTER_PACKAGES[scheme] === undefined ? PLANNED_ADAPTERS[scheme] : undefined;
+  const pkg = ADAPTER_PACKAGES[scheme] ?? planned;
   if (pkg === undefined) {
-    const known = ['memory', ...Object.keys(ADAPTER_PACKAGES), ...registered.keys()].map((s) => `${s}://`).join(', ');
+    const known = ['memory', ...Object.keys(ADAPTER_PACKAGES), ...Object.keys(PLANNED_ADAPTERS), ...registered.keys()].map((s) => `${s}://`).join(', ');
     throw new ConfigurationError(`Unknown URL scheme "${scheme}://". Known schemes: ${known}. Custom adapters call registerTransport("${scheme}", factory) first.`);
   }
   let mod: AdapterModule;
@@ -110,6 +119,12 @@ async function importAdapter(scheme: string): Promise<TransportFactory> {
     mod = (await import(pkg)) as AdapterModule;
   } catch (err) {
     const code = (err as { code?: string }).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && planned !== undefined) {
+      throw new ConfigurationError(
+        `The ${scheme}:// transport is planned as ${pkg}, which is not released yet. Use another broker for now, or your own adapter: registerTransport("${scheme}", factory).`,
+        { cause: err },
+      );
+    }
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
       throw new ConfigurationError(`The ${scheme}:// transport lives in ${pkg}, which is not installed. Run: npm install ${pkg}`, { cause: err });
     }

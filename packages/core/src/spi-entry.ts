@@ -5,7 +5,7 @@
  */
 export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, GroupPolicy, PublishRequest } from './spi.js';
 export type { Capabilities, Logger } from './types.js';
-export { createTransport, parseBusUrl, ADAPTER_PACKAGES, type ParsedBusUrl } from './registry.js';
+export { createTransport, parseBusUrl, ADAPTER_PACKAGES, PLANNED_ADAPTERS, type ParsedBusUrl } from './registry.js';
 export { redactUrl, scrubSecrets, urlSecrets } from './redact.js';
 export { parseUrlOptions, booleanOption } from './url-options.js';
 export { errorMessage } from './errors.js';

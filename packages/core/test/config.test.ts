@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigurationError, createBus, defineContract, registerTransport, silentLogger, ValidationError } from '../src/index.js';
-import { backoffDelay, parseBusUrl, parseUrlOptions, redactUrl } from '../src/spi-entry.js';
+import { backoffDelay, parseBusUrl, parseUrlOptions, PLANNED_ADAPTERS, redactUrl } from '../src/spi-entry.js';
 import { resolveRetryPolicy } from '../src/retry.js';
 import { installedCoreCopy } from './helpers.js';
 
@@ -11,6 +11,15 @@ describe('URL → transport registry', () => {
     await expect(core.createBus({ url: 'nats://127.0.0.1:4222', service: 's', logger: core.silentLogger })).rejects.toThrow(
       'The nats:// transport lives in @switchyard/nats, which is not installed. Run: npm install @switchyard/nats',
     );
+  });
+
+  it.each(Object.entries(PLANNED_ADAPTERS))('says %s:// is planned, not released, instead of suggesting an install', async (scheme, pkg) => {
+    const error = await createBus({ url: `${scheme}://127.0.0.1:1`, service: 's', logger: silentLogger }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toBe(
+      `The ${scheme}:// transport is planned as ${pkg}, which is not released yet. Use another broker for now, or your own adapter: registerTransport("${scheme}", factory).`,
+    );
+    expect((error as Error).message).not.toContain('npm install');
   });
 
   it('rejects unknown schemes and unparseable URLs with ConfigurationError', async () => {
