@@ -19,6 +19,7 @@ export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   kafka: '@switchyard/kafka',
   nats: '@switchyard/nats',
   gcppubsub: '@switchyard/pubsub',
+  sqs: '@switchyard/sqs',
 };
 
 /**
@@ -26,9 +27,7 @@ export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
  * package, but when it is missing the error says so instead of suggesting an install that would
  * fail. Move a scheme to ADAPTER_PACKAGES when its package ships.
  */
-export const PLANNED_ADAPTERS: Readonly<Record<string, string>> = {
-  sqs: '@switchyard/sqs',
-};
+export const PLANNED_ADAPTERS: Readonly<Record<string, string>> = {};
 
 /** Register a transport for a scheme (custom adapters, tests). Overrides the package lookup. */
 export function registerTransport(scheme: string, factory: TransportFactory): void {
