@@ -1,7 +1,7 @@
 /**
  * Where the smoke tests find each broker: `SWITCHYARD_TEST_<NAME>_URL`, defaulting to what
  * `scripts/brokers up` starts on 127.0.0.1. The same variables and defaults are used by the
- * adapter suites; see scripts/BROKERS.md.
+ * adapter suites; see the "Brokers" section of README.md.
  */
 export const brokerNames = ['rabbitmq', 'kafka', 'nats', 'sqs', 'pubsub', 'redis', 'postgres'] as const;
 export type BrokerName = (typeof brokerNames)[number];
