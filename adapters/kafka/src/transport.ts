@@ -1,7 +1,7 @@
 import { ClosedError, ConnectionError, PayloadTooLargeError } from '@switchyard/core';
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Logger } from '@switchyard/core';
 import type { PublishRequest, Transport, TransportConsumer, TransportContext, TransportFactory } from '@switchyard/core';
-import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, PromiseCache, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
+import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, PromiseCache, probeHealth, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type SASLOptions } from 'kafkajs';
 import { GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
@@ -198,13 +198,15 @@ export class KafkaTransport implements Transport {
 
   async health(): Promise<{ ok: boolean; details: Record<string, unknown> }> {
     const details: Record<string, unknown> = { brokers: this.settings.brokers, clientId: this.settings.clientId, consumers: this.consumers.size };
-    if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
-    try {
-      const cluster = await (await this.getAdmin()).describeCluster();
-      return { ok: true, details: { ...details, clusterId: cluster.clusterId, nodes: cluster.brokers.length, controller: cluster.controller } };
-    } catch (err) {
-      return { ok: false, details: { ...details, error: this.scrub(errorMessage(err)) } };
-    }
+    return probeHealth(
+      details,
+      this.closed,
+      async () => {
+        const cluster = await (await this.getAdmin()).describeCluster();
+        return { clusterId: cluster.clusterId, nodes: cluster.brokers.length, controller: cluster.controller };
+      },
+      (text) => this.scrub(text),
+    );
   }
 
   async close(): Promise<void> {

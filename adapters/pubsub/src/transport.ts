@@ -16,7 +16,7 @@ import {
   type TransportFactory,
   ValidationError,
 } from '@switchyard/core';
-import { PromiseCache, errorMessage, retrying, settleOnce, sleep } from '@switchyard/core/spi';
+import { PromiseCache, errorMessage, probeHealth, retrying, settleOnce, sleep } from '@switchyard/core/spi';
 import { PullConsumer } from './consumer.js';
 import { isReplyTopic, subscriptionId, topicId } from './names.js';
 import { parsePubSubUrl, type PubSubSettings } from './options.js';
@@ -410,13 +410,7 @@ export class PubSubTransport implements Transport {
       emulator: this.settings.emulator !== undefined,
       consumers: this.consumers.size,
     };
-    if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
-    try {
-      await this.connect();
-      return { ok: true, details: { ...details, state: 'open' } };
-    } catch (err) {
-      return { ok: false, details: { ...details, state: 'unreachable', error: errorMessage(err) } };
-    }
+    return probeHealth(details, this.closed, () => this.connect());
   }
 
   async close(): Promise<void> {

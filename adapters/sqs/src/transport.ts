@@ -33,7 +33,7 @@ import {
   type TransportContext,
   type WireMessage,
 } from '@switchyard/core';
-import { errorMessage, retrying, settleOnce } from '@switchyard/core/spi';
+import { errorMessage, probeHealth, retrying, settleOnce } from '@switchyard/core/spi';
 import { Batcher, EntryError } from './batcher.js';
 import { QueueNames } from './names.js';
 import { parseSqsUrl, type SqsSettings } from './options.js';
@@ -482,13 +482,9 @@ export class SqsTransport implements Transport {
       mode: this.names.fifo ? 'fifo' : 'standard',
       consumers: this.pollers.size,
     };
-    if (this.closed) return { ok: false, details: { ...details, state: 'closed' } };
-    try {
+    return probeHealth(details, this.closed, async () => {
       await this.client.send(new ListQueuesCommand({ QueueNamePrefix: this.settings.options.prefix, MaxResults: 1 }));
-      return { ok: true, details: { ...details, state: 'open' } };
-    } catch (err) {
-      return { ok: false, details: { ...details, state: 'unreachable', error: errorMessage(err) } };
-    }
+    });
   }
 
   async close(): Promise<void> {

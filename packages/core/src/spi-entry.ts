@@ -23,3 +23,4 @@ export { ChangeSignal } from './kit/change-signal.js';
 export { delayHoldMs } from './kit/delay-hold.js';
 export { PromiseCache } from './kit/promise-cache.js';
 export { groupPolicyConflict } from './group-policy.js';
+export { probeHealth, type HealthReport } from './kit/probe-health.js';

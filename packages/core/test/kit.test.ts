@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retrying, settleOnce } from '../src/spi-entry.js';
+import { probeHealth, retrying, settleOnce } from '../src/spi-entry.js';
 
 describe('retrying (adapters share one retry loop)', () => {
   it('retries until the operation succeeds and reports each wait', async () => {
@@ -69,5 +69,24 @@ describe('settleOnce (a delivery settles exactly once)', () => {
     expect(calls).toEqual(['nack 5']);
     expect(delivery.settled).toBe(true);
     expect(await delivery.extend?.(1000)).toBe(false);
+  });
+});
+
+describe('probeHealth (adapters that ask the broker)', () => {
+  it('closed: not ok without probing; probe resolves: open with its figures; probe fails: unreachable with the scrubbed error', async () => {
+    let probes = 0;
+    const closed = await probeHealth({ endpoint: 'e' }, true, async () => void probes++);
+    expect(closed).toEqual({ ok: false, details: { endpoint: 'e', state: 'closed' } });
+    expect(probes).toBe(0);
+    expect(await probeHealth({ endpoint: 'e' }, false, async () => ({ nodes: 3 }))).toEqual({ ok: true, details: { endpoint: 'e', state: 'open', nodes: 3 } });
+    const down = await probeHealth(
+      { endpoint: 'e' },
+      false,
+      async () => {
+        throw new Error('connect to amqp://bob:hunter2@h failed');
+      },
+      (text) => text.replace('hunter2', '***'),
+    );
+    expect(down).toEqual({ ok: false, details: { endpoint: 'e', state: 'unreachable', error: 'connect to amqp://bob:***@h failed' } });
   });
 });
