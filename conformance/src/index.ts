@@ -86,4 +86,4 @@ function selectCases(only: readonly string[] | undefined): readonly ConformanceC
   if (cases.length === 0) throw new Error(`runConformance: no case id starts with ${only.map((p) => JSON.stringify(p)).join(' or ')}; ids look like "idempotency.duplicates".`);
   return cases;
 }
-export { Workers, type Progress } from './workers.js';
+export { publishWithDuplicates, Workers, type Progress } from './workers.js';

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import type { Bus } from '@switchyard/core';
 
 export interface Progress {
   claimed: number;
@@ -11,7 +12,7 @@ type WorkerMessage = ({ type: 'progress' } & Progress) | { type: 'ready' };
 /**
  * Worker processes driven over IPC, for tests that need several real processes sharing a store or
  * a broker: each worker script sends 'ready' once subscribed and 'progress' ({ claimed, done, runs })
- * as it goes, and exits on 'stop'. See packages/redis/test/fixtures/worker.mjs.
+ * as it goes, and exits on 'stop' — serveAsWorker (@switchyard/conformance/worker) is that side.
  */
 export class Workers {
   private readonly children: ChildProcess[] = [];
@@ -86,4 +87,28 @@ export class Workers {
   async kill(): Promise<void> {
     for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+}
+
+/**
+ * What a retrying publisher causes: `messages` bodies `{ n }` with ids `<run>-<n>`, sent from
+ * `publishers` concurrent loops, every `duplicateEvery`th one twice right behind the original
+ * (the two often reach different workers at once). Returns the ids and how many deliveries that is.
+ */
+export async function publishWithDuplicates(
+  bus: Bus,
+  topic: string,
+  run: string,
+  { messages, duplicateEvery, publishers }: { messages: number; duplicateEvery: number; publishers: number },
+): Promise<{ ids: string[]; deliveries: number }> {
+  const ids = Array.from({ length: messages }, (_, i) => `${run}-${i}`);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: publishers }, async () => {
+      for (let i = next++; i < messages; i = next++) {
+        await bus.publish(topic, { n: i }, { id: ids[i]! });
+        if (i % duplicateEvery === 0) await bus.publish(topic, { n: i }, { id: ids[i]! });
+      }
+    }),
+  );
+  return { ids, deliveries: messages + Math.ceil(messages / duplicateEvery) };
 }

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { idempotencyTableSql } from '../src/index.js';
 import { dropTables, POSTGRES_URL, rabbitUrl, uniqueTable } from './helpers.js';
-import { cleanupAfterEach, Workers } from '@switchyard/conformance';
+import { cleanupAfterEach, publishWithDuplicates, Workers } from '@switchyard/conformance';
 
 const MESSAGES = 10_000;
 const DUPLICATE_EVERY = 10; // every 10th message is published twice: 1,000 duplicates
@@ -47,19 +47,7 @@ describe('two processes sharing a PostgreSQL store', () => {
 
     const bus = await createBus({ url: rabbitUrl(), service: `publisher-${run}`, logger: silentLogger });
     cleanups.push(() => bus.close());
-    const ids = Array.from({ length: MESSAGES }, (_, i) => `${run}-${i}`);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: PUBLISHERS }, async () => {
-        for (let i = next++; i < MESSAGES; i = next++) {
-          const id = ids[i]!;
-          await bus.publish(topic, { n: i }, { id });
-          // The duplicate right behind the original: the two often reach different processes at once.
-          if (i % DUPLICATE_EVERY === 0) await bus.publish(topic, { n: i }, { id });
-        }
-      }),
-    );
-    const deliveries = MESSAGES + MESSAGES / DUPLICATE_EVERY;
+    const { deliveries } = await publishWithDuplicates(bus, topic, run, { messages: MESSAGES, duplicateEvery: DUPLICATE_EVERY, publishers: PUBLISHERS });
 
     // Every delivery ends in exactly one 'claimed' (handler ran) or 'done' (skipped as a duplicate).
     await workers.progressReaches((total) => total.claimed + total.done >= deliveries, 60_000);
