@@ -74,7 +74,7 @@ export type ResponseBody<C, K extends string> = [Known<C, K>] extends [never] ? 
 export function defineContract<const C extends Contract>(contract: C, options: { readonly closed: true }): ClosedContract<C>;
 export function defineContract<const C extends Contract>(contract: C, options?: { readonly closed?: false }): C;
 export function defineContract<const C extends Contract>(contract: C, options: ContractOptions = {}): C | ClosedContract<C> {
-  if (!isObject(contract) || Array.isArray(contract)) {
+  if (typeof contract !== 'object' || contract === null || Array.isArray(contract)) {
     throw new ValidationError(
       `A contract must be an object of topic → schema, e.g. defineContract({ 'order.placed': z.object({...}) }); got ${contract === null ? 'null' : typeof contract}.`,
     );

@@ -199,5 +199,7 @@ describe('what is not a Standard Schema', () => {
     const zod3Like = { safeParse: () => ({ success: true }) };
     await expect(bus.subscribe(topic('not-schema'), () => undefined, { schema: zod3Like as never })).rejects.toThrow(/without ~standard/);
     expect(() => defineContract({ 'a.b': { '~standard': { version: 2, validate: () => ({}) } } as never })).toThrow(/must be a Standard Schema/);
+    // A contract is an object of schemas; a schema itself (arktype's are functions) is not a contract.
+    expect(() => defineContract(type('string') as never)).toThrow(/A contract must be an object of topic → schema/);
   });
 });
