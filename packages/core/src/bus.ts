@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
-import type { ZodType } from 'zod';
 import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr } from './codec.js';
 import {
+  closedTopics,
   defineContract,
+  describeNonSchema,
   isSchema,
   messageSchema,
   responseSchema,
@@ -14,7 +15,10 @@ import {
   type PublishBody,
   type ReceiveBody,
   type NamedBody,
+  type NamedMessage,
   type ResponseBody,
+  type SchemaBody,
+  type TopicName,
 } from './contract.js';
 import { assertCapabilities } from './capabilities.js';
 import { deadLetter } from './dead-letter.js';
@@ -23,7 +27,7 @@ import { GroupPolicies } from './group-policy.js';
 import { CapabilityError, ClosedError, ConnectionError, errorMessage, NoResponderError, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger, safeLogger } from './logger.js';
 import { assertTopicName, deadLetterTopicOf } from './names.js';
-import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier } from './limits.js';
+import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier, type HeaderLimits } from './limits.js';
 import { checkPublishOptions } from './publish-checks.js';
 import { PullBridge } from './pull-bridge.js';
 import { PullHold } from './pull-hold.js';
@@ -35,6 +39,7 @@ import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeR
 import { backoffDelay, DEFAULT_RETRY, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
 import type { Delivery, GroupPolicy, Transport, WireMessage } from './spi.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 import { countDeadLetterFailure, runInContext, withPublishSpan } from './telemetry.js';
 import type {
   Capabilities,
@@ -86,6 +91,15 @@ interface Inherited {
 
 type State = 'open' | 'closing' | 'closed';
 
+/** A message ready to send. */
+interface Prepared {
+  readonly id: string;
+  readonly wire: WireMessage;
+}
+
+/** Options whose `schema` is given: its type S is what the body is inferred from. */
+type WithSchema<O, S> = Omit<O, 'schema'> & { schema: S };
+
 export class Bus<C extends Contract = EmptyContract> {
   readonly service: string;
   private readonly id = randomUUID().slice(0, 8);
@@ -104,6 +118,8 @@ export class Bus<C extends Contract = EmptyContract> {
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
+  /** With a closed contract: the only topics this bus uses. */
+  private readonly allowedTopics: ReadonlySet<string> | undefined;
 
   /** Use createBus(). */
   constructor(
@@ -113,6 +129,7 @@ export class Bus<C extends Contract = EmptyContract> {
     private readonly logger: Logger,
   ) {
     this.service = service;
+    this.allowedTopics = closedTopics(contract);
     setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
     this.pullBridge = new PullBridge(transport);
     this.pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt), transport.capabilities.leaseMs);
@@ -126,22 +143,28 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   /** Resolves once the broker confirmed the write. */
-  publish<K extends string>(topic: K, body: PublishBody<C, K>, options: PublishOptions = {}): Promise<PublishResult> {
+  publish<K extends TopicName<C>>(topic: K, body: PublishBody<C, K>, options: PublishOptions = {}): Promise<PublishResult> {
     return this.track(() => {
       this.assertState('open');
       return this.send(topic, body, options, {});
     });
   }
 
+  /** With `options.schema` (any Standard Schema) on a topic outside the contract, `msg.body` is the schema's output. */
+  subscribe<K extends TopicName<C>, S extends StandardSchemaV1>(
+    topic: K,
+    handler: Handler<SchemaBody<C, K, S>, C>,
+    options: WithSchema<SubscribeOptions<SchemaBody<C, K, S>>, S>,
+  ): Promise<Subscription>;
   /** Push consumption. On a contract topic `msg.body` has the contract's type; elsewhere `unknown`. */
-  subscribe<K extends string>(topic: K, handler: Handler<ReceiveBody<C, K>>, options?: SubscribeOptions<ReceiveBody<C, K>>): Promise<Subscription>;
+  subscribe<K extends TopicName<C>>(topic: K, handler: Handler<ReceiveBody<C, K>, C>, options?: SubscribeOptions<ReceiveBody<C, K>>): Promise<Subscription>;
   /**
    * On a bus without a contract, name the body type: `bus.subscribe<Order>('order.placed', ...)`.
    * Nothing checks it unless `options.schema` (typed to match) is given. With a contract this
    * form gives `unknown`: typed topics belong in the contract, which validates them.
    */
-  subscribe<T>(topic: string, handler: Handler<NamedBody<C, T>>, options?: SubscribeOptions<NamedBody<C, T>>): Promise<Subscription>;
-  async subscribe<K extends string, T = ReceiveBody<C, K>>(topic: K, handler: Handler<T>, options: SubscribeOptions<T> = {}): Promise<Subscription> {
+  subscribe<T>(topic: TopicName<C>, handler: Handler<NamedBody<C, T>, C>, options?: SubscribeOptions<NamedBody<C, T>>): Promise<Subscription>;
+  async subscribe<T>(topic: string, handler: Handler<T, C>, options: SubscribeOptions<T> = {}): Promise<Subscription> {
     assertKnownOptions(options, SUBSCRIBE_OPTIONS, 'subscribe');
     if (typeof handler !== 'function') throw new ValidationError(`subscribe("${topic}") needs a handler function as its second argument.`);
     return this.track(async () => {
@@ -163,7 +186,7 @@ export class Bus<C extends Contract = EmptyContract> {
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
         handle: async (msg, ctx, _wire, limit) => {
-          await limit(() => handler(msg as Message<T>, ctx));
+          await limit(() => handler(msg as Message<T>, typedContext<C>(ctx)));
           return undefined;
         },
         makeContext: this.contextFactory(),
@@ -172,11 +195,13 @@ export class Bus<C extends Contract = EmptyContract> {
     });
   }
 
+  /** With `options.schema` on a topic outside the contract, the bodies have the schema's output type. */
+  pull<K extends TopicName<C>, S extends StandardSchemaV1>(topic: K, options: WithSchema<PullOptions<SchemaBody<C, K, S>>, S>): Promise<PulledMessage<SchemaBody<C, K, S>>[]>;
   /** Pull pattern: wait up to waitMs for messages, get up to max; ack or nack each. */
-  pull<K extends string>(topic: K, options?: PullOptions<ReceiveBody<C, K>>): Promise<PulledMessage<ReceiveBody<C, K>>[]>;
+  pull<K extends TopicName<C>>(topic: K, options?: PullOptions<ReceiveBody<C, K>>): Promise<PulledMessage<ReceiveBody<C, K>>[]>;
   /** On a bus without a contract, name the body type: `bus.pull<Job>('jobs')` (see subscribe<T>). */
-  pull<T>(topic: string, options?: PullOptions<NamedBody<C, T>>): Promise<PulledMessage<NamedBody<C, T>>[]>;
-  async pull<K extends string, T = ReceiveBody<C, K>>(topic: K, options: PullOptions<T> = {}): Promise<PulledMessage<T>[]> {
+  pull<T>(topic: TopicName<C>, options?: PullOptions<NamedBody<C, T>>): Promise<PulledMessage<NamedBody<C, T>>[]>;
+  async pull<T>(topic: string, options: PullOptions<T> = {}): Promise<PulledMessage<T>[]> {
     assertKnownOptions(options, PULL_OPTIONS, 'pull');
     return this.track(async () => {
       this.assertState('open');
@@ -214,7 +239,7 @@ export class Bus<C extends Contract = EmptyContract> {
         }
         try {
           const decoded = decodeMessage<T>(delivery.message, topic, attempt, delivery.brokerId);
-          const body = validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`) as T;
+          const body = (await validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`)) as T;
           out.push(this.pulled({ ...decoded, body }, delivery, target, maxAttempts));
         } catch (err) {
           // Poison: never hand it to the app, never loop on it.
@@ -225,8 +250,20 @@ export class Bus<C extends Contract = EmptyContract> {
     });
   }
 
+  /** With `options.schema` on a topic outside the contract, the request body has the schema's output type. */
+  reply<K extends TopicName<C>, S extends StandardSchemaV1>(
+    topic: K,
+    handler: ReplyHandler<SchemaBody<C, K, S>, ResponseBody<C, K>, C>,
+    options: WithSchema<ReplyOptions<SchemaBody<C, K, S>>, S>,
+  ): Promise<Subscription>;
   /** Answer requests on `topic`. What the handler returns is the reply; what it throws reaches the requester as RemoteHandlerError. */
-  async reply<K extends string>(topic: K, handler: ReplyHandler<ReceiveBody<C, K>, ResponseBody<C, K>>, options: ReplyOptions<ReceiveBody<C, K>> = {}): Promise<Subscription> {
+  reply<K extends TopicName<C>>(topic: K, handler: ReplyHandler<ReceiveBody<C, K>, ResponseBody<C, K>, C>, options?: ReplyOptions<ReceiveBody<C, K>>): Promise<Subscription>;
+  /**
+   * On a bus without a contract, name the request and response types: `bus.reply<StockQuery, Stock>(...)`
+   * (see subscribe<T>; with a contract both are `unknown`).
+   */
+  reply<Req, Res>(topic: TopicName<C>, handler: ReplyHandler<NamedBody<C, Req>, NamedMessage<C, Res>, C>, options?: ReplyOptions<NamedBody<C, Req>>): Promise<Subscription>;
+  async reply<T, R>(topic: string, handler: ReplyHandler<T, R, C>, options: ReplyOptions<T> = {}): Promise<Subscription> {
     assertKnownOptions(options, REPLY_OPTIONS, 'reply');
     if (typeof handler !== 'function') throw new ValidationError(`reply("${topic}") needs a handler function as its second argument.`);
     return this.track(async () => {
@@ -252,8 +289,8 @@ export class Bus<C extends Contract = EmptyContract> {
         handle: async (msg, ctx, wire, limit) => {
           let reply: ReplyEnvelope;
           try {
-            const result = await limit(() => handler(msg as Message<ReceiveBody<C, K>>, ctx));
-            reply = okReply(validateBody(resSchema, result, `Reply from "${topic}"`));
+            const result = await limit(() => handler(msg as Message<T>, typedContext<C>(ctx)));
+            reply = okReply(await validateBody(resSchema, result, `Reply from "${topic}"`));
           } catch (err) {
             this.logger.warn('Reply handler failed; the requester gets RemoteHandlerError', { topic, id: msg.id, error: errorMessage(err) });
             reply = errorReply(err);
@@ -271,14 +308,17 @@ export class Bus<C extends Contract = EmptyContract> {
     });
   }
 
-  /** Send a request and wait for its reply (default timeout 5 s). */
-  request<K extends string>(topic: K, body: PublishBody<C, K>, options: RequestOptions = {}): Promise<ResponseBody<C, K>> {
+  /** Send a request and wait for its reply (default timeout 5 s). On a contract topic body and reply have the contract's types. */
+  request<K extends TopicName<C>>(topic: K, body: PublishBody<C, K>, options?: RequestOptions): Promise<ResponseBody<C, K>>;
+  /** On a bus without a contract, name the request and response types: `bus.request<StockQuery, Stock>(...)` (nothing checks the reply). */
+  request<Req, Res>(topic: TopicName<C>, body: NamedMessage<C, Req>, options?: RequestOptions): Promise<NamedMessage<C, Res>>;
+  request(topic: string, body: unknown, options: RequestOptions = {}): Promise<unknown> {
     try {
       this.assertState('open');
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.ask(topic, body, options, {}) as Promise<ResponseBody<C, K>>;
+    return this.ask(topic, body, options, {});
   }
 
   async health(): Promise<Health> {
@@ -374,18 +414,36 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   private async send(topic: string, body: unknown, options: PublishOptions, inherited: Inherited): Promise<PublishResult> {
-    const { wire, id } = this.prepare(topic, body, options, inherited, {});
+    const prepared = this.prepare(topic, body, options, inherited, {});
+    // A sync schema adds no await, so publishes issued in order reach the transport in order.
+    const { wire, id } = prepared instanceof Promise ? await prepared : prepared;
     await this.deliver(topic, wire, options.delayMs, inherited, id);
     return { id };
   }
 
-  /** Validate and encode; throws before anything is sent. */
-  private prepare(topic: string, body: unknown, options: PublishOptions, inherited: Inherited, extraHeaders: Record<string, string>) {
+  /** Validate and encode; throws (or, with an async schema, rejects) before anything is sent. */
+  private prepare(topic: string, body: unknown, options: PublishOptions, inherited: Inherited, extraHeaders: Record<string, string>): Prepared | Promise<Prepared> {
     assertTopicName(topic);
+    this.assertInContract(topic);
     const caps = this.capabilities; // header limits already narrowed to the portable ones
     const limits = { valueBytes: caps.maxHeaderValueBytes, totalBytes: caps.maxHeaderBytes };
     const delayMs = checkPublishOptions(options, limits, this.transport.name);
-    validateBody(messageSchema(this.contract, topic), body, `Body for "${topic}"`);
+    const schema = messageSchema(this.contract, topic);
+    // The body is sent as given (the schema's input); receivers parse it into the output.
+    const checked = schema === undefined ? undefined : validateBody(schema, body, `Body for "${topic}"`);
+    if (checked instanceof Promise) return checked.then(() => this.encode(topic, body, options, inherited, extraHeaders, delayMs, limits));
+    return this.encode(topic, body, options, inherited, extraHeaders, delayMs, limits);
+  }
+
+  private encode(
+    topic: string,
+    body: unknown,
+    options: PublishOptions,
+    inherited: Inherited,
+    extraHeaders: Record<string, string>,
+    delayMs: number,
+    limits: HeaderLimits,
+  ): Prepared {
     const extra = { ...extraHeaders };
     // Beyond what the broker can delay, ce-notbefore makes the consumer's core wait out the rest.
     if (delayMs > nativeDelayOf(this.transport.capabilities, delayMs)) extra[Attr.notBefore] = new Date(Date.now() + delayMs).toISOString();
@@ -439,7 +497,7 @@ export class Bus<C extends Contract = EmptyContract> {
     // close() waits for the send; a reply still outstanding at close is rejected with ClosedError.
     const reply = await this.track(async () => {
       const address = await this.requester.address();
-      const { id, wire } = this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
+      const { id, wire } = await this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
       await this.assertResponders(topic);
       const pending = this.requester.expect(id, topic, responseSchema(this.contract, topic), timeoutMs, options.signal);
       // The reply can fail (abort, timeout) while the publish below still awaits its confirm —
@@ -472,19 +530,16 @@ export class Bus<C extends Contract = EmptyContract> {
         ...(isValidIdentifier(msg.id) ? { causationId: msg.id } : {}),
         otel,
       };
-      return {
-        signal,
-        attempt,
-        ...(claim === undefined ? {} : { idempotency: claim }),
-        publish: (topic, body, options = {}) => {
-          this.assertState('open', 'closing');
-          return this.send(topic, body, options, inherited);
-        },
-        request: <R>(topic: string, body: unknown, options: RequestOptions = {}) => {
-          this.assertState('open', 'closing');
-          return this.ask(topic, body, options, inherited) as Promise<R>;
-        },
+      const publish = (topic: string, body: unknown, options: PublishOptions = {}) => {
+        this.assertState('open', 'closing');
+        return this.send(topic, body, options, inherited);
       };
+      const request = (topic: string, body: unknown, options: RequestOptions = {}) => {
+        this.assertState('open', 'closing');
+        return this.ask(topic, body, options, inherited);
+      };
+      // Typed per contract by the handler's signature (HandlerContext<C>); one implementation serves all.
+      return { signal, attempt, ...(claim === undefined ? {} : { idempotency: claim }), publish, request } as HandlerContext;
     };
   }
 
@@ -573,11 +628,20 @@ export class Bus<C extends Contract = EmptyContract> {
     }
   }
 
-  private schemaFor(topic: string, schema: ZodType | undefined): ZodType | undefined {
+  private schemaFor(topic: string, schema: StandardSchemaV1 | undefined): StandardSchemaV1 | undefined {
+    this.assertInContract(topic);
     if (schema !== undefined && !isSchema(schema)) {
-      throw new ValidationError(`schema must be a zod schema (an object with safeParse), e.g. z.object({ orderId: z.string() }); got ${typeof schema}.`);
+      throw new ValidationError(`schema must be a Standard Schema (zod 4, valibot, arktype, ...), e.g. z.object({ orderId: z.string() }); got ${describeNonSchema(schema)}.`);
     }
     return messageSchema(this.contract, topic) ?? schema;
+  }
+
+  /** A closed contract names every topic this bus uses (plus their dead-letter topics). */
+  private assertInContract(topic: string): void {
+    if (this.allowedTopics === undefined || this.allowedTopics.has(topic)) return;
+    const known = Object.keys(this.contract ?? {});
+    const listed = known.length > 8 ? `${known.slice(0, 8).join(', ')}, ...` : known.join(', ');
+    throw new ValidationError(`Topic "${topic}" is not in this bus's closed contract (${listed}). Fix the name, or add the topic to defineContract({...}, { closed: true }).`);
   }
 
   private groupOf(group: string | undefined): string {
@@ -697,6 +761,14 @@ export async function createBus<const C extends Contract = EmptyContract>(option
     throw err;
   }
   return new Bus<C>(transport, options.service, options.contract, logger);
+}
+
+/**
+ * The runner builds one untyped context; the contract only narrows what callers may pass to the
+ * same implementation (and a closed contract is enforced at run time too), so the view is safe.
+ */
+function typedContext<C extends Contract>(ctx: HandlerContext): HandlerContext<C> {
+  return ctx as unknown as HandlerContext<C>;
 }
 
 /** How much of `delayMs` the broker waits out itself when publishing (the rest is ce-notbefore's). */

@@ -3,7 +3,21 @@
  * the `@switchyard/core/spi` entry point so they can change without breaking apps.
  */
 export { Bus, createBus, type BusOptions } from './bus.js';
-export { defineContract, type Contract, type TopicSpec, type PublishBody, type ReceiveBody, type ResponseBody, type EmptyContract, type NamedBody } from './contract.js';
+export {
+  defineContract,
+  type Contract,
+  type ClosedContract,
+  type ContractOptions,
+  type TopicSpec,
+  type TopicName,
+  type PublishBody,
+  type ReceiveBody,
+  type ResponseBody,
+  type SchemaBody,
+  type EmptyContract,
+  type NamedBody,
+} from './contract.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
 export {
   SwitchyardError,
   ValidationError,

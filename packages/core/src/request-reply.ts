@@ -4,17 +4,17 @@
  * Requests carry the inbox address in `ce-replyto`; replies carry the request id in `ce-inreplyto`.
  */
 import { randomUUID } from 'node:crypto';
-import type { ZodType } from 'zod';
 import { Attr, decodeBody, encodeBody, ReplyAttr, SPEC_VERSION } from './codec.js';
 import { validateBody } from './contract.js';
 import { ClosedError, errorMessage, RemoteHandlerError, RequestTimeoutError, SwitchyardError } from './errors.js';
 import { DEFAULT_RETRY } from './retry.js';
 import type { GroupPolicy, Inbox, Transport, WireMessage } from './spi.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 import type { Logger } from './types.js';
 
 interface Pending {
   readonly topic: string;
-  readonly schema: ZodType | undefined;
+  readonly schema: StandardSchemaV1 | undefined;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -42,7 +42,7 @@ export class Requester {
    * Wait for the reply to `requestId`. Register before publishing so a fast reply is never missed;
    * after a timeout or abort the entry is gone, so a late reply is dropped.
    */
-  expect(requestId: string, topic: string, schema: ZodType | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  expect(requestId: string, topic: string, schema: StandardSchemaV1 | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer);
@@ -100,6 +100,7 @@ export class Requester {
         pending.reject(new RemoteHandlerError(pending.topic, message, wire.headers[ReplyAttr.errorCode]));
         return;
       }
+      // An async schema's promise is adopted: its ValidationError reaches the requester the same way.
       pending.resolve(validateBody(pending.schema, body, `Reply on "${pending.topic}"`));
     } catch (err) {
       pending.reject(err);

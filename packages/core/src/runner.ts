@@ -7,7 +7,6 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
-import type { ZodType } from 'zod';
 import { Attr, decodeMessage, InternalHeader } from './codec.js';
 import { validateBody } from './contract.js';
 import { type CopyForm, deadLetter } from './dead-letter.js';
@@ -21,6 +20,7 @@ import type { RedeliveryCounter } from './redeliveries.js';
 import { Slots } from './slots.js';
 import { sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 import { countDeadLetterFailure, withProcessSpan } from './telemetry.js';
 import type { Capabilities, CloseOptions, HandlerContext, Logger, Message, RetryPolicy } from './types.js';
 
@@ -37,7 +37,7 @@ export interface RunnerConfig {
   readonly group: string;
   readonly policy: RetryPolicy;
   readonly deadLetterTopic: string | false;
-  readonly schema: ZodType | undefined;
+  readonly schema: StandardSchemaV1 | undefined;
   readonly idempotency: ResolvedIdempotency | undefined;
   readonly logger: Logger;
   /** Counts redeliveries where the broker does not (shared by the bus's subscriptions and pulls). */
@@ -206,7 +206,8 @@ export class SubscriptionRunner {
     let msg: Message;
     try {
       const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId);
-      msg = { ...decoded, body: validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`) };
+      const body = validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`);
+      msg = { ...decoded, body: body instanceof Promise ? await body : body }; // only an async schema costs an await
     } catch (err) {
       await config.onPoison?.(wire, err).catch((e: unknown) => config.logger.warn('Reporting a poison message failed', { error: errorMessage(e) }));
       return this.deadLetterAndAck(tracked, err, attempt);

@@ -1,5 +1,6 @@
+import type { Contract, EmptyContract, NamedMessage, PublishBody, ResponseBody, TopicName } from './contract.js';
 import type { IdempotencyStore } from './idempotency.js';
-import type { ZodType } from 'zod';
+import type { StandardSchemaV1 } from './standard-schema.js';
 
 /** A received message. `attempt` starts at 1 and grows with each redelivery or retry. */
 export interface Message<T = unknown> {
@@ -72,8 +73,11 @@ export interface SubscribeOptions<T = unknown> {
   /** Dead-letter topic, or false to drop after the last attempt (logged). Default `deadLetterTopicOf(topic)`: `${topic}.dlq` (shortened for topics over 196 characters). */
   deadLetter?: string | false;
   idempotency?: IdempotencyOptions<T>;
-  /** Validates bodies when the bus has no contract for this topic. */
-  schema?: ZodType<T>;
+  /**
+   * Validates bodies when the bus has no contract for this topic: any Standard Schema (zod 4,
+   * valibot, arktype, ...). Without a type argument, msg.body has the schema's output type.
+   */
+  schema?: StandardSchemaV1<unknown, T>;
   /**
    * Longest a handler may run. Past it `ctx.signal` aborts and the attempt counts as a retryable
    * failure (the handler's promise is abandoned; make it honour the signal). Default: no limit.
@@ -90,13 +94,15 @@ export interface PullOptions<T = unknown> {
   /** A message nacked on its last attempt is dead-lettered instead. Default 5. */
   maxAttempts?: number;
   deadLetter?: string | false;
-  schema?: ZodType<T>;
+  /** As subscribe's: validates bodies on topics outside the contract and types them. */
+  schema?: StandardSchemaV1<unknown, T>;
 }
 
 export interface ReplyOptions<T = unknown> {
   group?: string;
   concurrency?: number;
-  schema?: ZodType<T>;
+  /** As subscribe's: validates requests on topics outside the contract and types them. */
+  schema?: StandardSchemaV1<unknown, T>;
   /**
    * A duplicate request (same request id) gets the first reply again instead of re-running the
    * handler. Default key: `<group>:<request id>`.
@@ -137,14 +143,21 @@ export interface PulledMessage<T = unknown> extends Message<T> {
   nack(options?: { delayMs?: number; reason?: string }): Promise<void>;
 }
 
-export interface HandlerContext {
+/**
+ * What a handler gets besides the message. On a bus with a contract C, `publish` and `request` are
+ * typed like the bus's own: contract topics take their schema's input (and a closed contract
+ * takes no other topics).
+ */
+export interface HandlerContext<C extends Contract = EmptyContract> {
   /** Aborted when the subscription closes past its drain timeout. */
   readonly signal: AbortSignal;
   readonly attempt: number;
   /** Publish with this message's correlation id, causation id and trace context. */
-  publish(topic: string, body: unknown, options?: PublishOptions): Promise<PublishResult>;
+  publish<K extends TopicName<C>>(topic: K, body: PublishBody<C, K>, options?: PublishOptions): Promise<PublishResult>;
   /** Request with this message's correlation id and trace context. */
-  request<R = unknown>(topic: string, body: unknown, options?: RequestOptions): Promise<R>;
+  request<K extends TopicName<C>>(topic: K, body: PublishBody<C, K>, options?: RequestOptions): Promise<ResponseBody<C, K>>;
+  /** On a bus without a contract, name the request and response types (see Bus.request<Req, Res>). */
+  request<Req, Res>(topic: TopicName<C>, body: NamedMessage<C, Req>, options?: RequestOptions): Promise<NamedMessage<C, Res>>;
   /**
    * With `idempotency`: the claim this handler runs under. A store that can write its done mark
    * inside the handler's own transaction (e.g. the PostgreSQL store's completeIn) takes these,
@@ -158,8 +171,8 @@ export interface IdempotencyClaim {
   readonly token: string;
 }
 
-export type Handler<T = unknown> = (msg: Message<T>, ctx: HandlerContext) => unknown | Promise<unknown>;
-export type ReplyHandler<T = unknown, R = unknown> = (msg: Message<T>, ctx: HandlerContext) => R | Promise<R>;
+export type Handler<T = unknown, C extends Contract = EmptyContract> = (msg: Message<T>, ctx: HandlerContext<C>) => unknown | Promise<unknown>;
+export type ReplyHandler<T = unknown, R = unknown, C extends Contract = EmptyContract> = (msg: Message<T>, ctx: HandlerContext<C>) => R | Promise<R>;
 
 /**
  * What the broker does natively; core fills every gap. Each field says who acts on it.

@@ -106,7 +106,7 @@ describe('contracts', () => {
 
   it('rejects non-portable topics and non-schemas', () => {
     expect(() => defineContract({ 'bad topic': z.string() })).toThrow(ValidationError);
-    expect(() => defineContract({ ok: 'string' as never })).toThrow(/must be a zod schema/);
+    expect(() => defineContract({ ok: 'string' as never })).toThrow(/must be a Standard Schema/);
   });
 
   it('validates publish bodies, request bodies and replies', async () => {

@@ -79,7 +79,7 @@ describe('bad options are refused up front with typed errors', () => {
   it('subscribe: schema must be a schema, idempotency.key a function, retry an object or false', async () => {
     const bus = track(await memoryBus());
     const t = topic('opts');
-    await expect(bus.subscribe(t, () => undefined, { schema: {} as never })).rejects.toThrow(/schema must be a zod schema/);
+    await expect(bus.subscribe(t, () => undefined, { schema: {} as never })).rejects.toThrow(/schema must be a Standard Schema \(zod 4, valibot, arktype/);
     await expect(bus.subscribe(t, () => undefined, { idempotency: { store: (await import('../src/index.js')).memoryIdempotencyStore(), key: 'id' as never } })).rejects.toThrow(
       /idempotency.key must be a function/,
     );
@@ -411,7 +411,7 @@ describe('a foreign message too large to dead-letter', () => {
 describe('createBus validates everything it is given', () => {
   it('a contract that is not an object of schemas, or a transport missing SPI methods, is a ValidationError', async () => {
     await expect(createBus({ url: 'memory://', service: 's', contract: 'orders' as never })).rejects.toThrow(/contract must be an object/);
-    await expect(createBus({ url: 'memory://', service: 's', contract: { 'a.b': {} } as never })).rejects.toThrow(/must be a zod schema/);
+    await expect(createBus({ url: 'memory://', service: 's', contract: { 'a.b': {} } as never })).rejects.toThrow(/must be a Standard Schema/);
     await expect(createBus({ service: 's', transport: { name: 'x' } as never })).rejects.toThrow(/transport must implement the Transport SPI/);
   });
 });

@@ -43,8 +43,9 @@ export function waitFor<T>(items: T[], n: number, timeoutMs = 5000): Promise<T[]
  * Buses a test file creates, closed after each test: `const track = closeAfterEach();` then
  * `const bus = track(await memoryBus());`.
  */
-export function closeAfterEach(drainTimeoutMs = 1000): <B extends Bus>(bus: B) => B {
-  const buses: Bus[] = [];
+export function closeAfterEach(drainTimeoutMs = 1000): <B extends Pick<Bus, 'close'>>(bus: B) => B {
+  // Pick<Bus, 'close'>: a Bus<Contract> is not a Bus (its contract types differ), but closes the same.
+  const buses: Pick<Bus, 'close'>[] = [];
   afterEach(async () => {
     await Promise.all(buses.splice(0).map((b) => b.close({ drainTimeoutMs })));
   });
