@@ -59,7 +59,7 @@ export function createOutput(streams: Streams): Output {
     },
     status: (text) => {
       if (!live) return;
-      const width = streams.stderr.columns ?? 80;
+      const width = streams.stderr.columns || 80; // 0 on a terminal of unknown size
       streams.stderr.write(`\r\u001b[2K${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}`);
       statusShown = true;
     },

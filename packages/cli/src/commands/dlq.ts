@@ -138,6 +138,8 @@ function readOptions({ values }: Parsed, action: Action, topic: string, { env }:
 class DeadLetterReader {
   private readonly held = new Set<PulledMessage>();
   private drained = false;
+  private acked = 0;
+  private released = 0;
 
   constructor(
     private readonly bus: Bus,
@@ -162,19 +164,27 @@ class DeadLetterReader {
   async ack(m: PulledMessage): Promise<void> {
     this.held.delete(m);
     await m.ack();
+    this.acked += 1;
   }
 
-  /** Give one back (delivered again later, to this group). */
-  async giveBack(m: PulledMessage): Promise<void> {
-    this.held.delete(m);
-    await m.nack({ delayMs: 0 });
-  }
-
-  /** Give back everything still held. */
+  /** Give back everything still held (delivered again later, to this group). */
   async releaseAll(): Promise<void> {
     const all = [...this.held];
     this.held.clear();
+    this.released += all.length;
     await Promise.all(all.map((m) => m.nack({ delayMs: 0 })));
+  }
+
+  /**
+   * On a log (Kafka: nack 'none') the group's position in a partition only moves past messages
+   * settled in order, so one acked behind one given back is read again later: say so.
+   */
+  warnIfPartial(out: Output): void {
+    if (this.acked === 0 || this.released === 0 || this.bus.capabilities.nack !== 'none') return;
+    out.info(
+      `warning: this broker keeps "${this.options.dlqTopic}" as a log, and ${this.released} dead letter(s) were left in place: a message acted on that sits behind one left in place (same partition) will be read again by list, show, redrive or purge. ` +
+        'A second redrive would publish it again (handlers with idempotency skip it by its id); act on whole partitions (no --where / --limit) to avoid it.',
+    );
   }
 
   private matches(m: PulledMessage): boolean {
@@ -183,6 +193,11 @@ class DeadLetterReader {
 
   get limit(): number {
     return this.options.limit;
+  }
+
+  /** The broker hands out one message per key at a time: a held dead letter hides the next of its key. */
+  get ordersPerKey(): boolean {
+    return this.bus.capabilities.ordering === 'perKey';
   }
 }
 
@@ -205,6 +220,8 @@ async function look(reader: DeadLetterReader, out: Output, detailed: boolean, js
     out.info(
       `${messages.length} dead letter${messages.length === 1 ? '' : 's'}${messages.length === reader.limit ? ` (the first ${reader.limit}; --limit shows more)` : ''}; all left in place.`,
     );
+    if (reader.ordersPerKey)
+      out.info('note: this broker keeps per-key order, so of dead letters that share a key only the first is shown; the next appears once it is redriven or purged.');
     return ExitCode.ok;
   } finally {
     await reader.releaseAll();
@@ -222,9 +239,10 @@ async function redrive(bus: Bus, reader: DeadLetterReader, out: Output, to: stri
       remaining -= page.length;
       for (const m of page) {
         const target = to ?? m.headers[ORIGINAL_TOPIC];
+        // A message not redriven stays held until the end, then goes back: given back now, a log
+        // broker (Kafka) would hand it straight out again and this loop would never end.
         if (target === undefined) {
           failed.push(`${m.id}: no ${ORIGINAL_TOPIC} header; pass --to <topic>`);
-          await reader.giveBack(m);
           continue;
         }
         try {
@@ -232,7 +250,6 @@ async function redrive(bus: Bus, reader: DeadLetterReader, out: Output, to: stri
           await bus.publish(target, m.body, republishOptions(m));
         } catch (err) {
           failed.push(`${m.id}: ${err instanceof Error ? err.message : String(err)}`);
-          await reader.giveBack(m);
           continue;
         }
         await reader.ack(m);
@@ -243,6 +260,7 @@ async function redrive(bus: Bus, reader: DeadLetterReader, out: Output, to: stri
   } finally {
     await reader.releaseAll();
   }
+  reader.warnIfPartial(out);
   out.line(`${redriven} dead letter${redriven === 1 ? '' : 's'} redriven${failed.length > 0 ? `, ${failed.length} left in the dead-letter topic` : ''}.`);
   for (const f of failed) out.line(`  not redriven: ${f}`);
   return failed.length > 0 ? ExitCode.failed : ExitCode.ok;
@@ -278,6 +296,7 @@ async function purge(reader: DeadLetterReader, { out, confirm }: CommandContext,
   } finally {
     await reader.releaseAll();
   }
+  reader.warnIfPartial(out);
   out.line(`${purged} dead letter${purged === 1 ? '' : 's'} purged.`);
   return ExitCode.ok;
 }
