@@ -16,7 +16,7 @@ describe('on a terminal', () => {
   it('conformance draws one live progress line (rewritten in place) and colours the summary', async () => {
     const text = await onTerminal(args);
     expect(text).toContain(`${REDRAW}conformance memory: 0/2 cases`);
-    expect(text).toMatch(/\r\u001b\[2Kconformance memory: 2\/2 cases · delivery\./);
+    expect(text).toContain(`${REDRAW}conformance memory: 2/2 cases · delivery.`);
     expect(text).toContain(`${GREEN}pass`);
     expect(text).not.toMatch(/^ok {3}delivery\.binary/m); // no plain per-case lines
   });
@@ -24,7 +24,7 @@ describe('on a terminal', () => {
   it('NO_COLOR: the progress line stays, the colour goes', async () => {
     const text = await onTerminal(args, { NO_COLOR: '1' });
     expect(text).toContain(`${REDRAW}conformance memory:`);
-    expect(text).not.toMatch(/\u001b\[3\dm/);
+    for (const colour of [30, 31, 32, 33, 34, 35, 36, 37]) expect(text).not.toContain(`\u001b[${colour}m`);
     expect(text).toMatch(/^pass +delivery\.binary/m);
   });
 
