@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConformanceReport } from '@switchyard/conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KAFKA_URL, passwordOf, RABBITMQ_URL, runCli } from './helpers.js';
+import { KAFKA_URL, passwordOf, RABBITMQ_URL, repoRoot, runCli } from './helpers.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -35,6 +36,21 @@ describe('switchyard conformance', () => {
     expect(report.summary).toEqual({ pass: report.summary.total - 1, fail: 0, na: 1, total: report.cases.length });
     expect(report.cases.find((c) => c.id === 'delivery.long-delay-restart')).toMatchObject({ status: 'n/a', reason: expect.stringMatching(/natively/) });
     expect(stdout).toContain(`memory (memory): ${report.summary.total} cases, ${report.summary.pass} passed, 0 failed, 1 n/a`);
+
+    // npm run matrix makes the README's column from exactly this file.
+    const reports = join(dir, 'matrix-reports');
+    await mkdir(reports);
+    await copyFile(file, join(reports, 'memory.json'));
+    const readme = join(dir, 'README.md');
+    await writeFile(readme, '# x\n<!-- matrix:start -->\n<!-- matrix:end -->\n');
+    const matrix = spawnSync(process.execPath, [join(repoRoot, 'scripts/matrix.mjs')], {
+      encoding: 'utf8',
+      env: { ...process.env, SWITCHYARD_CONFORMANCE_REPORT_DIR: reports, SWITCHYARD_MATRIX_README: readme },
+    });
+    expect(matrix.status, matrix.stderr).toBe(0);
+    const table = await readFile(readme, 'utf8');
+    expect(table).toContain(`| conformance | ${report.summary.pass} ✅ 1 n/a |`);
+    expect(table).toContain('| `delivery.long-delay-restart` | n/a: transport delays natively: nothing is held in the consumer |');
   });
 
   it('a case that fails (memory playing a broker with a 2 KiB message limit: the 4 KiB binary case cannot pass) → FAIL row with the reason, exit 1', async () => {

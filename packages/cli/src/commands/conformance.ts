@@ -140,6 +140,6 @@ function printSummary(out: Output, report: ConformanceReport, suiteErrors: reado
   for (const err of new Set(suiteErrors)) out.line(red(`suite error: ${err}`));
   const { pass, fail, na, total } = report.summary;
   out.line();
-  out.line(`${report.name} (${report.transport}): ${total} cases, ${green(`${pass} passed`)}, ${fail > 0 ? red(`${fail} failed`) : '0 failed'}, ${na} n/a`);
+  out.line(`${report.name} (${report.transport}): ${total} case${total === 1 ? '' : 's'}, ${green(`${pass} passed`)}, ${fail > 0 ? red(`${fail} failed`) : '0 failed'}, ${na} n/a`);
   out.line(`report: ${reportFile}`);
 }
