@@ -1,20 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { createBus, NonRetryableError, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { Collector, cleanupAfterEach } from '@switchyard/conformance';
-import { describe, expect, it } from 'vitest';
+import { Collector } from '@switchyard/conformance';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { KAFKA_URL, passwordOf, RABBITMQ_URL, runCli, runOnTerminal, urlWith } from './helpers.js';
 
-const cleanups = cleanupAfterEach();
-
-async function bus(url: string, service: string): Promise<Bus> {
+/** A bus closed when the test that opened it ends (the brokers' tests run concurrently). */
+async function bus(test: TestContext, url: string, service: string): Promise<Bus> {
   const b = await createBus({ url, service, logger: silentLogger });
-  cleanups.push(() => b.close({ drainTimeoutMs: 2000 }));
+  test.onTestFinished(() => b.close({ drainTimeoutMs: 2000 }));
   return b;
 }
 
 /** Three messages dead-lettered by `group` on `topic` (a handler that throws NonRetryableError). */
-async function deadLetterThree(url: string, topic: string, group: string): Promise<string[]> {
-  const app = await bus(url, group);
+async function deadLetterThree(test: TestContext, url: string, topic: string, group: string): Promise<string[]> {
+  const app = await bus(test, url, group);
   const failed = new Collector<string>();
   const sub = await app.subscribe(
     topic,
@@ -42,15 +41,16 @@ async function listed(url: string, topic: string, group: string): Promise<string
     .sort();
 }
 
-describe.each([
+// The two brokers at once: each test has its own topic, and the stage stays short.
+describe.concurrent.each([
   ['rabbitmq', RABBITMQ_URL],
   // One partition: the dead letters sit in the DLQ in the order they failed (see the redrive below).
   ['kafka', urlWith(KAFKA_URL, 'partitions=1')],
 ])('switchyard dlq on %s', (name, url) => {
-  it('list and show leave every dead letter in place; redrive one and it is handled; purge asks, then removes', async () => {
+  it('list and show leave every dead letter in place; redrive one and it is handled; purge asks, then removes', async (test) => {
     const topic = `cli.dlq.${randomUUID().slice(0, 8)}`;
     const group = 'billing';
-    const ids = await deadLetterThree(url, topic, group);
+    const ids = await deadLetterThree(test, url, topic, group);
 
     // list: a table with the x-switchyard-* reasons; the password never printed.
     const list = await runCli(['dlq', 'list', url, topic, '--group', group]);
@@ -75,7 +75,7 @@ describe.each([
     // The bug is fixed: the group handles the topic again. Redrive the first one; it arrives once,
     // with its id, body, key and headers. (The first: on Kafka the DLQ is a log, and a message
     // behind one left in place would be read again — the CLI warns about that.)
-    const app = await bus(url, group);
+    const app = await bus(test, url, group);
     const handled = new Collector<Message>();
     await app.subscribe(topic, (m) => handled.push(m), { group });
     const redrive = await runCli(['dlq', 'redrive', url, topic, '-g', group, '--where', `id=${ids[0]}`]);

@@ -31,8 +31,10 @@ export const dlq: Command = {
   },
   help: `Usage: switchyard dlq <list|show|redrive|purge> <url> <topic> [options]
 
-Dead letters of <topic> are in <topic>.dlq (the default dead-letter topic), kept per consumer group:
-the group of the subscription that failed them. Read them with that group (--group).
+Dead letters of <topic> are in <topic>.dlq (the default dead-letter topic), kept for each group that
+subscribes to <topic>: read them with such a group (--group). Every such group keeps a copy of every
+dead letter of the topic, whichever group failed it (x-switchyard-group says which):
+--where x-switchyard-group=<group> selects one group's failures.
 
   list      one line per dead letter: id, when and why it failed, attempts, group, body preview
   show      every header and the whole body of each dead letter
@@ -63,7 +65,7 @@ Exit codes: 0 done, 1 some dead letters could not be redriven or the purge was d
 Examples:
   switchyard dlq list amqp://guest:guest@127.0.0.1:5672 order.placed --group notifications
   switchyard dlq show kafka://127.0.0.1:9092 order.placed -g billing --where id=ord-42
-  switchyard dlq redrive kafka://127.0.0.1:9092 order.placed -g billing --where x-switchyard-attempts=5
+  switchyard dlq redrive kafka://127.0.0.1:9092 order.placed -g billing --where x-switchyard-group=billing
   switchyard dlq purge amqp://localhost order.placed -g notifications --yes`,
 
   async run(parsed, context) {
@@ -212,7 +214,7 @@ async function look(reader: DeadLetterReader, out: Output, detailed: boolean, js
         m.headers['x-switchyard-failed-at'] ?? '',
         m.headers['x-switchyard-attempts'] ?? '',
         m.headers['x-switchyard-group'] ?? '',
-        m.headers['x-switchyard-error'] ?? '',
+        clip(m.headers['x-switchyard-error'] ?? '', 80),
         preview(m),
       ]);
       for (const row of table([['id', 'failed at', 'attempts', 'group', 'error', 'body'], ...rows])) out.line(row);
@@ -354,6 +356,10 @@ function printDetail(out: Output, m: PulledMessage): void {
 }
 
 function preview(m: PulledMessage): string {
-  const text = m.body instanceof Uint8Array ? `<${m.body.byteLength} bytes>` : typeof m.body === 'string' ? m.body : JSON.stringify(m.body);
-  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+  return clip(m.body instanceof Uint8Array ? `<${m.body.byteLength} bytes>` : typeof m.body === 'string' ? m.body : JSON.stringify(m.body), 60);
+}
+
+/** One table cell (show prints the whole text). */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
