@@ -102,9 +102,16 @@ describe.concurrent.each([
     expect(declined.text).toContain('Purge declined; nothing was deleted.');
     expect(await listed(url, topic, group)).toEqual([ids[1]!, ids[2]!].sort());
 
+    // "y" deletes exactly what was shown: here the first one (--limit 1).
+    const confirmed = await runOnTerminal(['dlq', 'purge', url, topic, '-g', group, '--limit', '1'], { input: 'y\n' });
+    expect(confirmed.code, confirmed.text).toBe(0);
+    expect(confirmed.text).toMatch(/Delete this dead letter for good\? \[y\/N\]/);
+    expect(confirmed.text).toContain('1 dead letter purged.');
+    expect(await listed(url, topic, group)).toEqual([ids[2]!]);
+
     const purge = await runCli(['dlq', 'purge', url, topic, '-g', group, '--yes']);
     expect(purge.code).toBe(0);
-    expect(purge.stdout).toContain('2 dead letters purged.');
+    expect(purge.stdout).toContain('1 dead letter purged.');
     expect(await listed(url, topic, group)).toEqual([]);
     expect(handled.items).toHaveLength(1);
   });

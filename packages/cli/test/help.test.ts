@@ -47,7 +47,13 @@ describe('switchyard --help and usage errors', () => {
   it('dlq without a group (and no SWITCHYARD_SERVICE) asks for one, exit 2', async () => {
     const { code, stderr } = await runCli(['dlq', 'list', 'memory://', 'orders']);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/Dead letters are kept per consumer group: pass --group/);
+    expect(stderr).toMatch(/Dead letters are kept for each consumer group that subscribes to the topic: pass --group/);
+  });
+
+  it('redrive --to the dead-letter topic itself is refused before connecting (it would loop), exit 2', async () => {
+    const { code, stderr } = await runCli(['dlq', 'redrive', 'amqp://guest:guest@127.0.0.1:1', 'orders', '-g', 'billing', '--to', 'orders.dlq']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--to orders\.dlq is the dead-letter topic being read/);
   });
 
   it('a typed Switchyard error prints its message and code, exit 3', async () => {

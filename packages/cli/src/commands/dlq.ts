@@ -109,7 +109,7 @@ function readOptions({ values }: Parsed, action: Action, topic: string, { env }:
   const group = stringOption(values, 'group') ?? env['SWITCHYARD_SERVICE'];
   if (group === undefined || group === '') {
     throw new UsageError(
-      'Which group? Dead letters are kept per consumer group: pass --group <the group of the subscription that dead-lettered them> (its service name unless it set group), or set SWITCHYARD_SERVICE.',
+      "Which group? Dead letters are kept for each consumer group that subscribes to the topic: pass --group <one of those groups> (a subscription's group is its service name unless it set group), or set SWITCHYARD_SERVICE.",
     );
   }
   const where = stringList(values, 'where').map((w): [string, string] => {
@@ -120,8 +120,11 @@ function readOptions({ values }: Parsed, action: Action, topic: string, { env }:
   const defaultLimit = action === 'list' ? 100 : action === 'show' ? 10 : Number.MAX_SAFE_INTEGER;
   const to = stringOption(values, 'to');
   if (to !== undefined && action !== 'redrive') throw new UsageError('--to is for redrive only.');
+  const dlqTopic = stringOption(values, 'dlq') ?? deadLetterTopicOf(topic);
+  // Redriving into the topic being read would hand every message straight back to this loop.
+  if (to === dlqTopic) throw new UsageError(`--to ${to} is the dead-letter topic being read; redrive to the topic the messages should be handled on.`);
   const out: DlqOptions = {
-    dlqTopic: stringOption(values, 'dlq') ?? deadLetterTopicOf(topic),
+    dlqTopic,
     group,
     limit: intOption(values, 'limit', defaultLimit, 1, Number.MAX_SAFE_INTEGER),
     where,
@@ -279,7 +282,7 @@ async function purge(reader: DeadLetterReader, { out, confirm }: CommandContext,
         return ExitCode.ok;
       }
       for (const m of messages) out.info(`  ${m.id}  ${m.headers['x-switchyard-error'] ?? ''}`);
-      if (!(await confirm(`Delete these ${messages.length} dead letters for good?`))) {
+      if (!(await confirm(`Delete ${messages.length === 1 ? 'this dead letter' : `these ${messages.length} dead letters`} for good?`))) {
         out.line('Purge declined; nothing was deleted.');
         return ExitCode.failed;
       }
