@@ -54,7 +54,9 @@ Options:
                            "id=<message id>" matches the message id
       --to <topic>         redrive to this topic instead of the original one
       --dlq <topic>        the dead-letter topic, when the subscription set deadLetter: '<topic>'
-      --wait <ms>          how long to wait for the first message (default 5000; Kafka joins a group first)
+      --wait <ms>          how long to wait for the first message (default 5000 — Kafka joins a group
+                           first; on brokers with leases, NATS, SQS and Pub/Sub, one lease + 2000:
+                           a message an earlier run gave back may take that long to come back)
   -y, --yes                purge without asking (required when there is no terminal)
       --json               list/show: one JSON object per line
   -h, --help               this help
@@ -99,7 +101,8 @@ interface DlqOptions {
   group: string;
   limit: number;
   where: [string, string][];
-  waitMs: number;
+  /** Wait for the first message; undefined: the broker's default (see DeadLetterReader). */
+  waitMs: number | undefined;
   to?: string;
   yes: boolean;
   json: boolean;
@@ -128,7 +131,7 @@ function readOptions({ values }: Parsed, action: Action, topic: string, { env }:
     group,
     limit: intOption(values, 'limit', defaultLimit, 1, Number.MAX_SAFE_INTEGER),
     where,
-    waitMs: intOption(values, 'wait', 5000, 0, 300_000),
+    waitMs: values['wait'] === undefined ? undefined : intOption(values, 'wait', 0, 0, 300_000),
     yes: values['yes'] === true,
     json: values['json'] === true,
   };
@@ -151,12 +154,23 @@ class DeadLetterReader {
     private readonly options: DlqOptions,
   ) {}
 
+  /**
+   * How long to wait for the first message, and for the next page before calling the topic
+   * drained. On lease-based brokers (NATS, SQS, Pub/Sub) a message an earlier run gave back can
+   * take up to a lease to come back, and deliveries trickle in: wait past one lease first.
+   */
+  private waits(): { first: number; next: number } {
+    const lease = this.bus.capabilities.leaseMs;
+    return { first: this.options.waitMs ?? (lease === undefined ? 5000 : lease + 2000), next: lease === undefined ? 1000 : 3000 };
+  }
+
   /** The next matching messages (at most `want`), or [] when the topic has nothing more for the group. */
   async next(want: number): Promise<PulledMessage[]> {
     const matched: PulledMessage[] = [];
+    const waits = this.waits();
     while (matched.length < want && !this.drained) {
       const first = this.held.size === 0 && matched.length === 0;
-      const batch = await this.bus.pull(this.options.dlqTopic, { group: this.options.group, max: PAGE, waitMs: first ? this.options.waitMs : 1000, maxAttempts: MAX_ATTEMPTS });
+      const batch = await this.bus.pull(this.options.dlqTopic, { group: this.options.group, max: PAGE, waitMs: first ? waits.first : waits.next, maxAttempts: MAX_ATTEMPTS });
       if (batch.length === 0) this.drained = true;
       for (const m of batch) {
         this.held.add(m);
