@@ -239,7 +239,7 @@ async function look(reader: DeadLetterReader, out: Output, detailed: boolean, js
     out.info(
       `${messages.length} dead letter${messages.length === 1 ? '' : 's'}${messages.length === reader.limit ? ` (the first ${reader.limit}; --limit shows more)` : ''}; all left in place.`,
     );
-    if (reader.ordersPerKey)
+    if (reader.ordersPerKey && messages.some((m) => m.key !== undefined))
       out.info('note: this broker keeps per-key order, so of dead letters that share a key only the first is shown; the next appears once it is redriven or purged.');
     return ExitCode.ok;
   } finally {
