@@ -246,6 +246,16 @@ describe('a fresh app with the tarballs installed', () => {
     for (const [id, count] of Object.entries(counts)) expect(count, `${id} exports nothing`).toBeGreaterThan(0);
   });
 
+  it('runs the switchyard command of @switchyard/cli from the app: health, and a conformance case through vitest', () => {
+    const bin = join(app, 'node_modules', '.bin', 'switchyard');
+    const health = run(bin, ['health', 'memory://', '--json'], { cwd: app, timeout: 60_000 });
+    expect(JSON.parse(health.stdout)).toMatchObject({ ok: true, transport: 'memory' });
+    const report = join(work, 'cli-conformance.json');
+    const conformance = run(bin, ['conformance', 'memory://', '--only', 'delivery.binary', '--report', report], { cwd: app, timeout: 120_000 });
+    expect(conformance.stdout).toMatch(/^pass +delivery\.binary$/m);
+    expect(JSON.parse(readFileSync(report, 'utf8')).summary).toEqual({ pass: 1, fail: 0, na: 0, total: 1 });
+  });
+
   it('tells the user to npm install a published adapter that the app lacks', () => {
     const adapter = installedDir('@switchyard/kafka');
     const aside = join(work, 'kafka-aside');
