@@ -21,6 +21,7 @@ export { createTransport, parseBusUrl, ADAPTER_PACKAGES, PLANNED_ADAPTERS, type 
 export { redactUrl, scrubSecrets, urlSecrets } from './redact.js';
 export { parseUrlOptions, booleanOption } from './url-options.js';
 export { errorMessage } from './errors.js';
+export { captureTraceContext, runInTraceContext, type TraceContext } from './telemetry.js';
 export { checkPublish, MAX_DELAY_MS, PUBLISH_OPTIONS } from './publish-checks.js';
 export { backoffDelay } from './retry.js';
 export { sleep } from './sleep.js';

@@ -306,3 +306,20 @@ function recordError(span: Span, err: unknown): void {
   span.recordException(err instanceof Error ? err : String(err));
   span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
 }
+
+/** A caller's trace context, held by a transport that does the caller's work later (opaque). */
+export interface TraceContext {
+  readonly __traceContext: unique symbol;
+}
+
+/**
+ * For transports that batch: the calling publish's trace context (undefined when tracing is off),
+ * so the part of a shared batch that belongs to this caller can run in it (runInTraceContext).
+ */
+export function captureTraceContext(): TraceContext | undefined {
+  return activeTracer() === undefined ? undefined : (context.active() as unknown as TraceContext);
+}
+
+export function runInTraceContext<T>(captured: TraceContext | undefined, fn: () => T): T {
+  return captured === undefined ? fn() : context.with(captured as unknown as Context, fn);
+}

@@ -204,7 +204,6 @@ describe('with a tracer and a meter provider registered', () => {
     const bus = await memoryBus('refused');
     const t = topic('refused');
     // The memory broker refuses nothing; a closed transport does.
-    // biome-ignore lint/complexity/useLiteralKeys: reaching the private transport on purpose
     const transport = (bus as unknown as Record<string, { close(): Promise<void> }>)['transport']!;
     await transport.close();
     await expect(bus.publish(t, { n: 1 })).rejects.toThrow();
