@@ -77,7 +77,7 @@ export function activeInstruments(): Instruments | undefined {
 }
 
 function createInstruments(meter: Meter): Instruments {
-  // `advice` reaches SDKs that understand it (sdk-metrics ≥ 1.23); older ones ignore the field.
+  // `advice` (api 1.7+ types) is passed through by every api version; SDKs without advice support ignore it.
   const durationOptions = (description: string) => ({ unit: 's', description, advice: { explicitBucketBoundaries: DURATION_BUCKETS_S } });
   return {
     sent: meter.createCounter('messaging.client.sent.messages', { unit: '{message}', description: 'Messages the producer attempted to send to the broker' }),
