@@ -200,6 +200,20 @@ describe('with a tracer and a meter provider registered', () => {
     expect(boundaries(operation)).toEqual([DURATION_BUCKETS_S, DURATION_BUCKETS_S]); // send and ack
   });
 
+  it('traces a reply as a send span to a temporary destination, under the request’s process span', async () => {
+    const bus = await memoryBus('replier');
+    const t = topic('ask');
+    await bus.reply(t, (m) => ({ echo: m.body }));
+    expect(await bus.request(t, { q: 1 })).toEqual({ echo: { q: 1 } });
+    await bus.close();
+    const spans = exporter.getFinishedSpans();
+    const process = named(spans, `process ${t}`);
+    const reply = spans.find((s) => s.name === 'send' && s.parentSpanContext?.spanId === process.spanContext().spanId);
+    expect(reply?.kind).toBe(SpanKind.PRODUCER);
+    expect(reply?.attributes).toMatchObject({ 'messaging.operation.name': 'send', 'messaging.destination.temporary': true });
+    expect(named(spans, `send ${t}`).spanContext().traceId).toBe(reply?.spanContext().traceId);
+  });
+
   it('records error.type on a send the broker refuses', async () => {
     const bus = await memoryBus('refused');
     const t = topic('refused');
