@@ -31,6 +31,14 @@ const NOOP_METER: Meter = createNoopMeter();
 
 type MaybeProxy = TracerProvider & { getDelegate?: () => TracerProvider };
 
+/**
+ * Where every @opentelemetry/api 1.x copy keeps what was registered (tracer, meter, propagator,
+ * context manager). It exists only once something registered, so its absence is a one-read
+ * answer to "no SDK", the common case this module keeps free.
+ */
+const REGISTRY = Symbol.for('opentelemetry.js.api.1');
+const nothingRegistered = () => (globalThis as Record<symbol, unknown>)[REGISTRY] === undefined;
+
 let tracerProvider: TracerProvider | undefined;
 let tracer: Tracer | undefined;
 let tracerIsNoop = true;
@@ -41,6 +49,7 @@ let tracerIsNoop = true;
  * tracer, so trace context passes through a service that records nothing itself.
  */
 export function activeTracer(): Tracer | undefined {
+  if (nothingRegistered()) return undefined;
   const global = trace.getTracerProvider() as MaybeProxy;
   const provider = typeof global.getDelegate === 'function' ? global.getDelegate() : global;
   if (provider !== tracerProvider) {
@@ -67,6 +76,7 @@ let instruments: Instruments | undefined;
 
 /** The instruments of the meter provider registered now, or undefined when there is none. */
 export function activeInstruments(): Instruments | undefined {
+  if (nothingRegistered()) return undefined;
   const provider = metrics.getMeterProvider();
   if (provider !== meterProvider) {
     meterProvider = provider;
