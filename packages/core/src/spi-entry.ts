@@ -3,19 +3,8 @@
  * transport contract, the CloudEvents codec, URL helpers and shared timing helpers. Apps use the
  * main entry point.
  */
-export type {
-  Transport,
-  TransportFactory,
-  TransportContext,
-  TransportConsumer,
-  Delivery,
-  WireMessage,
-  Inbox,
-  ConsumeOptions,
-  GroupPolicy,
-  PublishRequest,
-  TransportTelemetry,
-} from './spi.js';
+export type { Transport, TransportFactory, TransportContext, TransportConsumer, Delivery, WireMessage, Inbox, ConsumeOptions, GroupPolicy, PublishRequest } from './spi.js';
+export type { TransportTelemetry } from './spi.js';
 export type { Capabilities, Logger } from './types.js';
 export { createTransport, parseBusUrl, ADAPTER_PACKAGES, PLANNED_ADAPTERS, type ParsedBusUrl } from './registry.js';
 export { redactUrl, scrubSecrets, urlSecrets } from './redact.js';
