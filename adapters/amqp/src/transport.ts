@@ -34,6 +34,7 @@ type QueueShape = Options.AssertQueue | 'passive';
 
 export class AmqpTransport implements Transport {
   readonly name = 'amqp';
+  readonly telemetry = { system: 'rabbitmq' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
   readonly config: ResolvedConfig;
   readonly link: Link;

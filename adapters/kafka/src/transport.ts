@@ -44,6 +44,7 @@ const GROUP_ACTIVE = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALA
 
 export class KafkaTransport implements Transport {
   readonly name = 'kafka';
+  readonly telemetry = { system: 'kafka' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities = {
     persistent: true,
     consumerGroups: true,

@@ -65,6 +65,7 @@ const apiCode = (err: unknown) => (err instanceof JetStreamApiError ? err.code :
 
 export class NatsTransport implements Transport {
   readonly name = 'nats';
+  readonly telemetry = { system: 'nats' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly logger: Logger;
   readonly names: Names;
   readonly consumers = new Set<GroupConsumer>();

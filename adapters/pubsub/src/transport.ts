@@ -65,6 +65,7 @@ interface GroupState {
 
 export class PubSubTransport implements Transport {
   readonly name = 'pubsub';
+  readonly telemetry = { system: 'gcp_pubsub' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
   readonly publisher: v1.PublisherClient;
   readonly subscriber: v1.SubscriberClient;

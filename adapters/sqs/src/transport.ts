@@ -77,6 +77,7 @@ const isGone = (err: unknown) => named(err, 'ReceiptHandleIsInvalid', 'MessageNo
 
 export class SqsTransport implements Transport {
   readonly name = 'sqs';
+  readonly telemetry = { system: 'aws_sqs' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
   readonly names: QueueNames;
   private readonly client: SQSClient;

@@ -6,6 +6,7 @@ import { idempotencyCases } from './idempotency.js';
 import { lifecycleCases } from './lifecycle.js';
 import { requestReplyCases } from './request-reply.js';
 import { settlementCases } from './settlement.js';
+import { telemetryCases } from './telemetry.js';
 import { volumeCases } from './volume.js';
 
 export const allCases: readonly ConformanceCase[] = [
@@ -17,4 +18,5 @@ export const allCases: readonly ConformanceCase[] = [
   ...lifecycleCases,
   ...badInputCases,
   ...volumeCases,
+  ...telemetryCases,
 ];

@@ -40,7 +40,7 @@ import { backoffDelay, DEFAULT_RETRY, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
 import type { Delivery, GroupPolicy, Transport, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
-import { countDeadLetterFailure, runInContext, withPublishSpan } from './telemetry.js';
+import { countDeadLetterFailure, telemetryTarget, traceReceive, traceSend, traceSettle, type TelemetryTarget } from './telemetry.js';
 import type {
   Capabilities,
   CloseOptions,
@@ -120,6 +120,8 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly closeSignal = new AbortController();
   /** With a closed contract: the only topics this bus uses. */
   private readonly allowedTopics: ReadonlySet<string> | undefined;
+  /** How spans and metrics name this bus's broker. */
+  private readonly telemetry: TelemetryTarget;
 
   /** Use createBus(). */
   constructor(
@@ -130,6 +132,7 @@ export class Bus<C extends Contract = EmptyContract> {
   ) {
     this.service = service;
     this.allowedTopics = closedTopics(contract);
+    this.telemetry = telemetryTarget(transport);
     setMaxListeners(0, this.closeSignal.signal); // one listener per pending pull: bounded by the caller, not a leak
     this.pullBridge = new PullBridge(transport);
     this.pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt), transport.capabilities.leaseMs);
@@ -216,8 +219,10 @@ export class Bus<C extends Contract = EmptyContract> {
       await this.declarePullGroup(topic, group, policy);
       const schema = this.schemaFor(topic, options.schema);
       const signal = this.closeSignal.signal;
-      const deliveries = await this.pullHold.pull(topic, group, max, waitMs, signal, (n, wait) =>
-        this.transport.pull ? this.transport.pull(topic, group, { max: n, waitMs: wait, signal }) : this.pullBridge.pull(topic, group, { max: n, waitMs: wait, signal }, policy),
+      const deliveries = await traceReceive(this.telemetry, topic, group, () =>
+        this.pullHold.pull(topic, group, max, waitMs, signal, (n, wait) =>
+          this.transport.pull ? this.transport.pull(topic, group, { max: n, waitMs: wait, signal }) : this.pullBridge.pull(topic, group, { max: n, waitMs: wait, signal }, policy),
+        ),
       );
       const out: PulledMessage<T>[] = [];
       for (const delivery of deliveries) {
@@ -417,7 +422,7 @@ export class Bus<C extends Contract = EmptyContract> {
     const prepared = this.prepare(topic, body, options, inherited, {});
     // A sync schema adds no await, so publishes issued in order reach the transport in order.
     const { wire, id } = prepared instanceof Promise ? await prepared : prepared;
-    await this.deliver(topic, wire, options.delayMs, inherited, id);
+    await this.deliver(topic, wire, options.delayMs, inherited);
     return { id };
   }
 
@@ -464,23 +469,19 @@ export class Bus<C extends Contract = EmptyContract> {
     return { id, wire };
   }
 
-  private async deliver(topic: string, wire: WireMessage, delayMs: number | undefined, inherited: Inherited, id: string): Promise<void> {
-    const publish = () =>
-      withPublishSpan({ system: this.transport.name, topic, id, correlationId: wire.headers[Attr.correlationId] }, async (inject) => {
-        const headers = { ...wire.headers };
-        inject(headers);
-        const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
-        const native = nativeDelayMs > 0 ? { delayMs: nativeDelayMs } : {};
-        try {
-          await this.transport.publish({ topic, message: { ...wire, headers }, ...native });
-        } catch (err) {
-          if (err instanceof SwitchyardError) throw err;
-          throw new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {
-            cause: err,
-          });
-        }
-      });
-    await (inherited.otel ? runInContext(inherited.otel, publish) : publish());
+  private async deliver(topic: string, wire: WireMessage, delayMs: number | undefined, inherited: Inherited): Promise<void> {
+    const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
+    const native = nativeDelayMs > 0 ? { delayMs: nativeDelayMs } : {};
+    await traceSend(this.telemetry, topic, wire, inherited.otel, async (message) => {
+      try {
+        await this.transport.publish({ topic, message, ...native });
+      } catch (err) {
+        if (err instanceof SwitchyardError) throw err;
+        throw new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {
+          cause: err,
+        });
+      }
+    });
   }
 
   private async ask(topic: string, body: unknown, options: RequestOptions, inherited: Inherited): Promise<unknown> {
@@ -506,7 +507,7 @@ export class Bus<C extends Contract = EmptyContract> {
       pending.catch(() => undefined);
       if (options.signal?.aborted) return { pending }; // aborted already: expect() rejected with its reason; send nothing
       try {
-        await this.deliver(topic, wire, undefined, inherited, id);
+        await this.deliver(topic, wire, undefined, inherited);
       } catch (err) {
         this.requester.cancel(id, err);
       }
@@ -522,13 +523,13 @@ export class Bus<C extends Contract = EmptyContract> {
     if (!(await transport.hasResponders(topic))) throw new NoResponderError(topic);
   }
 
-  private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context, claim?: IdempotencyClaim) => HandlerContext {
+  private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context | undefined, claim?: IdempotencyClaim) => HandlerContext {
     return (msg, attempt, signal, otel, claim) => {
       // Ids from a foreign producer may break our limits: pass on only what could be sent.
       const inherited: Inherited = {
         ...(isValidIdentifier(msg.correlationId) ? { correlationId: msg.correlationId } : {}),
         ...(isValidIdentifier(msg.id) ? { causationId: msg.id } : {}),
-        otel,
+        ...(otel === undefined ? {} : { otel }),
       };
       const publish = (topic: string, body: unknown, options: PublishOptions = {}) => {
         this.assertState('open', 'closing');
@@ -555,7 +556,7 @@ export class Bus<C extends Contract = EmptyContract> {
       ack: () =>
         once(() => {
           this.redeliveries.forget(delivery, target.topic, target.group);
-          return delivery.ack();
+          return traceSettle(this.telemetry, 'ack', target.topic, target.group, delivery.message, undefined, () => delivery.ack());
         }),
       nack: (options = {}) => {
         let delayMs: number;
@@ -568,7 +569,7 @@ export class Bus<C extends Contract = EmptyContract> {
           if (msg.attempt >= maxAttempts) {
             await this.deadLetterOrKeep(target, delivery, new Error(options.reason ?? `Nacked on attempt ${msg.attempt} of ${maxAttempts}`), msg.attempt);
           } else {
-            await this.giveBack(target, delivery, msg.attempt, delayMs);
+            await traceSettle(this.telemetry, 'nack', target.topic, target.group, delivery.message, undefined, () => this.giveBack(target, delivery, msg.attempt, delayMs));
           }
         });
       },
@@ -613,9 +614,9 @@ export class Bus<C extends Contract = EmptyContract> {
       }
       if (target.deadLetterTopic === false) this.logger.error('Dropping a message that cannot be handled (deadLetter: false)', { topic: target.topic, error: errorMessage(error) });
       this.redeliveries.forget(delivery, target.topic, target.group);
-      await delivery.ack();
+      await traceSettle(this.telemetry, target.deadLetterTopic === false ? 'ack' : 'dead_letter', target.topic, target.group, delivery.message, undefined, () => delivery.ack());
     } catch (dlqError) {
-      countDeadLetterFailure({ system: this.transport.name, topic: target.topic, group: target.group });
+      countDeadLetterFailure(this.telemetry, target.topic, target.group, dlqError);
       // Back to the broker, later each time where it can delay: its next delivery retries only the dead-lettering.
       const delayMs = Math.min(backoffDelay(PULL_DEAD_LETTER_RETRY, Math.max(2, attempt)), this.transport.capabilities.maxNackDelayMs);
       const canDelay = this.transport.capabilities.nack === 'delayed';
@@ -624,7 +625,9 @@ export class Bus<C extends Contract = EmptyContract> {
         retryInMs: canDelay ? delayMs : 0,
         error: errorMessage(dlqError),
       });
-      await (canDelay ? delivery.nack({ delayMs }) : delivery.abandon());
+      await traceSettle(this.telemetry, canDelay ? 'nack' : 'abandon', target.topic, target.group, delivery.message, undefined, () =>
+        canDelay ? delivery.nack({ delayMs }) : delivery.abandon(),
+      );
     }
   }
 

@@ -2,7 +2,7 @@ import { Attr, BINARY_TYPE, CE_PREFIX, DeadLetterHeader, InternalHeader, isSuppo
 import { DecodeError, errorMessage } from './errors.js';
 import { DEAD_LETTER_HEADROOM_BYTES, headerBytes, headerLimits, PORTABLE_LIMITS, singleLine, truncateUtf8 } from './limits.js';
 import type { Transport, WireMessage } from './spi.js';
-import { countDeadLettered } from './telemetry.js';
+import { countDeadLettered, telemetryTarget, traceForward } from './telemetry.js';
 
 export interface DeadLetterTarget {
   readonly transport: Transport;
@@ -23,9 +23,12 @@ const isProtected = (name: string) => name.startsWith(CE_PREFIX) || name === Att
  * headers. Resolves once the broker confirmed the write; the caller acks the original only then.
  */
 export async function deadLetter(target: DeadLetterTarget, wire: WireMessage, error: unknown, attempts: number, form: CopyForm = 'full'): Promise<void> {
-  if (target.deadLetterTopic === false) return;
-  await target.transport.publish({ topic: target.deadLetterTopic, message: deadLetterCopy(target, wire, error, attempts, form) });
-  countDeadLettered({ system: target.transport.name, topic: target.topic, group: target.group });
+  const topic = target.deadLetterTopic;
+  if (topic === false) return;
+  const telemetry = telemetryTarget(target.transport);
+  const message = deadLetterCopy(target, wire, error, attempts, form);
+  await traceForward(telemetry, topic, message, () => target.transport.publish({ topic, message }));
+  countDeadLettered(telemetry, target.topic, target.group, error);
 }
 
 /**

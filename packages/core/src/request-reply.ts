@@ -10,6 +10,7 @@ import { ClosedError, errorMessage, RemoteHandlerError, RequestTimeoutError, Swi
 import { DEFAULT_RETRY } from './retry.js';
 import type { GroupPolicy, Inbox, Transport, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
+import { telemetryTarget, traceReply } from './telemetry.js';
 import type { Logger } from './types.js';
 
 interface Pending {
@@ -183,7 +184,7 @@ export async function sendReply(transport: Transport, request: WireMessage, sour
   if (correlationId !== undefined) headers[Attr.correlationId] = correlationId;
   if (reply.contentType !== undefined) headers[Attr.contentType] = reply.contentType;
   if (reply.errorCode !== undefined) headers[ReplyAttr.errorCode] = reply.errorCode;
-  const message: WireMessage = { body: reply.body, headers };
-  if (transport.sendToInbox && transport.capabilities.requestReply === 'native') await transport.sendToInbox(address, message);
-  else await transport.publish({ topic: address, message });
+  await traceReply(telemetryTarget(transport), address, { body: reply.body, headers }, (message) =>
+    transport.sendToInbox && transport.capabilities.requestReply === 'native' ? transport.sendToInbox(address, message) : transport.publish({ topic: address, message }),
+  );
 }

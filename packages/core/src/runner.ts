@@ -21,7 +21,7 @@ import { Slots } from './slots.js';
 import { sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
-import { countDeadLetterFailure, withProcessSpan } from './telemetry.js';
+import { countDeadLetterFailure, runInContext, telemetryTarget, traceProcess, traceSettle, type SettleOperation, type TelemetryTarget } from './telemetry.js';
 import type { Capabilities, CloseOptions, HandlerContext, Logger, Message, RetryPolicy } from './types.js';
 
 export interface ResolvedIdempotency {
@@ -51,7 +51,8 @@ export interface RunnerConfig {
    * `limit` wraps the user's own code so handlerTimeoutMs applies to it alone.
    */
   readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage, limit: LimitHandler) => Promise<string | undefined>;
-  readonly makeContext: (msg: Message, attempt: number, signal: AbortSignal, otel: Context, claim?: IdempotencyClaim) => HandlerContext;
+  /** `otel`: the process span's context for the handler's own sends (undefined when telemetry is off). */
+  readonly makeContext: (msg: Message, attempt: number, signal: AbortSignal, otel: Context | undefined, claim?: IdempotencyClaim) => HandlerContext;
   /** Idempotency says this key was handled before; `result` is what handle returned then. */
   readonly onDuplicate?: (msg: Message, result: string | undefined, wire: WireMessage) => Promise<void>;
   /** A message that can never be handled (bad bytes, schema): called before dead-lettering. */
@@ -70,6 +71,8 @@ interface Tracked {
   settled: boolean;
   /** The lease keeper stopped extending it (lease already ended, or held past the cap). */
   leaseReleased?: boolean;
+  /** The last process span's context: the parent of its settle span. */
+  otel?: Context | undefined;
 }
 
 /** Longest core keeps extending one delivery's lease; past it the broker may redeliver it. */
@@ -86,8 +89,10 @@ export class SubscriptionRunner {
   private closing: Promise<void> | undefined;
   /** Extends the leases of every held delivery (lease-based transports only). */
   private leaseKeeper: NodeJS.Timeout | undefined;
+  private readonly telemetry: TelemetryTarget;
 
   constructor(private readonly config: RunnerConfig) {
+    this.telemetry = telemetryTarget(config.transport);
     this.slots = new Slots(config.concurrency);
     // One listener per delivery waiting for a slot, a delay or a retry: bounded by the prefetch,
     // which may well exceed Node's default of 10 — not a leak.
@@ -148,7 +153,7 @@ export class SubscriptionRunner {
         // All at once: settle() marks each settled before its first await, so a handler that
         // returns on the abort cannot ack what is being handed back while a slow abandon (one
         // broker round trip each, e.g. Pub/Sub's modifyAckDeadline) is still in flight.
-        await Promise.all([...this.inFlight.values()].map((tracked) => this.settle(tracked, (d) => d.abandon())));
+        await Promise.all([...this.inFlight.values()].map((tracked) => this.settle(tracked, 'abandon', (d) => d.abandon())));
       }
     }
     await this.consumer?.close();
@@ -197,10 +202,10 @@ export class SubscriptionRunner {
     let attempt = config.redeliveries.attempt(tracked.delivery, config.transport.capabilities.deliveryCount, config.topic, config.group);
 
     const forGroup = wire.headers[InternalHeader.forGroup];
-    if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, (d) => d.ack(), true);
+    if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, 'ack', (d) => d.ack(), true);
 
     const due = await this.waitUntilDue(tracked, attempt);
-    if (due === 'stopped') return this.settle(tracked, (d) => d.abandon());
+    if (due === 'stopped') return this.settle(tracked, 'abandon', (d) => d.abandon());
     if (due === 'republished') return;
 
     let msg: Message;
@@ -221,31 +226,31 @@ export class SubscriptionRunner {
     }
 
     for (;;) {
-      if (!(await this.slots.acquire(this.stopping.signal))) return this.settle(tracked, (d) => d.abandon());
+      if (!(await this.slots.acquire(this.stopping.signal))) return this.settle(tracked, 'abandon', (d) => d.abandon());
       let failure: unknown;
       let succeeded = false;
       try {
-        await this.invoke(msg, attempt, wire);
+        await this.invoke(msg, attempt, tracked);
         succeeded = true;
       } catch (err) {
         failure = err;
       } finally {
         this.slots.release();
       }
-      if (succeeded) return this.settle(tracked, (d) => d.ack(), true);
-      if (this.abandoning.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      if (succeeded) return this.settle(tracked, 'ack', (d) => d.ack(), true);
+      if (this.abandoning.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
       const poison = failure instanceof NonRetryableError || failure instanceof ValidationError || failure instanceof DecodeError;
       if (poison || attempt >= config.policy.maxAttempts) return this.deadLetterAndAck(tracked, failure, attempt);
       config.logger.warn('Handler failed; will retry', { topic: config.topic, group: config.group, id: msg.id, attempt, error: errorMessage(failure) });
-      if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
       const delayMs = backoffDelay(config.policy, attempt + 1);
       // The part of the backoff the broker cannot wait out for us is waited here, holding the
       // delivery (the lease keeper extends it); its handler slot is free meanwhile.
       const { waitMs, nackDelayMs } = splitRetryDelay(config.transport.capabilities, delayMs);
       await sleep(waitMs, this.stopping.signal);
-      if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+      if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
       // Back to the broker where it can redeliver: its count of deliveries then survives a crash of this process.
-      if (nackDelayMs !== undefined) return this.settle(tracked, (d) => d.nack({ delayMs: nackDelayMs }));
+      if (nackDelayMs !== undefined) return this.settle(tracked, 'nack', (d) => d.nack({ delayMs: nackDelayMs }));
       attempt += 1;
       msg = { ...msg, attempt };
     }
@@ -272,15 +277,16 @@ export class SubscriptionRunner {
       config.logger.warn('Republishing a delayed message failed; it stays on the broker', { topic: config.topic, group: config.group, error: errorMessage(err) });
       return 'stopped';
     }
-    await this.settle(tracked, (d) => d.ack(), true);
+    await this.settle(tracked, 'ack', (d) => d.ack(), true);
     return 'republished';
   }
 
   /** Trace context rides in the wire headers (not msg.headers), so the span's parent comes from `wire`. */
-  private async invoke(msg: Message, attempt: number, wire: WireMessage): Promise<void> {
+  private async invoke(msg: Message, attempt: number, tracked: Tracked): Promise<void> {
     const { config } = this;
-    const attrs = { system: config.transport.name, topic: config.topic, group: config.group, id: msg.id, correlationId: msg.correlationId };
-    await withProcessSpan(attrs, wire.headers, async (otel) => {
+    const wire = tracked.delivery.message;
+    await traceProcess(this.telemetry, config.topic, config.group, msg, wire, async (otel) => {
+      tracked.otel = otel;
       const timeout = config.handlerTimeoutMs === undefined ? undefined : new AbortController();
       const signal = timeout === undefined ? this.abandoning.signal : AbortSignal.any([this.abandoning.signal, timeout.signal]);
       const limit = this.limiter(timeout);
@@ -401,15 +407,15 @@ export class SubscriptionRunner {
         attempts,
         error: errorMessage(error),
       });
-      return this.settle(tracked, (d) => d.ack(), true);
+      return this.settle(tracked, 'ack', (d) => d.ack(), true);
     }
     let form: CopyForm = 'full';
     for (let failures = 1; ; failures++) {
       try {
-        await deadLetter(config, wire, error, attempts, form);
+        await runInContext(tracked.otel, () => deadLetter(config, wire, error, attempts, form));
         break;
       } catch (dlqError) {
-        countDeadLetterFailure({ system: config.transport.name, topic: config.topic, group: config.group });
+        countDeadLetterFailure(this.telemetry, config.topic, config.group, dlqError);
         if (form === 'full' && (dlqError instanceof ValidationError || dlqError instanceof PayloadTooLargeError)) {
           // The broker refuses this copy for what it is, not for the moment: send the minimal one instead.
           form = 'minimal';
@@ -433,22 +439,23 @@ export class SubscriptionRunner {
         });
         await sleep(retryInMs, this.stopping.signal);
         // Closing: leave it to the broker. Its next delivery is past maxAttempts and goes straight here.
-        if (this.stopping.signal.aborted) return this.settle(tracked, (d) => d.abandon());
+        if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
       }
     }
     if (tracked.delivery.message.body.byteLength > 0 && config.transport.capabilities.maxPayloadBytes + DEAD_LETTER_HEADROOM_BYTES < wire.body.byteLength) {
       config.logger.error('Dead-lettered without its body: it is larger than the transport takes', { topic: config.topic, group: config.group, id, bytes: wire.body.byteLength });
     }
     config.logger.warn('Message dead-lettered', { topic: config.topic, group: config.group, deadLetterTopic: config.deadLetterTopic, id, attempts, error: errorMessage(error) });
-    return this.settle(tracked, (d) => d.ack(), true);
+    return this.settle(tracked, 'dead_letter', (d) => d.ack(), true);
   }
 
   /** `final`: the message leaves for good (acked), so its redelivery count is forgotten. */
-  private async settle(tracked: Tracked, action: (d: Delivery) => Promise<void>, final = false): Promise<void> {
+  private async settle(tracked: Tracked, operation: SettleOperation, action: (d: Delivery) => Promise<void>, final = false): Promise<void> {
     if (tracked.settled) return;
     tracked.settled = true;
-    if (final) this.config.redeliveries.forget(tracked.delivery, this.config.topic, this.config.group);
-    await action(tracked.delivery);
+    const { config, telemetry } = this;
+    if (final) config.redeliveries.forget(tracked.delivery, config.topic, config.group);
+    await traceSettle(telemetry, operation, config.topic, config.group, tracked.delivery.message, tracked.otel, () => action(tracked.delivery));
   }
 }
 

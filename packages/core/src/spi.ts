@@ -107,6 +107,8 @@ export interface PublishRequest {
 export interface Transport {
   /** Short name for health/logs: 'memory', 'amqp', 'kafka'... Never contains credentials. */
   readonly name: string;
+  /** How spans and metrics name this broker; without it `messaging.system` is `name`. */
+  readonly telemetry?: TransportTelemetry;
   readonly capabilities: Capabilities;
   connect(): Promise<void>;
   /** Resolve only once the broker confirmed the write. */
@@ -151,6 +153,17 @@ export interface Transport {
   hasResponders?(topic: string): Promise<boolean>;
   health(): Promise<{ ok: boolean; details: Record<string, unknown> }>;
   close(): Promise<void>;
+}
+
+/**
+ * `system` is `messaging.system` as the OpenTelemetry messaging conventions name the broker
+ * (rabbitmq, kafka, gcp_pubsub, aws_sqs; a custom lowercase name where they have none).
+ * serverAddress/serverPort: the broker endpoint, where the transport knows one.
+ */
+export interface TransportTelemetry {
+  readonly system: string;
+  readonly serverAddress?: string;
+  readonly serverPort?: number;
 }
 
 export interface TransportContext {
