@@ -1,4 +1,4 @@
-import { runOrderDemo } from './demo.js';
+import { runOrderDemo } from '@switchyard/cli/demo';
 
 const url = process.env['SWITCHYARD_URL'] ?? 'memory://';
 console.log('Switchyard order-processing demo');

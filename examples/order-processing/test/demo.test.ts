@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { runOrderDemo } from '../src/demo.js';
+import { runOrderDemo } from '@switchyard/cli/demo';
 
 it('tells the order story on memory: three orders placed and fanned out, one rejected, the malformed one dead-lettered by both consumers', async () => {
   const lines: string[] = [];

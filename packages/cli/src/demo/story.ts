@@ -1,7 +1,5 @@
 /**
- * The story of examples/order-processing (src/demo.ts there), carried here because a published
- * package cannot depend on the private example; keep the two in step.
- *
+ * The order-processing story (`switchyard demo`, and `npm start` through examples/order-processing).
  * The order flow as four small services, each with its own bus (in a real deployment, its own
  * process): the broker URL is the only thing that decides where messages travel.
  */
