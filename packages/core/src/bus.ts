@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr } from './codec.js';
+import { Attr, type BadTimeReporter, decodeMessage, encodeMessage, InternalHeader, ReplyAttr, warnBadTimeOnce } from './codec.js';
 import {
   defineContract,
   isSchema,
@@ -101,6 +101,8 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly pullBridge: PullBridge;
   /** Pulled deliveries not due yet (emulated delay), handed out by a later pull. */
   private readonly pullHold: PullHold;
+  /** pull() warns once per topic about unreadable ce-time values. */
+  private readonly badTime: BadTimeReporter;
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -117,6 +119,7 @@ export class Bus<C extends Contract = EmptyContract> {
     this.pullBridge = new PullBridge(transport);
     this.pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt), transport.capabilities.leaseMs);
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
+    this.badTime = warnBadTimeOnce(logger);
   }
 
   /** What the transport does natively, with header limits as core enforces them (portable limits applied). */
@@ -213,7 +216,7 @@ export class Bus<C extends Contract = EmptyContract> {
           continue;
         }
         try {
-          const decoded = decodeMessage<T>(delivery.message, topic, attempt, delivery.brokerId);
+          const decoded = decodeMessage<T>(delivery.message, topic, attempt, delivery.brokerId, this.badTime);
           const body = validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`) as T;
           out.push(this.pulled({ ...decoded, body }, delivery, target, maxAttempts));
         } catch (err) {

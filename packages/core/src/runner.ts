@@ -8,7 +8,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { Attr, decodeMessage, InternalHeader } from './codec.js';
+import { Attr, type BadTimeReporter, decodeMessage, InternalHeader, warnBadTimeOnce } from './codec.js';
 import { validateBody } from './contract.js';
 import { type CopyForm, deadLetter } from './dead-letter.js';
 import { dueAtFor, EMULATED_DELAY_HOLD_MS, republishForGroup } from './group-copy.js';
@@ -83,12 +83,14 @@ export class SubscriptionRunner {
   /** Aborts when close() gives up waiting: handlers see ctx.signal abort. */
   private readonly abandoning = new AbortController();
   private readonly slots: Slots;
+  private readonly badTime: BadTimeReporter;
   private closing: Promise<void> | undefined;
   /** Extends the leases of every held delivery (lease-based transports only). */
   private leaseKeeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: RunnerConfig) {
     this.slots = new Slots(config.concurrency);
+    this.badTime = warnBadTimeOnce(config.logger);
     // One listener per delivery waiting for a slot, a delay or a retry: bounded by the prefetch,
     // which may well exceed Node's default of 10 — not a leak.
     setMaxListeners(0, this.stopping.signal, this.abandoning.signal);
@@ -205,7 +207,7 @@ export class SubscriptionRunner {
 
     let msg: Message;
     try {
-      const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId);
+      const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId, this.badTime);
       msg = { ...decoded, body: validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`) };
     } catch (err) {
       await config.onPoison?.(wire, err).catch((e: unknown) => config.logger.warn('Reporting a poison message failed', { error: errorMessage(e) }));
