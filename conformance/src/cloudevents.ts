@@ -20,8 +20,11 @@ export interface CloudEventsInteropOptions {
   readonly name: string;
   /** A bus on the broker under test; the caller closes it (e.g. with cleanupAfterEach). */
   bus(service: string): Promise<Bus>;
-  /** Encode `event` with the SDK in `mode` and send it to `topic` with the broker's plain client. */
-  sendWithSdk(topic: string, event: CloudEvent<unknown>, mode: CloudEventsMode): Promise<void>;
+  /**
+   * Encode `event` with the SDK in `mode` and send it to `topic` with the broker's plain client.
+   * `group` is the subscribing group (where a plain producer addresses a group's queue, as on SQS).
+   */
+  sendWithSdk(topic: string, event: CloudEvent<unknown>, mode: CloudEventsMode, group: string): Promise<void>;
   /**
    * Start a plain consumer of `topic` (called before anything is published to it); the returned
    * function resolves with the first message, decoded by the SDK from its raw headers and body.
@@ -61,9 +64,9 @@ export function describeCloudEventsInterop(options: CloudEventsInteropOptions): 
         const topic = unique(`in-${mode}`);
         const bus = await options.bus(unique('svc').replaceAll('.', '-'));
         const got = new Collector<Message>();
-        await bus.subscribe(topic, (m) => got.push(m));
+        const { group } = await bus.subscribe(topic, (m) => got.push(m));
         const id = `sdk-${mode}-${++counter}`;
-        await options.sendWithSdk(topic, sdkEvent(topic, id, { orderId: 'o-1', total: 12.5 }), mode);
+        await options.sendWithSdk(topic, sdkEvent(topic, id, { orderId: 'o-1', total: 12.5 }), mode, group);
         const [m] = await got.waitFor(1);
         expect(m!.id).toBe(id);
         expect(m!.body).toEqual({ orderId: 'o-1', total: 12.5 });
