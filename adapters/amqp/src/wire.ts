@@ -15,7 +15,7 @@
  */
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
 import type { WireMessage } from '@switchyard/core';
-import { Attr, DeadLetterHeader, fromBindingHeaders, ReplyAttr, toBindingHeaders } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX, DeadLetterHeader, fromBindingHeaders, ReplyAttr } from '@switchyard/core/spi';
 
 /** What Switchyard sends: the binding's preferred separator. */
 export const CE_AMQP_PREFIX = 'cloudEvents_';
@@ -71,11 +71,15 @@ export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): st
 }
 
 export function toAmqp(message: WireMessage, extraHeaders: Record<string, string> = {}, persistent = true): { content: Buffer; options: Options.Publish } {
-  const headers: Record<string, string> = toBindingHeaders(message.headers, CE_AMQP_PREFIX);
   // AMQP properties are short strings (up to 255 bytes): longer values only travel as headers.
   const short = (value: string | undefined) => (value !== undefined && Buffer.byteLength(value) <= SHORTSTR_MAX ? value : undefined);
-  const contentType = short(headers[Attr.contentType]);
-  if (contentType !== undefined) delete headers[Attr.contentType];
+  const contentType = short(message.headers[Attr.contentType]);
+  // One pass: the binding's names, and content-type left out when it rides as the property.
+  const headers: Record<string, string> = {};
+  for (const name in message.headers) {
+    if (contentType !== undefined && name === Attr.contentType) continue;
+    headers[name.startsWith(CE_PREFIX) ? CE_AMQP_PREFIX + name.slice(CE_PREFIX.length) : name] = message.headers[name]!;
+  }
   if (message.key !== undefined) headers[CE_AMQP_PREFIX + PARTITION_KEY.slice(3)] = message.key;
   Object.assign(headers, extraHeaders);
   const { [Attr.id]: id, [Attr.correlationId]: correlationId, [ReplyAttr.replyTo]: replyTo, [Attr.time]: time } = message.headers;

@@ -31,7 +31,9 @@ describeCloudEventsInterop({
     }
     const ch = await channel();
     await new Promise<void>((resolve, reject) =>
-      ch.publish(EXCHANGE, topic, Buffer.from(String(body)), { contentType: String(headers['content-type']), headers: properties }, (err: unknown) => (err ? reject(err) : resolve())),
+      ch.publish(EXCHANGE, topic, Buffer.from(String(body)), { contentType: String(headers['content-type']), headers: properties }, (err: unknown) =>
+        err ? reject(err) : resolve(),
+      ),
     );
   },
   async receiveWithSdk(topic) {

@@ -103,8 +103,16 @@ describe('amqp interop (CloudEvents AMQP binding)', () => {
     await publish('string', '2023-11-14T22:13:20.5Z', 'cloudEvents:');
     // The message-level AMQP timestamp property (seconds) stands in when no ce-time is sent.
     await new Promise<void>((resolve, reject) =>
-      ch.publish(EXCHANGE, topic, Buffer.from('{}'), { contentType: 'application/json', timestamp: 1_600_000_000, headers: { cloudEvents_specversion: '1.0', cloudEvents_id: 'property', cloudEvents_type: 't', cloudEvents_source: '/p' } }, (err: unknown) =>
-        err ? reject(err) : resolve(),
+      ch.publish(
+        EXCHANGE,
+        topic,
+        Buffer.from('{}'),
+        {
+          contentType: 'application/json',
+          timestamp: 1_600_000_000,
+          headers: { cloudEvents_specversion: '1.0', cloudEvents_id: 'property', cloudEvents_type: 't', cloudEvents_source: '/p' },
+        },
+        (err: unknown) => (err ? reject(err) : resolve()),
       ),
     );
     const items = await got.waitFor(4);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { ZodType } from 'zod';
-import { Attr, type BadTimeReporter, decodeMessage, encodeMessage, InternalHeader, ReplyAttr, warnBadTimeOnce } from './codec.js';
+import { Attr, type BadTimeReporter, decodeMessage, encodeMessage, InternalHeader, type OwnedWire, ReplyAttr, warnBadTimeOnce } from './codec.js';
 import {
   defineContract,
   isSchema,
@@ -409,15 +409,15 @@ export class Bus<C extends Contract = EmptyContract> {
     return { id, wire };
   }
 
-  private async deliver(topic: string, wire: WireMessage, delayMs: number | undefined, inherited: Inherited, id: string): Promise<void> {
+  private async deliver(topic: string, wire: OwnedWire, delayMs: number | undefined, inherited: Inherited, id: string): Promise<void> {
     const publish = () =>
       withPublishSpan({ system: this.transport.name, topic, id, correlationId: wire.headers[Attr.correlationId] }, async (inject) => {
-        const headers = { ...wire.headers };
-        inject(headers);
+        // The wire was built for this publish alone (prepare): trace context goes straight in, no copy.
+        inject(wire.headers);
         const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
         const native = nativeDelayMs > 0 ? { delayMs: nativeDelayMs } : {};
         try {
-          await this.transport.publish({ topic, message: { ...wire, headers }, ...native });
+          await this.transport.publish({ topic, message: wire, ...native });
         } catch (err) {
           if (err instanceof SwitchyardError) throw err;
           throw new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {

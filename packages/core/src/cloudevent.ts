@@ -45,14 +45,20 @@ const EPOCH_MS = /^\d{1,15}$/;
  * turn broker-native timestamps into one of these). Undefined when it is neither.
  */
 export function parseEventTime(value: string): Date | undefined {
+  // Messages published within one millisecond carry the same string: parse it once.
+  if (value === lastParsed.text) return lastParsed.ms === undefined ? undefined : new Date(lastParsed.ms);
   const time = EPOCH_MS.test(value) ? new Date(Number(value)) : RFC3339.test(value) ? new Date(value) : undefined;
-  return time === undefined || Number.isNaN(time.getTime()) ? undefined : time;
+  const ms = time === undefined || Number.isNaN(time.getTime()) ? undefined : time.getTime();
+  lastParsed = { text: value, ms };
+  return ms === undefined ? undefined : time;
 }
+let lastParsed: { readonly text: string; readonly ms: number | undefined } = { text: '', ms: undefined };
 
 /** Whether a media type is a CloudEvents structured-mode JSON event (matched case-insensitively). */
 export function isStructuredJson(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.split(';')[0]!.trim().toLowerCase() === STRUCTURED_JSON_TYPE;
+  return contentType !== undefined && STRUCTURED_JSON.test(contentType); // a regex: no allocation per message
 }
+const STRUCTURED_JSON = /^\s*application\/cloudevents\+json\s*(;|$)/i;
 
 /** A structured event taken apart: its attributes in canonical header form, and its data. */
 export interface StructuredEvent {
@@ -95,16 +101,16 @@ export function parseStructured(body: Uint8Array): StructuredEvent {
   return { headers, data: undefined };
 }
 
-/** `msg.cloudEvent` from canonical headers; undefined for a plain message (no ce-specversion). */
-export function cloudEventOf(headers: Readonly<Record<string, string>>, time: string | undefined): CloudEventAttributes | undefined {
+/** Whether a canonical `ce-<name>` header is a user extension (not a spec attribute, not one of Switchyard's own). */
+export function isExtension(header: string): boolean {
+  const attribute = header.slice(3);
+  return !SPEC_ATTRIBUTES.has(attribute) && !SWITCHYARD_EXTENSIONS.has(attribute);
+}
+
+/** `msg.cloudEvent` from canonical headers and their extensions (see isExtension); undefined for a plain message (no ce-specversion). */
+export function cloudEventOf(headers: Readonly<Record<string, string>>, time: string | undefined, extensions: Readonly<Record<string, string>>): CloudEventAttributes | undefined {
   const specversion = headers['ce-specversion'];
   if (specversion === undefined) return undefined;
-  const extensions: Record<string, string> = {};
-  for (const name in headers) {
-    if (!name.startsWith('ce-')) continue;
-    const attribute = name.slice(3);
-    if (!SPEC_ATTRIBUTES.has(attribute) && !SWITCHYARD_EXTENSIONS.has(attribute)) extensions[attribute] = headers[name]!;
-  }
   const attributes: { -readonly [K in keyof CloudEventAttributes]: CloudEventAttributes[K] } = {
     specversion,
     source: headers['ce-source'] ?? '',
@@ -137,10 +143,14 @@ export function assertCloudEventOptions(options: PublishOptions, limits: HeaderL
       throw new ValidationError(`Extension name ${JSON.stringify(name)} is not a CloudEvents attribute name: use 1-20 lower-case letters or digits (e.g. "tenantid").`);
     }
     if (SPEC_ATTRIBUTES.has(name)) {
-      throw new ValidationError(`Extension "${name}" is a CloudEvents core attribute, not an extension; use the matching publish option (id, subject, dataschema, contentType) or pick another name.`);
+      throw new ValidationError(
+        `Extension "${name}" is a CloudEvents core attribute, not an extension; use the matching publish option (id, subject, dataschema, contentType) or pick another name.`,
+      );
     }
     if (SWITCHYARD_EXTENSIONS.has(name)) {
-      throw new ValidationError(`Extension "${name}" is reserved: Switchyard sets it itself (correlation, causation, request/reply, delay, key, trace context). Use the matching option or pick another name.`);
+      throw new ValidationError(
+        `Extension "${name}" is reserved: Switchyard sets it itself (correlation, causation, request/reply, delay, key, trace context). Use the matching option or pick another name.`,
+      );
     }
     assertAttributeText(`Extension "${name}"`, extensionText(name, value), limits, transport);
   }
@@ -157,6 +167,7 @@ export function extensionText(name: string, value: unknown): string {
 }
 
 function assertAttributeText(what: string, value: unknown, limits: HeaderLimits, transport: string): void {
-  if (typeof value !== 'string' || value === '') throw new ValidationError(`${what} must be a non-empty string; got ${typeof value === 'string' ? 'an empty string' : typeof value}.`);
+  if (typeof value !== 'string' || value === '')
+    throw new ValidationError(`${what} must be a non-empty string; got ${typeof value === 'string' ? 'an empty string' : typeof value}.`);
   assertHeaderValue(what, value, limits, transport);
 }

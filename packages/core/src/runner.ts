@@ -208,7 +208,8 @@ export class SubscriptionRunner {
     let msg: Message;
     try {
       const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId, this.badTime);
-      msg = { ...decoded, body: validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`) };
+      const body = validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`);
+      msg = body === decoded.body ? decoded : { ...decoded, body }; // no schema, or one that returns the input: no copy
     } catch (err) {
       await config.onPoison?.(wire, err).catch((e: unknown) => config.logger.warn('Reporting a poison message failed', { error: errorMessage(e) }));
       return this.deadLetterAndAck(tracked, err, attempt);

@@ -38,7 +38,10 @@ describe('ce-time', () => {
     const t = topic('time');
     const got: Message[] = [];
     await bus.subscribe(t, (m) => void got.push(m));
-    await plain.publish({ topic: t, message: { body: json(1), headers: binaryHeaders({ 'ce-id': 'a', 'ce-time': '2024-03-01T10:20:30.123+01:00', 'content-type': 'application/json' }) } });
+    await plain.publish({
+      topic: t,
+      message: { body: json(1), headers: binaryHeaders({ 'ce-id': 'a', 'ce-time': '2024-03-01T10:20:30.123+01:00', 'content-type': 'application/json' }) },
+    });
     await plain.publish({ topic: t, message: { body: json(2), headers: binaryHeaders({ 'ce-id': 'b', 'ce-time': '1700000000123', 'content-type': 'application/json' }) } });
     await waitFor(got, 2);
     const byId = Object.fromEntries(got.map((m) => [m.id, m]));
@@ -54,7 +57,10 @@ describe('ce-time', () => {
     await bus.subscribe(t, (m) => void got.push(m));
     const before = Date.now();
     for (const id of ['x', 'y']) {
-      await plain.publish({ topic: t, message: { body: json(id), headers: binaryHeaders({ 'ce-id': id, 'ce-time': 'Tue, 01 Jan 2030 00:00:00 GMT', 'content-type': 'application/json' }) } });
+      await plain.publish({
+        topic: t,
+        message: { body: json(id), headers: binaryHeaders({ 'ce-id': id, 'ce-time': 'Tue, 01 Jan 2030 00:00:00 GMT', 'content-type': 'application/json' }) },
+      });
     }
     await waitFor(got, 2);
     for (const m of got) {
@@ -205,10 +211,15 @@ describe('events without data', () => {
     const { bus, plain } = await busAndPlainClient();
     const t = topic('nodata');
     const raw: { body: Uint8Array; headers: Record<string, string> }[] = [];
-    const consumer = await plain.consume(t, 'raw', { prefetch: 1, policy: { maxAttempts: 1, retry: { ...DEFAULT_RETRY, maxAttempts: 1 }, deadLetterTopic: false, concurrency: 1, ephemeral: true } }, (d) => {
-      raw.push({ body: d.message.body, headers: { ...d.message.headers } });
-      void d.ack();
-    });
+    const consumer = await plain.consume(
+      t,
+      'raw',
+      { prefetch: 1, policy: { maxAttempts: 1, retry: { ...DEFAULT_RETRY, maxAttempts: 1 }, deadLetterTopic: false, concurrency: 1, ephemeral: true } },
+      (d) => {
+        raw.push({ body: d.message.body, headers: { ...d.message.headers } });
+        void d.ack();
+      },
+    );
     cleanups.push(() => consumer.close());
     const got: Message[] = [];
     await bus.subscribe(t, (m) => void got.push(m));
