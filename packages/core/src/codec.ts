@@ -239,8 +239,8 @@ export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: numb
   let h = wire.headers;
   let contentType = h[Attr.contentType];
   let body: unknown;
-  if (isStructuredJson(contentType)) {
-    const event = parseStructured(wire.body);
+  const event = isStructuredJson(contentType) ? structuredEvent(wire) : undefined;
+  if (event !== undefined) {
     // The envelope is the event; binding headers beside it (trace context, user headers) stay.
     const merged: Record<string, string> = { ...h, ...event.headers };
     // The JSON format: data without datacontenttype is JSON.
@@ -259,6 +259,20 @@ export function decodeMessage<T>(wire: WireMessage, topic: string, attempt: numb
     body = noData ? undefined : decodeBody(wire.body, contentType);
   }
   return buildMessage<T>(h, wire.key, topic, attempt, body as T, brokerId, onBadTime);
+}
+
+/**
+ * The structured event in a message labelled application/cloudevents+json. A message that also
+ * carries binary-mode attributes (ce-specversion) and whose body is not a CloudEvent is binary
+ * mode with JSON data of that label (a Switchyard publish with that contentType): undefined.
+ */
+function structuredEvent(wire: WireMessage): StructuredEvent | undefined {
+  try {
+    return parseStructured(wire.body);
+  } catch (err) {
+    if (wire.headers[Attr.specversion] !== undefined) return undefined;
+    throw err;
+  }
 }
 
 /** A structured event's data as a binary-mode body of the same datacontenttype would decode. */

@@ -135,6 +135,18 @@ describe('structured mode (application/cloudevents+json)', () => {
     expect(byId['implied-json']!.contentType).toBe('application/json');
   });
 
+  it('a Switchyard publish labelled application/cloudevents+json whose body is not a CloudEvent stays binary mode', async () => {
+    const { bus } = await busAndPlainClient();
+    const t = topic('structured-label');
+    const got: Message[] = [];
+    await bus.subscribe(t, (m) => void got.push(m));
+    const { id } = await bus.publish(t, { cloud: 'event' }, { contentType: 'application/cloudevents+json' });
+    const [m] = await waitFor(got, 1);
+    expect(m!.id).toBe(id);
+    expect(m!.body).toEqual({ cloud: 'event' });
+    expect(m!.contentType).toBe('application/cloudevents+json');
+  });
+
   it('a structured body that is not a CloudEvent is dead-lettered at once', async () => {
     const { bus, plain } = await busAndPlainClient();
     const t = topic('structured-bad');
