@@ -1,6 +1,6 @@
 /** The official CloudEvents JS SDK (its Kafka binding) ⇄ Switchyard over Kafka (shared assertions in @switchyard/conformance/cloudevents). */
 import { randomUUID } from 'node:crypto';
-import { type CloudEvent, Kafka as CloudEventsKafka } from 'cloudevents';
+import { type CloudEvent, Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { createBus, silentLogger } from '@switchyard/core';
 import { cleanupAfterEach } from '@switchyard/conformance';
@@ -44,7 +44,8 @@ describeCloudEventsInterop({
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) if (value !== undefined) headers[name] = String(value);
         try {
-          decoded?.(CloudEventsKafka.toEvent({ headers, key: message.key?.toString(), value: message.value?.toString(), body: undefined }) as CloudEvent<unknown>);
+          const raw: KafkaMessage<string | undefined> = { headers, key: message.key?.toString() ?? '', value: message.value?.toString(), body: undefined };
+          decoded?.(CloudEventsKafka.toEvent(raw) as CloudEvent<unknown>);
         } catch (err) {
           decoded?.(err as Error);
         }
