@@ -103,9 +103,9 @@ export function parseStructured(body: Uint8Array): StructuredEvent {
 
 /** Whether a canonical `ce-<name>` header is a user extension (not a spec attribute, not one of Switchyard's own). */
 export function isExtension(header: string): boolean {
-  const attribute = header.slice(3);
-  return !SPEC_ATTRIBUTES.has(attribute) && !SWITCHYARD_EXTENSIONS.has(attribute);
+  return !NOT_EXTENSION_HEADERS.has(header); // by full header name: no slice per header per message
 }
+const NOT_EXTENSION_HEADERS = new Set([...SPEC_ATTRIBUTES, ...SWITCHYARD_EXTENSIONS].map((name) => `ce-${name}`));
 
 /** `msg.cloudEvent` from canonical headers and their extensions (see isExtension); undefined for a plain message (no ce-specversion). */
 export function cloudEventOf(headers: Readonly<Record<string, string>>, time: string | undefined, extensions: Readonly<Record<string, string>>): CloudEventAttributes | undefined {
