@@ -5,7 +5,7 @@
  * `ce-source`, `ce-time`, `ce-specversion`, extensions such as `ce-correlationid`, plus
  * `content-type`, `traceparent`, `tracestate` and user headers). Adapters translate the `ce-`
  * prefix to their broker's binding with `toBindingHeaders` / `fromBindingHeaders`
- * (Kafka: `ce_`, AMQP: `cloudEvents:`, NATS: `ce-` as is).
+ * (Kafka: `ce_`, AMQP: `cloudEvents_`, NATS: `ce-` as is).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { cloudEventOf, extensionText, isExtension, isStructuredJson, parseEventTime, parseStructured, type StructuredEvent } from './cloudevent.js';
@@ -353,7 +353,7 @@ function derivedId(topic: string, brokerId: string | undefined): string {
   return `sha256-${createHash('sha256').update(`${topic}\n${brokerId}`).digest('hex').slice(0, 32)}`;
 }
 
-/** Canonical (`ce-`) headers → a binding's prefix, e.g. `ce_` for Kafka, `cloudEvents:` for AMQP. */
+/** Canonical (`ce-`) headers → a binding's prefix, e.g. `ce_` for Kafka, `cloudEvents_` for AMQP. */
 export function toBindingHeaders(headers: Readonly<Record<string, string>>, prefix: string): Record<string, string> {
   if (prefix === CE_PREFIX) return { ...headers };
   const out: Record<string, string> = {};
