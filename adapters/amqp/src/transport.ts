@@ -85,7 +85,7 @@ export class AmqpTransport implements Transport {
       maxPayloadBytes: config.options.maxPayloadBytes,
       maxHeaders: 64,
       // amqplib encodes the whole header table into one 64 KiB buffer; half of it leaves room for
-      // the binding's longer names (cloudEvents:), table type tags and dead-letter headers.
+      // the binding's longer names (cloudEvents_), table type tags and dead-letter headers.
       maxHeaderValueBytes: 32_768,
       maxHeaderBytes: 32_768,
     };

@@ -1,18 +1,26 @@
 /**
  * WireMessage ↔ AMQP 0-9-1 message, following the CloudEvents AMQP protocol binding (binary mode):
- *   ce-<attr>           → application property (header) "cloudEvents:<attr>"  ("cloudEvents_<attr>" accepted on receive)
+ *   ce-<attr>           → application property (header) "cloudEvents_<attr>", the separator the binding
+ *                         prefers (JMS 2.0 property names and selectors cannot contain ":");
+ *                         "cloudEvents:<attr>" is accepted on receive too
  *   content-type        → the content-type message property
- *   key                 → "cloudEvents:partitionkey" (CloudEvents Partitioning extension)
+ *   key                 → "cloudEvents_partitionkey" (CloudEvents Partitioning extension)
  *   ce-id, ce-correlationid, ce-time → also messageId, correlationId, timestamp properties (informational)
  *   traceparent, tracestate, user headers → application properties as they are
+ * Attribute values are sent in their canonical string form (the binding allows it; a native AMQP
+ * 0-9-1 timestamp would lose ce-time's milliseconds). On receive, a native timestamp (seconds, as
+ * AMQP 0-9-1 defines it) becomes an RFC 3339 string and an integer is passed on as digits, which
+ * core reads as epoch milliseconds (the AMQP 1.0 timestamp unit).
  * Messages are persistent (delivery-mode 2).
  */
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
 import type { WireMessage } from '@switchyard/core';
-import { Attr, DeadLetterHeader, fromBindingHeaders, ReplyAttr, toBindingHeaders } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX, DeadLetterHeader, fromBindingHeaders, ReplyAttr } from '@switchyard/core/spi';
 
-export const CE_AMQP_PREFIX = 'cloudEvents:';
-export const CE_AMQP_PREFIX_ALT = 'cloudEvents_';
+/** What Switchyard sends: the binding's preferred separator. */
+export const CE_AMQP_PREFIX = 'cloudEvents_';
+/** Also read on receive (the binding allows either; older Switchyard versions sent it). */
+export const CE_AMQP_PREFIX_ALT = 'cloudEvents:';
 export const PARTITION_KEY = 'ce-partitionkey';
 
 /** Deliveries this message already used up before it was republished through a delay queue. */
@@ -63,11 +71,15 @@ export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): st
 }
 
 export function toAmqp(message: WireMessage, extraHeaders: Record<string, string> = {}, persistent = true): { content: Buffer; options: Options.Publish } {
-  const headers: Record<string, string> = toBindingHeaders(message.headers, CE_AMQP_PREFIX);
   // AMQP properties are short strings (up to 255 bytes): longer values only travel as headers.
   const short = (value: string | undefined) => (value !== undefined && Buffer.byteLength(value) <= SHORTSTR_MAX ? value : undefined);
-  const contentType = short(headers[Attr.contentType]);
-  if (contentType !== undefined) delete headers[Attr.contentType];
+  const contentType = short(message.headers[Attr.contentType]);
+  // One pass: the binding's names, and content-type left out when it rides as the property.
+  const headers: Record<string, string> = {};
+  for (const name in message.headers) {
+    if (contentType !== undefined && name === Attr.contentType) continue;
+    headers[name.startsWith(CE_PREFIX) ? CE_AMQP_PREFIX + name.slice(CE_PREFIX.length) : name] = message.headers[name]!;
+  }
   if (message.key !== undefined) headers[CE_AMQP_PREFIX + PARTITION_KEY.slice(3)] = message.key;
   Object.assign(headers, extraHeaders);
   const { [Attr.id]: id, [Attr.correlationId]: correlationId, [ReplyAttr.replyTo]: replyTo, [Attr.time]: time } = message.headers;
@@ -78,9 +90,21 @@ export function toAmqp(message: WireMessage, extraHeaders: Record<string, string
   return { content: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength), options };
 }
 
-/** Header values as strings; tables/arrays (x-death and the like) are dropped. */
+/** amqplib's form of a native AMQP timestamp field value (seconds since the epoch). */
+interface AmqpTimestamp {
+  readonly '!': 'timestamp';
+  readonly value: number;
+}
+const isAmqpTimestamp = (value: unknown): value is AmqpTimestamp =>
+  typeof value === 'object' && value !== null && (value as { '!'?: unknown })['!'] === 'timestamp' && typeof (value as { value?: unknown }).value === 'number';
+
+/** Header values as strings (native timestamps as RFC 3339); tables/arrays (x-death and the like) are dropped. */
 function headerString(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
+  if (isAmqpTimestamp(value)) {
+    const time = new Date(value.value * 1000);
+    return Number.isNaN(time.getTime()) ? String(value.value) : time.toISOString();
+  }
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   return undefined;

@@ -79,6 +79,51 @@ describe('amqp interop (CloudEvents AMQP binding)', () => {
     expect(Buffer.from(raw.body as Uint8Array).equals(Buffer.from([1, 2, 3]))).toBe(true);
   });
 
+  it('ce-time sent as a native AMQP timestamp (seconds), an integer (epoch ms) or an RFC 3339 string is the message time', async () => {
+    const topic = `interop.time.${uid()}`;
+    const sub = await bus(`interop-time-${uid()}`);
+    const got = new Collector<Message>();
+    await sub.subscribe(topic, (m) => got.push(m));
+    const ch = await plainChannel();
+    const publish = (id: string, time: unknown, prefix = 'cloudEvents_') =>
+      new Promise<void>((resolve, reject) =>
+        ch.publish(
+          EXCHANGE,
+          topic,
+          Buffer.from('{}'),
+          {
+            contentType: 'application/json',
+            headers: { [`${prefix}specversion`]: '1.0', [`${prefix}id`]: id, [`${prefix}type`]: 't', [`${prefix}source`]: '/plain', [`${prefix}time`]: time },
+          },
+          (err: unknown) => (err ? reject(err) : resolve()),
+        ),
+      );
+    await publish('native', { '!': 'timestamp', value: 1_700_000_000 });
+    await publish('integer', 1_700_000_000_123);
+    await publish('string', '2023-11-14T22:13:20.5Z', 'cloudEvents:');
+    // The message-level AMQP timestamp property (seconds) stands in when no ce-time is sent.
+    await new Promise<void>((resolve, reject) =>
+      ch.publish(
+        EXCHANGE,
+        topic,
+        Buffer.from('{}'),
+        {
+          contentType: 'application/json',
+          timestamp: 1_600_000_000,
+          headers: { cloudEvents_specversion: '1.0', cloudEvents_id: 'property', cloudEvents_type: 't', cloudEvents_source: '/p' },
+        },
+        (err: unknown) => (err ? reject(err) : resolve()),
+      ),
+    );
+    const items = await got.waitFor(4);
+    const at = (id: string) => items.find((m) => m.id === id)!.timestamp.toISOString();
+    expect(at('native')).toBe('2023-11-14T22:13:20.000Z');
+    expect(at('integer')).toBe('2023-11-14T22:13:20.123Z');
+    expect(at('string')).toBe('2023-11-14T22:13:20.500Z');
+    expect(at('property')).toBe('2020-09-13T12:26:40.000Z');
+    expect(items.find((m) => m.id === 'native')!.cloudEvent?.time).toBe('2023-11-14T22:13:20.000Z');
+  });
+
   it('a Switchyard publish is a binding-conformant AMQP message for a plain consumer', async () => {
     const topic = `interop.out.${uid()}`;
     const service = `interop-out-${uid()}`;
@@ -92,14 +137,16 @@ describe('amqp interop (CloudEvents AMQP binding)', () => {
     const { id } = await pub.publish(topic, { hello: 'world' }, { key: 'k-1', headers: { tenant: 'acme' }, correlationId: 'corr-1' });
     const [msg] = await received.waitFor(1);
     const h = msg!.properties.headers!;
-    expect(h['cloudEvents:specversion']).toBe('1.0');
-    expect(h['cloudEvents:id']).toBe(id);
-    expect(h['cloudEvents:type']).toBe(topic);
-    expect(h['cloudEvents:source']).toBe(service);
-    expect(h['cloudEvents:correlationid']).toBe('corr-1');
-    expect(h['cloudEvents:partitionkey']).toBe('k-1');
-    expect(Number.isNaN(Date.parse(String(h['cloudEvents:time'])))).toBe(false);
+    expect(h['cloudEvents_specversion']).toBe('1.0');
+    expect(h['cloudEvents_id']).toBe(id);
+    expect(h['cloudEvents_type']).toBe(topic);
+    expect(h['cloudEvents_source']).toBe(service);
+    expect(h['cloudEvents_correlationid']).toBe('corr-1');
+    expect(h['cloudEvents_partitionkey']).toBe('k-1');
+    expect(Number.isNaN(Date.parse(String(h['cloudEvents_time'])))).toBe(false);
     expect(h['tenant']).toBe('acme');
+    // One separator per message, as the binding requires.
+    expect(Object.keys(h).filter((name) => name.startsWith('cloudEvents:'))).toEqual([]);
     expect(h['content-type']).toBeUndefined();
     expect(msg!.properties.contentType).toBe('application/json');
     expect(msg!.properties.messageId).toBe(id);
@@ -126,7 +173,7 @@ describe('amqp interop (CloudEvents AMQP binding)', () => {
             'cloudEvents:id': randomUUID(),
             'cloudEvents:type': `${topic}.reply`,
             'cloudEvents:source': '/plain',
-            'cloudEvents:inreplyto': msg.properties.headers!['cloudEvents:id'],
+            'cloudEvents:inreplyto': msg.properties.headers!['cloudEvents_id'],
           },
         });
       },

@@ -2,18 +2,21 @@
  * WireMessage ⇄ Kafka record, following the CloudEvents Kafka protocol binding (binary mode):
  * `ce-*` attributes travel as `ce_*` headers, the media type as `content-type`, the body as the
  * record value and the Switchyard key as the record key. Other headers pass through unchanged.
+ * An event without data (core sends no content-type and no bytes) is a record with a null value,
+ * as the binding prescribes; a null value is read back as an event without data.
  */
 import type { WireMessage } from '@switchyard/core';
-import { fromBindingHeaders, toBindingHeaders } from '@switchyard/core/spi';
+import { Attr, fromBindingHeaders, toBindingHeaders } from '@switchyard/core/spi';
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 export const KAFKA_PREFIX = 'ce_';
 
 export function toKafkaMessage(wire: WireMessage): Message {
   const body = wire.body;
+  const noData = body.byteLength === 0 && wire.headers[Attr.contentType] === undefined;
   return {
     key: wire.key ?? null,
-    value: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    value: noData ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
     headers: toBindingHeaders(wire.headers, KAFKA_PREFIX),
   };
 }

@@ -113,4 +113,27 @@ describe('kafka interop (CloudEvents Kafka binding)', () => {
     expect(m!.headers['tenant']).toBe('acme');
     expect(Object.keys(m!.headers).filter((h) => h.startsWith('ce-'))).toEqual([]);
   });
+
+  it('an event without data is a record with a null value and no content-type, and arrives with an undefined body', async () => {
+    const topic = `interop.nodata.${uid()}`;
+    const pub = await bus(`interop-nodata-${uid()}`);
+    const got = new Collector<Message>();
+    await pub.subscribe(topic, (m) => got.push(m));
+    const { id } = await pub.publish(topic, undefined);
+
+    const consumer = kafka.consumer({ groupId: `plain-${uid()}`, maxWaitTimeInMs: 250 });
+    await consumer.connect();
+    cleanups.push(() => consumer.disconnect());
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const seen = new Collector<{ value: Buffer | null; headers: string[] }>();
+    await consumer.run({ eachMessage: async ({ message }) => seen.push({ value: message.value, headers: Object.keys(message.headers ?? {}) }) });
+    const [raw] = await seen.waitFor(1, 60_000);
+    expect(raw!.value).toBeNull();
+    expect(raw!.headers).not.toContain('content-type');
+    expect(raw!.headers).toContain('ce_id');
+    const [m] = await got.waitFor(1);
+    expect(m!.id).toBe(id);
+    expect(m!.body).toBeUndefined();
+    expect(m!.cloudEvent?.datacontenttype).toBeUndefined();
+  });
 });

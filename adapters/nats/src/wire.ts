@@ -56,7 +56,8 @@ export function fromNats(data: Uint8Array, hdrs: MsgHdrs | undefined): WireMessa
   for (const name of hdrs?.keys() ?? []) {
     if (isServerHeader(name)) continue;
     const value = hdrs?.get(name) ?? '';
-    if (name.toLowerCase() === 'content-type') plainContentType = value;
+    // Percent-decoded like every other value: a binding-following producer encodes its "/" too.
+    if (name.toLowerCase() === 'content-type') plainContentType = decodeValue(value, false);
     else raw[name] = decodeValue(value, name.toLowerCase().startsWith(CE_PREFIX));
   }
   const headers = fromBindingHeaders(raw, CE_PREFIX);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
-import { Attr, decodeMessage, encodeMessage, InternalHeader, ReplyAttr } from './codec.js';
+import { Attr, type BadTimeReporter, decodeMessage, encodeMessage, InternalHeader, type OwnedWire, ReplyAttr, warnBadTimeOnce } from './codec.js';
 import {
   closedTopics,
   defineContract,
@@ -115,6 +115,8 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly pullBridge: PullBridge;
   /** Pulled deliveries not due yet (emulated delay), handed out by a later pull. */
   private readonly pullHold: PullHold;
+  /** pull() warns once per topic about unreadable ce-time values. */
+  private readonly badTime: BadTimeReporter;
   private closing: Promise<void> | undefined;
   /** Aborts when close() starts: pending pulls return early instead of holding close up. */
   private readonly closeSignal = new AbortController();
@@ -137,6 +139,7 @@ export class Bus<C extends Contract = EmptyContract> {
     this.pullBridge = new PullBridge(transport);
     this.pullHold = new PullHold((topic, group, delivery, dueAt) => this.replaceHeld(topic, group, delivery, dueAt), transport.capabilities.leaseMs);
     this.requester = new Requester(transport, `${service}.${this.id}`, logger);
+    this.badTime = warnBadTimeOnce(logger);
   }
 
   /** What the transport does natively, with header limits as core enforces them (portable limits applied). */
@@ -243,7 +246,7 @@ export class Bus<C extends Contract = EmptyContract> {
           continue;
         }
         try {
-          const decoded = decodeMessage<T>(delivery.message, topic, attempt, delivery.brokerId);
+          const decoded = decodeMessage<T>(delivery.message, topic, attempt, delivery.brokerId, this.badTime);
           const body = (await validateBody(schema, decoded.body, `Message ${decoded.id} on "${topic}"`)) as T;
           out.push(this.pulled({ ...decoded, body }, delivery, target, maxAttempts));
         } catch (err) {
@@ -469,7 +472,7 @@ export class Bus<C extends Contract = EmptyContract> {
     return { id, wire };
   }
 
-  private async deliver(topic: string, wire: WireMessage, delayMs: number | undefined, inherited: Inherited): Promise<void> {
+  private async deliver(topic: string, wire: OwnedWire, delayMs: number | undefined, inherited: Inherited): Promise<void> {
     const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
     const native = nativeDelayMs > 0 ? { delayMs: nativeDelayMs } : {};
     await traceSend(this.telemetry, topic, wire, inherited.otel, async (message) => {

@@ -3,6 +3,7 @@
  * that stores a publish to send later (the PostgreSQL outbox), so a message that could never be
  * published fails where it is written, with the same error bus.publish would give.
  */
+import { assertCloudEventOptions } from './cloudevent.js';
 import { type Contract, messageSchema, validateBody } from './contract.js';
 import { ValidationError } from './errors.js';
 import { assertHeaderTotal, assertIdentifier, hasControlCharacter, type HeaderLimits, headerBytes, PORTABLE_LIMITS } from './limits.js';
@@ -10,7 +11,7 @@ import { assertHeaders, assertTopicName } from './names.js';
 import { assertKnownOptions, intInRange } from './options.js';
 import type { PublishOptions } from './types.js';
 
-export const PUBLISH_OPTIONS = ['key', 'headers', 'id', 'correlationId', 'causationId', 'delayMs', 'contentType'] as const;
+export const PUBLISH_OPTIONS = ['key', 'headers', 'id', 'correlationId', 'causationId', 'delayMs', 'contentType', 'subject', 'dataschema', 'extensions'] as const;
 
 /** The longest publish delay: one day. */
 export const MAX_DELAY_MS = 86_400_000;
@@ -27,6 +28,7 @@ export function checkPublishOptions(options: unknown, limits: HeaderLimits, tran
   if (o.correlationId !== undefined) assertIdentifier('correlationId', o.correlationId);
   if (o.causationId !== undefined) assertIdentifier('causationId', o.causationId);
   if (o.contentType !== undefined) assertContentType(o.contentType);
+  assertCloudEventOptions(o, limits, transport);
   return intInRange(o.delayMs, 0, 0, MAX_DELAY_MS, 'delayMs');
 }
 

@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
-import { Attr, decodeMessage, InternalHeader } from './codec.js';
+import { Attr, type BadTimeReporter, decodeMessage, InternalHeader, warnBadTimeOnce } from './codec.js';
 import { validateBody } from './contract.js';
 import { type CopyForm, deadLetter } from './dead-letter.js';
 import { dueAtFor, EMULATED_DELAY_HOLD_MS, republishForGroup } from './group-copy.js';
@@ -86,6 +86,7 @@ export class SubscriptionRunner {
   /** Aborts when close() gives up waiting: handlers see ctx.signal abort. */
   private readonly abandoning = new AbortController();
   private readonly slots: Slots;
+  private readonly badTime: BadTimeReporter;
   private closing: Promise<void> | undefined;
   /** Extends the leases of every held delivery (lease-based transports only). */
   private leaseKeeper: NodeJS.Timeout | undefined;
@@ -94,6 +95,7 @@ export class SubscriptionRunner {
   constructor(private readonly config: RunnerConfig) {
     this.telemetry = telemetryTarget(config.transport);
     this.slots = new Slots(config.concurrency);
+    this.badTime = warnBadTimeOnce(config.logger);
     // One listener per delivery waiting for a slot, a delay or a retry: bounded by the prefetch,
     // which may well exceed Node's default of 10 — not a leak.
     setMaxListeners(0, this.stopping.signal, this.abandoning.signal);
@@ -210,9 +212,10 @@ export class SubscriptionRunner {
 
     let msg: Message;
     try {
-      const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId);
-      const body = validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`);
-      msg = { ...decoded, body: body instanceof Promise ? await body : body }; // only an async schema costs an await
+      const decoded = decodeMessage(wire, config.topic, attempt, tracked.delivery.brokerId, this.badTime);
+      const validated = validateBody(config.schema, decoded.body, `Message ${decoded.id} on "${config.topic}"`);
+      const body = validated instanceof Promise ? await validated : validated; // only an async schema costs an await
+      msg = body === decoded.body ? decoded : { ...decoded, body }; // no schema, or one that returns the input: no copy
     } catch (err) {
       await config.onPoison?.(wire, err).catch((e: unknown) => config.logger.warn('Reporting a poison message failed', { error: errorMessage(e) }));
       return this.deadLetterAndAck(tracked, err, attempt);

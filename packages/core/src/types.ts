@@ -15,6 +15,25 @@ export interface Message<T = unknown> {
   readonly attempt: number;
   /** Media type the body travelled as (application/json, text/plain, application/octet-stream, ...). */
   readonly contentType: string;
+  /** The message's CloudEvents attributes; absent on a message from a plain client (no specversion). */
+  readonly cloudEvent?: CloudEventAttributes;
+}
+
+/**
+ * CloudEvents attributes of a received message, as the producer sent them. `id` is `msg.id`,
+ * the correlation and causation extensions are `msg.correlationId` / `msg.causationId`.
+ */
+export interface CloudEventAttributes {
+  readonly specversion: string;
+  readonly source: string;
+  readonly type: string;
+  readonly subject?: string;
+  readonly dataschema?: string;
+  readonly datacontenttype?: string;
+  /** The event time as sent (RFC 3339); `msg.timestamp` is it as a Date. Absent when missing or unreadable. */
+  readonly time?: string;
+  /** Extension attributes other than Switchyard's own, in their canonical string form (binary mode carries strings). */
+  readonly extensions: Readonly<Record<string, string>>;
 }
 
 export interface PublishOptions {
@@ -35,6 +54,15 @@ export interface PublishOptions {
    * (application/octet-stream / text/plain). Bytes are sent as they are.
    */
   contentType?: string;
+  /** CloudEvents `subject`: what the event is about within its source (e.g. an order id). */
+  subject?: string;
+  /** CloudEvents `dataschema`: absolute URI of the schema the body follows. */
+  dataschema?: string;
+  /**
+   * CloudEvents extension attributes: names of 1-20 lower-case letters/digits, values strings,
+   * booleans or 32-bit integers (sent in their string form). Spec and Switchyard names are refused.
+   */
+  extensions?: Record<string, string | number | boolean>;
 }
 
 export interface PublishResult {

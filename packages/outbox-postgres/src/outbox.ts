@@ -60,6 +60,11 @@ export class Outbox<C extends Contract = EmptyContract> {
     }
     // bus.publish's own checks, so a message the relay could never publish fails here, in the caller's transaction.
     checkPublish(topic, body, options, this.contract, 'outbox.publish');
+    // The outbox table has no columns for these yet: refuse rather than relay the message without them.
+    const unstored = (['subject', 'dataschema', 'extensions'] as const).filter((name) => options[name] !== undefined);
+    if (unstored.length > 0) {
+      throw new ValidationError(`outbox.publish does not store the CloudEvents option(s) ${unstored.join(', ')} yet; publish such messages with bus.publish. Nothing was written.`);
+    }
     const stored = storeBody(body, options.contentType);
     const id = options.id ?? randomUUID();
     await client.query(this.sql.insert, [

@@ -107,6 +107,8 @@ it('refuses what bus.publish would refuse before writing anything, and leaves th
     ['ok', {}, { contentType: 'text/plain' }, /needs a string or Uint8Array body/],
     ['ok', { n: 1n }, {}, /cannot be serialized as JSON/],
     ['ok', () => 1, {}, /cannot be serialized as JSON/],
+    ['ok', {}, { extensions: { Bad: 'x' } }, /lower-case letters or digits/],
+    ['ok', {}, { subject: 'o-1', extensions: { tenant: 'acme' } }, /does not store the CloudEvents option\(s\) subject, extensions/],
   ];
   await fx.tx(async (client) => {
     for (const [topic, body, options, message] of bad) {
