@@ -89,7 +89,7 @@ export class Link extends EventEmitter {
     // amqplib unescapes the vhost itself.
     const server = { protocol, hostname, port, username, password, vhost: encodeURIComponent(vhost), heartbeat: options.heartbeat };
     const clientProperties = { connection_name: options.connectionName ?? `switchyard:${this.service}` };
-    const conn = await amqplib.connect(server, { ...tls, timeout: options.connectTimeoutMs, clientProperties });
+    const conn = await amqplib.connect(server, { ...tls, timeout: options.connectTimeoutMs, noDelay: options.noDelay, clientProperties });
     if (this.state === 'closed') {
       await closeQuietly(conn);
       throw new ClosedError('amqp transport');
