@@ -5,6 +5,7 @@ import { errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, 
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
+import { Deadlines } from './deadlines.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
 import { closeQuietly, settledWithin } from './util.js';
@@ -42,6 +43,8 @@ export class AmqpTransport implements Transport {
   readonly logger: Logger;
   private readonly publisher: ChannelSlot<ConfirmChannel>;
   private readonly puller: ChannelSlot<Channel>;
+  /** Every confirm's timeout, on one timer (not one per publish). */
+  private readonly confirmDeadlines: Deadlines;
   /** Declarations in flight or done, and on which connection (a new one declares again). */
   private readonly declared = new Map<string, { conn: ChannelModel; done: Promise<void> }>();
   /** Every group queue this transport declared (by queue name), declared again after a reconnect. */
@@ -58,6 +61,7 @@ export class AmqpTransport implements Transport {
     this.quorum = config.options.queueType === 'quorum';
     this.publisher = channelSlot((conn) => conn.createConfirmChannel(), this.logger, 'publisher');
     this.puller = channelSlot((conn) => conn.createChannel(), this.logger, 'pull');
+    this.confirmDeadlines = new Deadlines(Math.max(config.options.publishTimeoutMs, 5000));
     // redactUrl hides the password and secret options (passphrase, key); its result need not
     // parse as a URL again (a password with "/" makes it text), so it is used as is.
     this.link = new Link(config, redactUrl(url), context.service, context.logger);
@@ -173,13 +177,18 @@ export class AmqpTransport implements Transport {
 
   /** One publish on `ch`, resolved by its confirm. */
   private confirm(ch: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
-    const withinMs = Math.max(this.config.options.publishTimeoutMs, 5000);
     return new Promise<void>((resolve, reject) => {
       // A blocked connection (resource alarm) or a stuck broker must not hang publish for ever.
-      const timeout = `RabbitMQ did not confirm the publish to "${routingKey}" within ${withinMs} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`;
-      const timer = setTimeout(() => reject(new ConnectionError(timeout)), withinMs);
+      const deadline = this.confirmDeadlines.add(() => {
+        const { withinMs } = this.confirmDeadlines;
+        reject(
+          new ConnectionError(
+            `RabbitMQ did not confirm the publish to "${routingKey}" within ${withinMs} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`,
+          ),
+        );
+      });
       const settle = (err: unknown) => {
-        clearTimeout(timer);
+        deadline.clear();
         if (!err) resolve();
         else if (errorMessage(err) !== 'message nacked') reject(err);
         else reject(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
