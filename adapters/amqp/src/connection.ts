@@ -150,6 +150,11 @@ export function channelSlot<C extends Channel>(create: (conn: ChannelModel) => P
       return entry.ch;
     },
 
+    /** The channel for `conn` if it is open now (no waiting), else undefined: then use get(). */
+    ready(conn: ChannelModel): C | undefined {
+      return current?.conn === conn && current.open ? current.ready : undefined;
+    },
+
     /** Stop handing out `ch` (its state can no longer be trusted) and close it in the background. */
     discard(ch: C): void {
       if (current?.ready === ch) current = undefined;
