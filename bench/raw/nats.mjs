@@ -44,9 +44,10 @@ export async function natsSide(url) {
       const run = pool(concurrency);
       const loop = (async () => {
         for await (const m of messages) {
+          // The handler slot is free once the handler is done; the confirmed ack follows.
           run(async () => {
             await handler(decode(m.data));
-            await m.ackAck();
+            void m.ackAck().catch(() => undefined);
           });
         }
       })();

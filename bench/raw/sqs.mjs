@@ -63,10 +63,11 @@ export async function sqsSide(url) {
           );
           for (const m of Messages) {
             unsettled++;
+            // Done once the handler is: the delete (batched per tick) follows on its own.
             run(async () => {
               await onMessage(m);
               deletes.push(m.ReceiptHandle);
-              if (deletes.length === 1) await new Promise((resolve) => setImmediate(resolve)).then(flushDeletes);
+              if (deletes.length === 1) void new Promise((resolve) => setImmediate(resolve)).then(flushDeletes).catch(() => undefined);
               unsettled--;
               roomSignal?.();
             });
