@@ -20,7 +20,7 @@ export const BROKERS = {
       const m = await import('./raw/memory.mjs');
       return { raw: m.emitterSide(), anchors: { 'async queue': m.queueSide } };
     },
-    counts: { publishSeq: 20_000, publish64: 50_000, e2e1: 20_000, e2e16: 50_000, requestSeq: 5_000, request32: 20_000, inFlight: 1_000 },
+    counts: { publishSeq: 10_000, publish64: 25_000, e2e1: 10_000, e2e16: 25_000, requestSeq: 3_000, request32: 10_000, inFlight: 1_000 },
   },
   amqp: {
     env: 'SWITCHYARD_TEST_RABBITMQ_URL',
@@ -50,7 +50,7 @@ export const BROKERS = {
     env: 'SWITCHYARD_TEST_PUBSUB_URL',
     url: 'gcppubsub://switchyard-test?emulator=127.0.0.1:8085',
     raw: async (url) => ({ raw: await (await import('./raw/pubsub.mjs')).pubsubSide(url) }),
-    counts: { publishSeq: 200, publish64: 1_000, e2e1: 500, e2e16: 1_000, requestSeq: 100, request32: 300, inFlight: 100 },
+    counts: { publishSeq: 200, publish64: 1_000, e2e1: 500, e2e16: 1_000, requestSeq: 50, request32: 300, inFlight: 100 },
   },
 };
 
