@@ -89,7 +89,7 @@ export class Link extends EventEmitter {
     // amqplib unescapes the vhost itself.
     const server = { protocol, hostname, port, username, password, vhost: encodeURIComponent(vhost), heartbeat: options.heartbeat };
     const clientProperties = { connection_name: options.connectionName ?? `switchyard:${this.service}` };
-    const conn = await amqplib.connect(server, { ...tls, timeout: options.connectTimeoutMs, clientProperties });
+    const conn = await amqplib.connect(server, { ...tls, timeout: options.connectTimeoutMs, noDelay: options.noDelay, clientProperties });
     if (this.state === 'closed') {
       await closeQuietly(conn);
       throw new ClosedError('amqp transport');
@@ -148,6 +148,11 @@ export function channelSlot<C extends Channel>(create: (conn: ChannelModel) => P
       );
       current = entry;
       return entry.ch;
+    },
+
+    /** The channel for `conn` if it is open now (no waiting), else undefined: then use get(). */
+    ready(conn: ChannelModel): C | undefined {
+      return current?.conn === conn && current.open ? current.ready : undefined;
     },
 
     /** Stop handing out `ch` (its state can no longer be trusted) and close it in the background. */

@@ -38,6 +38,11 @@ export const optionsShape = {
   /** Reconnect backoff: first delay and cap. */
   reconnectMinMs: z.coerce.number().int().positive().max(60_000).default(100),
   reconnectMaxMs: z.coerce.number().int().positive().max(300_000).default(5_000),
+  /**
+   * TCP_NODELAY on the socket. On by default: with Nagle's algorithm a small frame (a confirm, an
+   * ack, a reply) can wait for the peer's delayed ACK, ~40 ms per round trip.
+   */
+  noDelay: booleanOption.default(true),
   /** Connection name shown in the management UI. Default: switchyard:<service>. */
   connectionName: z.string().max(200).optional(),
   /** amqps only: CA bundle, client certificate and key (PEM file paths), key passphrase, SNI name, certificate verification. */

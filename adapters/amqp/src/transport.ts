@@ -5,6 +5,7 @@ import { errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, 
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
+import { Deadlines } from './deadlines.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
 import { closeQuietly, settledWithin } from './util.js';
@@ -26,6 +27,10 @@ export function deliveryLimitFor(maxAttempts: number): number {
 
 const NOTHING_YET = new Error('nothing to pull yet');
 
+/** declareOnce keys of the exchanges and of a delay bucket. */
+const EXCHANGES = 'exchanges';
+const delayKey = (bucket: number) => `delay:${bucket}`;
+
 /** The AMQP reply code an amqplib error carries (404 not found, 405 locked, 406 precondition failed...). */
 const replyCode = (err: unknown): unknown => (err as { code?: unknown } | undefined)?.code;
 
@@ -43,8 +48,12 @@ export class AmqpTransport implements Transport {
   readonly logger: Logger;
   private readonly publisher: ChannelSlot<ConfirmChannel>;
   private readonly puller: ChannelSlot<Channel>;
+  /** Replies: a plain channel, no confirms (see sendToInbox). */
+  private readonly replier: ChannelSlot<Channel>;
+  /** Every confirm's timeout, on one timer (not one per publish). */
+  private readonly confirmDeadlines: Deadlines;
   /** Declarations in flight or done, and on which connection (a new one declares again). */
-  private readonly declared = new Map<string, { conn: ChannelModel; done: Promise<void> }>();
+  private readonly declared = new Map<string, { conn: ChannelModel; done: Promise<void>; ok: boolean }>();
   /** Every group queue this transport declared (by queue name), declared again after a reconnect. */
   private readonly groups = new Map<string, { topic: string; group: string; policy: GroupPolicy | undefined }>();
   readonly attachments = new Set<Attachment>();
@@ -59,6 +68,8 @@ export class AmqpTransport implements Transport {
     this.quorum = config.options.queueType === 'quorum';
     this.publisher = channelSlot((conn) => conn.createConfirmChannel(), this.logger, 'publisher');
     this.puller = channelSlot((conn) => conn.createChannel(), this.logger, 'pull');
+    this.replier = channelSlot((conn) => conn.createChannel(), this.logger, 'reply');
+    this.confirmDeadlines = new Deadlines(Math.max(config.options.publishTimeoutMs, 5000));
     // redactUrl hides the password and secret options (passphrase, key); its result need not
     // parse as a URL again (a password with "/" makes it text), so it is used as is.
     this.link = new Link(config, redactUrl(url), context.service, context.logger);
@@ -108,7 +119,7 @@ export class AmqpTransport implements Transport {
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
     const { content, options } = toAmqp(message);
     if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
-    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, () => this.ensureExchanges(deadline));
+    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, { key: EXCHANGES, run: () => this.ensureExchanges(deadline) });
   }
 
   /** Through the delay bucket; on expiry RabbitMQ dead-letters it to the topics exchange with `routingKey`. */
@@ -116,14 +127,35 @@ export class AmqpTransport implements Transport {
     const bucket = delayBucket(delayMs);
     const headers = { ...(options.headers as Record<string, unknown>), [DELAY_BUCKET_HEADER]: String(bucket) };
     const delayed: Options.Publish = { ...options, headers, expiration: String(Math.ceil(delayMs)) };
-    await this.confirmPublish(this.names.delayExchange, routingKey, content, delayed, deadline, () => this.ensureDelayBucket(bucket, deadline));
+    await this.confirmPublish(this.names.delayExchange, routingKey, content, delayed, deadline, { key: delayKey(bucket), run: () => this.ensureDelayBucket(bucket, deadline) });
   }
 
+  /**
+   * A reply goes to the requester's exclusive, non-durable inbox on a channel without confirms:
+   * it is not a durable message (the inbox dies with the requester's connection, and a reply the
+   * requester no longer waits for is dropped anyway), so a confirm would only add a round trip
+   * and a pending promise per reply. If the connection drops before it reached the broker the
+   * requester gets RequestTimeoutError, as when the requester's own connection drops.
+   */
   async sendToInbox(address: string, message: WireMessage): Promise<void> {
     this.assertOpen();
     if (Buffer.byteLength(address) > 255) throw new ConfigurationError('Reply address is longer than 255 bytes; not an amqp inbox.');
-    const out = toAmqp(message, {}, false);
-    await this.confirmPublish('', address, out.content, out.options, Date.now() + this.config.options.publishTimeoutMs);
+    const { content, options } = toAmqp(message, {}, false);
+    const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
+    if (unencodable !== undefined) throw new ValidationError(`The reply to "${address}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
+    const deadline = Date.now() + this.config.options.publishTimeoutMs;
+    await this.persist(`Replying to "${address}"`, deadline, async () => {
+      const conn = this.link.isOpen ? this.link.conn! : await this.link.whenOpen(deadline - Date.now());
+      const ch = await this.replier.get(conn);
+      while (this.drained) await this.drained;
+      try {
+        if (!ch.publish('', address, content, options)) this.waitForDrain(ch);
+      } catch (err) {
+        // A closed channel (IllegalOperationError) is retried on a fresh one; anything else failed encoding.
+        if ((err as Error | undefined)?.name === 'IllegalOperationError') throw err;
+        throw new ValidationError(`amqplib could not encode the reply to "${address}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err });
+      }
+    });
   }
 
   /**
@@ -131,7 +163,14 @@ export class AmqpTransport implements Transport {
    * reconnect and publish again (until the deadline): the message may then arrive twice, never
    * zero times once this resolves.
    */
-  private async confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: () => Promise<void>): Promise<void> {
+  private async confirmPublish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    deadline: number,
+    prepare?: { readonly key: string; readonly run: () => Promise<void> },
+  ): Promise<void> {
     // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
     // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
     // counts the publish for a confirm.
@@ -139,9 +178,11 @@ export class AmqpTransport implements Transport {
     if (unencodable !== undefined) throw new ValidationError(`The message for "${routingKey}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
     let refused = false;
     const attempt = async (): Promise<void> => {
-      const conn = await this.link.whenOpen(deadline - Date.now());
-      await prepare?.();
-      const ch = await this.publisher.get(conn);
+      // Connected, topology declared on this connection and the channel open: publish without
+      // awaiting anything first (the usual case); else wait for each of them.
+      const conn = this.link.isOpen ? this.link.conn! : await this.link.whenOpen(deadline - Date.now());
+      if (prepare !== undefined && !this.declaredOn(prepare.key, conn)) await prepare.run();
+      const ch = this.publisher.ready(conn) ?? (await this.publisher.get(conn));
       while (this.drained) await this.drained;
       await this.confirm(ch, exchange, routingKey, content, options).catch((err: unknown) => {
         // The broker closed the channel: because of this publish (e.g. over its max message size,
@@ -174,13 +215,18 @@ export class AmqpTransport implements Transport {
 
   /** One publish on `ch`, resolved by its confirm. */
   private confirm(ch: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
-    const withinMs = Math.max(this.config.options.publishTimeoutMs, 5000);
     return new Promise<void>((resolve, reject) => {
       // A blocked connection (resource alarm) or a stuck broker must not hang publish for ever.
-      const timeout = `RabbitMQ did not confirm the publish to "${routingKey}" within ${withinMs} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`;
-      const timer = setTimeout(() => reject(new ConnectionError(timeout)), withinMs);
+      const deadline = this.confirmDeadlines.add(() => {
+        const { withinMs } = this.confirmDeadlines;
+        reject(
+          new ConnectionError(
+            `RabbitMQ did not confirm the publish to "${routingKey}" within ${withinMs} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`,
+          ),
+        );
+      });
       const settle = (err: unknown) => {
-        clearTimeout(timer);
+        deadline.clear();
         if (!err) resolve();
         else if (errorMessage(err) !== 'message nacked') reject(err);
         else reject(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
@@ -199,7 +245,7 @@ export class AmqpTransport implements Transport {
     });
   }
 
-  private waitForDrain(ch: ConfirmChannel): void {
+  private waitForDrain(ch: Channel): void {
     this.drained ??= new Promise<void>((resolve) => {
       const done = () => {
         ch.off('drain', done).off('close', done);
@@ -287,7 +333,7 @@ export class AmqpTransport implements Transport {
   }
 
   ensureExchanges(deadline: number): Promise<void> {
-    return this.declareOnce('exchanges', deadline, false, (conn) =>
+    return this.declareOnce(EXCHANGES, deadline, false, (conn) =>
       this.withChannel(conn, async (ch) => {
         await ch.assertExchange(this.names.topicsExchange, 'direct', { durable: true });
         await ch.assertExchange(this.names.delayExchange, 'headers', { durable: true });
@@ -298,12 +344,18 @@ export class AmqpTransport implements Transport {
   private async ensureDelayBucket(bucket: number, deadline: number): Promise<void> {
     await this.ensureExchanges(deadline);
     const queue = this.names.delayQueue(bucket);
-    await this.declareOnce(`delay:${bucket}`, deadline, false, (conn) =>
+    await this.declareOnce(delayKey(bucket), deadline, false, (conn) =>
       this.withChannel(conn, async (ch) => {
         await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic', 'x-dead-letter-exchange': this.names.topicsExchange } });
         await ch.bindQueue(queue, this.names.delayExchange, '', { 'x-match': 'all', [DELAY_BUCKET_HEADER]: String(bucket) });
       }),
     );
+  }
+
+  /** Whether the declaration `key` completed on `conn` (nothing to wait for). */
+  private declaredOn(key: string, conn: ChannelModel): boolean {
+    const entry = this.declared.get(key);
+    return entry !== undefined && entry.conn === conn && entry.ok;
   }
 
   /** Run a declaration once per connection; retried across reconnects until the deadline. */
@@ -321,7 +373,12 @@ export class AmqpTransport implements Transport {
             cause: err,
           });
         });
-        entry = { conn, done };
+        const created = { conn, done, ok: false };
+        done.then(
+          () => (created.ok = true),
+          () => undefined,
+        );
+        entry = created;
         this.declared.set(key, entry);
       }
       await entry.done;
@@ -521,7 +578,7 @@ export class AmqpTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.attachments].map((a) => a.close()));
-    await Promise.allSettled([this.puller.close(), this.publisher.close()]);
+    await Promise.allSettled([this.puller.close(), this.publisher.close(), this.replier.close()]);
     await this.link.close();
   }
 

@@ -49,6 +49,7 @@ describe('amqp URL options', () => {
       'servername=rabbit.local',
       'rejectUnauthorized=maybe',
       'heartbeat=10&heartbeat=20',
+      'noDelay=maybe',
     ];
     for (const query of bad) expect(() => make(`amqp://127.0.0.1:5672?${query}`), query).toThrow(ConfigurationError);
     expect(() => make('amqp://127.0.0.1:5672/a/b')).toThrow(/single segment/);
@@ -57,12 +58,14 @@ describe('amqp URL options', () => {
 
   it('accepts the documented options', () => {
     const t = make(
-      'amqps://u:p@rabbit.example:5671/%2F?prefix=acme&queueType=quorum&deliveryLimit=20&queueExpiresMs=60000&heartbeat=30&maxPrefetch=500&maxPayloadBytes=1048576&publishTimeoutMs=5000&connectTimeoutMs=2000&reconnectMinMs=50&reconnectMaxMs=2000&connectionName=orders&servername=rabbit.example&rejectUnauthorized=false',
+      'amqps://u:p@rabbit.example:5671/%2F?prefix=acme&queueType=quorum&deliveryLimit=20&queueExpiresMs=60000&heartbeat=30&maxPrefetch=500&maxPayloadBytes=1048576&publishTimeoutMs=5000&connectTimeoutMs=2000&reconnectMinMs=50&reconnectMaxMs=2000&connectionName=orders&noDelay=false&servername=rabbit.example&rejectUnauthorized=false',
     );
     expect(t).toHaveProperty('name', 'amqp');
     expect(t).toHaveProperty('capabilities.maxPayloadBytes', 1048576);
     expect(make('amqp://127.0.0.1?queueType=classic')).toHaveProperty('capabilities.deliveryCount', 'approximate');
     expect(make('amqp://127.0.0.1')).toHaveProperty('capabilities.deliveryCount', 'exact');
+    expect(make('amqp://127.0.0.1')).toHaveProperty('config.options.noDelay', true);
+    expect(make('amqp://127.0.0.1?noDelay=false')).toHaveProperty('config.options.noDelay', false);
   });
 
   it('connection refused is a ConnectionError with the URL redacted', async () => {

@@ -1,7 +1,7 @@
 /**
- * Idempotent producer (acks=all, one request in flight) behind core's Batcher: publishes that
- * arrive while a produce request is in flight go out together in the next one, in arrival
- * order, so per-key order is kept and throughput does not depend on one round trip per message.
+ * Idempotent producer (acks=all, one request in flight) behind core's Batcher: publishes of one
+ * event-loop turn, and those that arrive while a produce request is in flight, go out together
+ * in the next one, in arrival order, so per-key order is kept and throughput does not depend on one round trip per message.
  * Each publish resolves only when the broker acknowledged the request that carried it.
  */
 import type { Logger } from '@switchyard/core';
@@ -26,7 +26,8 @@ export class Publisher {
     private readonly requestTimeout: number,
     private readonly logger: Logger,
   ) {
-    this.batcher = new Batcher({ maxBatchBytes, send: (records) => this.sendBatch(records) });
+    // gather 'tick': publishes of one turn go in one produce request, like an app's explicit batch.
+    this.batcher = new Batcher({ maxBatchBytes, gather: 'tick', send: (records) => this.sendBatch(records) });
   }
 
   /** Connect the producer (a failed connect is not kept: the next publish tries again). */

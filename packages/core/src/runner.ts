@@ -80,7 +80,8 @@ export const MAX_LEASE_HOLD_MS = 3_600_000;
 
 export class SubscriptionRunner {
   private consumer: TransportConsumer | undefined;
-  private readonly inFlight = new Map<Promise<void>, Tracked>();
+  /** Every delivery held, with the work settling it (keyed by the delivery: no closure per message to remove it). */
+  private readonly inFlight = new Map<Tracked, Promise<void>>();
   /** Aborts when close() starts: no new retries, no waiting on delays. */
   private readonly stopping = new AbortController();
   /** Aborts when close() gives up waiting: handlers see ctx.signal abort. */
@@ -130,12 +131,19 @@ export class SubscriptionRunner {
     }
     const tracked: Tracked = { delivery, receivedAt: Date.now(), settled: false };
     this.keepLeases();
-    const work = this.process(tracked).catch((err: unknown) => {
-      this.config.logger.error('Settling a message failed; the broker will redeliver it', { topic: this.config.topic, group: this.config.group, error: errorMessage(err) });
-    });
-    this.inFlight.set(work, tracked);
-    void work.finally(() => this.inFlight.delete(work));
+    this.inFlight.set(tracked, this.run(tracked));
   };
+
+  /** Process one delivery; never rejects. Removes it from inFlight when done (always after onDelivery added it: there is an await first). */
+  private async run(tracked: Tracked): Promise<void> {
+    try {
+      await this.process(tracked);
+    } catch (err) {
+      this.config.logger.error('Settling a message failed; the broker will redeliver it', { topic: this.config.topic, group: this.config.group, error: errorMessage(err) });
+    } finally {
+      this.inFlight.delete(tracked);
+    }
+  }
 
   close(options: CloseOptions = {}): Promise<void> {
     this.closing ??= this.drain(options);
@@ -145,7 +153,7 @@ export class SubscriptionRunner {
   private async drain({ drainTimeoutMs }: CloseOptions): Promise<void> {
     this.stopping.abort();
     await this.consumer?.stop();
-    const all = Promise.all([...this.inFlight.keys()]);
+    const all = Promise.all([...this.inFlight.values()]);
     if (drainTimeoutMs === undefined) {
       await all;
     } else {
@@ -155,7 +163,7 @@ export class SubscriptionRunner {
         // All at once: settle() marks each settled before its first await, so a handler that
         // returns on the abort cannot ack what is being handed back while a slow abandon (one
         // broker round trip each, e.g. Pub/Sub's modifyAckDeadline) is still in flight.
-        await Promise.all([...this.inFlight.values()].map((tracked) => this.settle(tracked, 'abandon', (d) => d.abandon())));
+        await Promise.all([...this.inFlight.keys()].map((tracked) => this.settle(tracked, 'abandon', abandon)));
       }
     }
     await this.consumer?.close();
@@ -177,7 +185,7 @@ export class SubscriptionRunner {
 
   private extendLeases(leaseMs: number): void {
     const now = Date.now();
-    for (const tracked of this.inFlight.values()) {
+    for (const tracked of this.inFlight.keys()) {
       const { delivery } = tracked;
       if (tracked.settled || tracked.leaseReleased || delivery.extend === undefined) continue;
       if (now - tracked.receivedAt > MAX_LEASE_HOLD_MS) {
@@ -204,10 +212,10 @@ export class SubscriptionRunner {
     let attempt = config.redeliveries.attempt(tracked.delivery, config.transport.capabilities.deliveryCount, config.topic, config.group);
 
     const forGroup = wire.headers[InternalHeader.forGroup];
-    if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, 'ack', (d) => d.ack(), true);
+    if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, 'ack', ack, true);
 
     const due = await this.waitUntilDue(tracked, attempt);
-    if (due === 'stopped') return this.settle(tracked, 'abandon', (d) => d.abandon());
+    if (due === 'stopped') return this.settle(tracked, 'abandon', abandon);
     if (due === 'republished') return;
 
     let msg: Message;
@@ -229,7 +237,7 @@ export class SubscriptionRunner {
     }
 
     for (;;) {
-      if (!(await this.slots.acquire(this.stopping.signal))) return this.settle(tracked, 'abandon', (d) => d.abandon());
+      if (!this.slots.tryAcquire() && !(await this.slots.acquire(this.stopping.signal))) return this.settle(tracked, 'abandon', abandon);
       let failure: unknown;
       let succeeded = false;
       try {
@@ -240,18 +248,18 @@ export class SubscriptionRunner {
       } finally {
         this.slots.release();
       }
-      if (succeeded) return this.settle(tracked, 'ack', (d) => d.ack(), true);
-      if (this.abandoning.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
+      if (succeeded) return this.settle(tracked, 'ack', ack, true);
+      if (this.abandoning.signal.aborted) return this.settle(tracked, 'abandon', abandon);
       const poison = failure instanceof NonRetryableError || failure instanceof ValidationError || failure instanceof DecodeError;
       if (poison || attempt >= config.policy.maxAttempts) return this.deadLetterAndAck(tracked, failure, attempt);
       config.logger.warn('Handler failed; will retry', { topic: config.topic, group: config.group, id: msg.id, attempt, error: errorMessage(failure) });
-      if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
+      if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', abandon);
       const delayMs = backoffDelay(config.policy, attempt + 1);
       // The part of the backoff the broker cannot wait out for us is waited here, holding the
       // delivery (the lease keeper extends it); its handler slot is free meanwhile.
       const { waitMs, nackDelayMs } = splitRetryDelay(config.transport.capabilities, delayMs);
       await sleep(waitMs, this.stopping.signal);
-      if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
+      if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', abandon);
       // Back to the broker where it can redeliver: its count of deliveries then survives a crash of this process.
       if (nackDelayMs !== undefined) return this.settle(tracked, 'nack', (d) => d.nack({ delayMs: nackDelayMs }));
       attempt += 1;
@@ -280,7 +288,7 @@ export class SubscriptionRunner {
       config.logger.warn('Republishing a delayed message failed; it stays on the broker', { topic: config.topic, group: config.group, error: errorMessage(err) });
       return 'stopped';
     }
-    await this.settle(tracked, 'ack', (d) => d.ack(), true);
+    await this.settle(tracked, 'ack', ack, true);
     return 'republished';
   }
 
@@ -353,7 +361,7 @@ export class SubscriptionRunner {
   /** Race user code against handlerTimeoutMs; on expiry abort the attempt's signal and reject. */
   private limiter(timeout: AbortController | undefined): LimitHandler {
     const ms = this.config.handlerTimeoutMs;
-    if (timeout === undefined || ms === undefined) return async (run) => run();
+    if (timeout === undefined || ms === undefined) return runUnlimited;
     const topic = this.config.topic;
     return (run) =>
       new Promise((resolve, reject) => {
@@ -410,7 +418,7 @@ export class SubscriptionRunner {
         attempts,
         error: errorMessage(error),
       });
-      return this.settle(tracked, 'ack', (d) => d.ack(), true);
+      return this.settle(tracked, 'ack', ack, true);
     }
     let form: CopyForm = 'full';
     for (let failures = 1; ; failures++) {
@@ -442,14 +450,14 @@ export class SubscriptionRunner {
         });
         await sleep(retryInMs, this.stopping.signal);
         // Closing: leave it to the broker. Its next delivery is past maxAttempts and goes straight here.
-        if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', (d) => d.abandon());
+        if (this.stopping.signal.aborted) return this.settle(tracked, 'abandon', abandon);
       }
     }
     if (tracked.delivery.message.body.byteLength > 0 && config.transport.capabilities.maxPayloadBytes + DEAD_LETTER_HEADROOM_BYTES < wire.body.byteLength) {
       config.logger.error('Dead-lettered without its body: it is larger than the transport takes', { topic: config.topic, group: config.group, id, bytes: wire.body.byteLength });
     }
     config.logger.warn('Message dead-lettered', { topic: config.topic, group: config.group, deadLetterTopic: config.deadLetterTopic, id, attempts, error: errorMessage(error) });
-    return this.settle(tracked, 'dead_letter', (d) => d.ack(), true);
+    return this.settle(tracked, 'dead_letter', ack, true);
   }
 
   /** `final`: the message leaves for good (acked), so its redelivery count is forgotten. */
@@ -461,6 +469,11 @@ export class SubscriptionRunner {
     await traceSettle(telemetry, operation, config.topic, config.group, tracked.delivery.message, tracked.otel, () => action(tracked.delivery));
   }
 }
+
+// Shared, so settling and running a handler allocate no closure per message.
+const ack = (d: Delivery) => d.ack();
+const abandon = (d: Delivery) => d.abandon();
+const runUnlimited: LimitHandler = async (run) => run();
 
 /**
  * How a retry after `delayMs` uses the broker: nack 'delayed' takes up to maxNackDelayMs and the

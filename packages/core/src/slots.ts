@@ -8,6 +8,13 @@ export class Slots {
 
   constructor(private readonly size: number) {}
 
+  /** Take a free slot now without waiting (the usual case): true with a slot held, else false (then acquire()). */
+  tryAcquire(): boolean {
+    if (this.used >= this.size || this.waiting.length > 0) return false;
+    this.used++;
+    return true;
+  }
+
   /** Resolves true with a slot held, or false if the signal aborted first (no slot held). */
   acquire(signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return Promise.resolve(false);

@@ -142,6 +142,25 @@ describe('Batcher (publish micro-batching)', () => {
     await d;
   });
 
+  it("gather 'tick': callers in a publish loop fill each batch, as explicit batches of that size would", async () => {
+    const batchSizes = (gather: 'now' | 'tick') => {
+      const sizes: number[] = [];
+      const batcher = new Batcher<number>({ maxBatchBytes: 1000, gather, send: async (items) => void sizes.push(items.length) });
+      // 4 callers, each publishing its next item once the previous one was confirmed (through a
+      // few awaits, as a caller's publish path has).
+      const caller = async () => {
+        for (let i = 0; i < 3; i++) {
+          await Promise.resolve();
+          await batcher.add(i, 1);
+        }
+      };
+      return Promise.all([caller(), caller(), caller(), caller()]).then(() => sizes);
+    };
+    expect(await batchSizes('tick')).toEqual([4, 4, 4]);
+    // Without gathering, a batch goes as soon as the previous one is done: smaller ones, more of them.
+    expect((await batchSizes('now')).length).toBeGreaterThan(3);
+  });
+
   it('a send that throws synchronously fails its batch only', async () => {
     let calls = 0;
     const batcher = new Batcher<number>({

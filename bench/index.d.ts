@@ -1,0 +1,70 @@
+/** Types of @switchyard/bench (index.mjs). */
+
+export type BrokerName = 'memory' | 'amqp' | 'kafka' | 'nats' | 'sqs' | 'pubsub';
+
+export interface BenchOptions {
+  /** A broker URL: bench that broker there (overrides `brokers`). */
+  url?: string;
+  /** Brokers by name (aliases: rabbitmq, gcppubsub, jetstream); default all six. */
+  brokers?: string[];
+  /** Repetitions per side; medians are reported. Default 3. */
+  reps?: number;
+  /** Multiplies every default message count. Default 1. */
+  scale?: number;
+  /** Scenario keys to run: publish-seq, publish-64, e2e-c1, e2e-c16, rr-seq, rr-32, inflight. Default all. */
+  only?: string[];
+  /** Called with each printed line (`scenario raw switchyard ratio ...`). Default: nothing. */
+  log?: (line: string) => void;
+}
+
+export interface SideSummary {
+  /** Median messages (or requests) per second. */
+  rate: number;
+  /** Median client CPU (user + system, this process) per message, µs. */
+  cpuUsPerMsg: number;
+  /** Request/reply latency scenarios only: median of the runs' p50 / p99, ms. */
+  p50?: number;
+  p99?: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  key: string;
+  count: number;
+  raw: SideSummary;
+  switchyard: SideSummary;
+  /** switchyard.rate / raw.rate (medians). */
+  ratio: number;
+  /** Lowest and highest ratio of the individual alternating run pairs: how noisy it was. */
+  ratioSpread: number[];
+  /** Latency scenarios: switchyard / raw (lower is better). */
+  p50Ratio?: number;
+  p99Ratio?: number;
+  /** Every run of each side. */
+  runs: { raw: Record<string, number>[]; switchyard: Record<string, number>[] };
+}
+
+export interface BrokerReport {
+  broker: BrokerName;
+  /** The URL used, credentials redacted. */
+  url: string;
+  results: ScenarioResult[];
+  /** Heap per message parked in a handler (concurrency = count), bytes. */
+  inFlight?: { count: number; rawBytes: number; switchyardBytes: number };
+  /** Set when the broker's run failed (unreachable broker...); the other brokers still ran. */
+  error?: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  node: string;
+  reps: number;
+  scale: number;
+  brokers: BrokerReport[];
+}
+
+export declare const BROKERS: Record<BrokerName, { env: string | undefined; url: string; counts: Record<string, number> }>;
+/** The broker name for a name, alias or URL (by its scheme); throws for an unknown one. */
+export declare function brokerOf(nameOrUrl: string): BrokerName;
+export declare function formatResult(broker: string, result: ScenarioResult): string;
+export declare function runBench(options?: BenchOptions): Promise<BenchReport>;

@@ -1,0 +1,195 @@
+/**
+ * The scenarios, written once over a Side (a raw client or Switchyard), and the runner that
+ * alternates the two sides in one process: rep 1 raw then Switchyard, rep 2 the other way round...
+ *
+ * interface Side {
+ *   label: 'raw' | 'switchyard'
+ *   prepare(topic): Promise<void>                       // make the topic store messages (a queue/stream/group) before publish-only runs
+ *   publish(topic, body): Promise<void>                 // resolves once the broker confirmed it
+ *   publishBatch?(topic, bodies): Promise<void>         // raw only: the broker's explicit batch (Kafka, SQS), used for "64 in flight"
+ *   consume(topic, concurrency, handler): Promise<close> // settle each message after handler(body) resolves
+ *   serve(topic, concurrency, answer): Promise<close>   // reply with answer(body)
+ *   request(topic, body): Promise<reply>
+ *   close(): Promise<void>
+ * }
+ */
+import { deferred, heapUsed, lanes, median, percentile, timed, until } from './measure.mjs';
+import { body } from './pool.mjs';
+
+const RUN_TIMEOUT_MS = 180_000;
+
+/** Publish `count` bodies with `parallel` in flight; a side with publishBatch sends batches of `parallel` instead. */
+async function publishAll(side, topic, count, parallel, useBatch) {
+  if (useBatch && side.publishBatch) {
+    for (let start = 0; start < count; start += parallel) {
+      const bodies = [];
+      for (let n = start; n < Math.min(count, start + parallel); n++) bodies.push(body(n));
+      await side.publishBatch(topic, bodies);
+    }
+    return;
+  }
+  await lanes(count, parallel, (n) => side.publish(topic, body(n)));
+}
+
+export function scenarios(counts) {
+  const list = [
+    {
+      key: 'publish-seq',
+      name: 'publish sequential',
+      count: counts.publishSeq,
+      setup: (side, topic) => side.prepare(topic),
+      run: (side, topic, count) => lanes(count, 1, (n) => side.publish(topic, body(n))),
+    },
+    {
+      key: 'publish-64',
+      name: 'publish 64 in flight',
+      count: counts.publish64,
+      setup: (side, topic) => side.prepare(topic),
+      run: (side, topic, count) => publishAll(side, topic, count, 64, true),
+    },
+  ];
+  for (const concurrency of [1, 16]) {
+    list.push({
+      key: `e2e-c${concurrency}`,
+      name: `publish → handler c${concurrency}`,
+      count: concurrency === 1 ? counts.e2e1 : counts.e2e16,
+      async setup(side, topic, count) {
+        const state = { received: 0, done: deferred() };
+        state.close = await side.consume(topic, concurrency, () => {
+          if (++state.received === count) state.done.resolve();
+        });
+        return state;
+      },
+      async run(side, topic, count, state) {
+        await publishAll(side, topic, count, 64, true);
+        await state.done.promise;
+      },
+      teardown: (state) => state.close(),
+    });
+  }
+  list.push(
+    {
+      key: 'rr-seq',
+      name: 'request/reply sequential',
+      count: counts.requestSeq,
+      latency: true,
+      setup: (side, topic) => serveAndWarm(side, topic, 1),
+      async run(side, topic, count) {
+        const latencies = [];
+        for (let n = 0; n < count; n++) {
+          const started = performance.now();
+          await side.request(topic, { n });
+          latencies.push(performance.now() - started);
+        }
+        latencies.sort((a, b) => a - b);
+        return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+      },
+      teardown: (state) => state.close(),
+    },
+    {
+      key: 'rr-32',
+      name: 'request/reply 32 in flight',
+      count: counts.request32,
+      setup: (side, topic) => serveAndWarm(side, topic, 16),
+      run: (side, topic, count) => lanes(count, 32, (n) => side.request(topic, { n })),
+      teardown: (state) => state.close(),
+    },
+  );
+  return list;
+}
+
+async function serveAndWarm(side, topic, concurrency) {
+  const close = await side.serve(topic, concurrency, (request) => ({ echo: request }));
+  // The first requests open the reply inbox and connections: not part of what is measured.
+  for (let n = 0; n < 5; n++) await side.request(topic, { warm: n });
+  return { close };
+}
+
+/**
+ * Heap per message held by a handler: `count` handlers parked at once (concurrency = count),
+ * heap after a full GC minus before, divided by count. Includes what the client keeps per
+ * unsettled delivery (the raw side's too, for comparison).
+ */
+export async function inFlightMemory(side, topic, count) {
+  const gate = deferred();
+  let entered = 0;
+  let finished = 0;
+  const close = await side.consume(topic, count, async () => {
+    entered++;
+    await gate.promise;
+    finished++;
+  });
+  try {
+    const before = heapUsed();
+    await publishAll(side, topic, count, 64, true);
+    await until(() => entered >= count, RUN_TIMEOUT_MS, `${count} handlers to start (${entered} so far)`);
+    const held = heapUsed();
+    gate.resolve();
+    await until(() => finished >= count, RUN_TIMEOUT_MS, 'held handlers to finish');
+    return { bytesPerMessage: (held - before) / count };
+  } finally {
+    gate.resolve();
+    await close();
+  }
+}
+
+async function withTimeout(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`bench: ${what} did not finish within ${RUN_TIMEOUT_MS / 1000} s`)), RUN_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One scenario on both sides, `reps` times, alternating which goes first. Every run gets a
+ * fresh topic, so nothing one run left behind is consumed or counted by the next.
+ */
+export async function runPair({ scenario, sides, reps, topicFor, onRun }) {
+  const runs = { raw: [], switchyard: [] };
+  for (let rep = 0; rep < reps; rep++) {
+    const order = rep % 2 === 0 ? ['raw', 'switchyard'] : ['switchyard', 'raw'];
+    for (const which of order) {
+      const side = sides[which];
+      const topic = topicFor(scenario.key, which, rep);
+      const state = await withTimeout(Promise.resolve(scenario.setup(side, topic, scenario.count)), `${scenario.name} setup (${which})`);
+      try {
+        const result = await withTimeout(
+          timed(scenario.count, () => scenario.run(side, topic, scenario.count, state)),
+          `${scenario.name} (${which})`,
+        );
+        runs[which].push(result);
+        onRun?.(which, rep, result);
+      } finally {
+        await scenario.teardown?.(state);
+      }
+    }
+  }
+  return summarize(scenario, runs);
+}
+
+export function summarize(scenario, runs) {
+  const m = (which, field) => median(runs[which].map((r) => r[field]));
+  const out = {
+    scenario: scenario.name,
+    key: scenario.key,
+    count: scenario.count,
+    raw: { rate: m('raw', 'rate'), cpuUsPerMsg: m('raw', 'cpuUsPerMsg') },
+    switchyard: { rate: m('switchyard', 'rate'), cpuUsPerMsg: m('switchyard', 'cpuUsPerMsg') },
+    runs,
+  };
+  out.ratio = out.switchyard.rate / out.raw.rate;
+  if (scenario.latency) {
+    for (const which of ['raw', 'switchyard']) Object.assign(out[which], { p50: m(which, 'p50'), p99: m(which, 'p99') });
+    out.p50Ratio = out.switchyard.p50 / out.raw.p50;
+    out.p99Ratio = out.switchyard.p99 / out.raw.p99;
+  }
+  // Spread of the per-run ratios, to show how noisy the box was.
+  const pairs = runs.raw.map((r, i) => (runs.switchyard[i] ? runs.switchyard[i].rate / r.rate : Number.NaN)).filter(Number.isFinite);
+  out.ratioSpread = pairs.length > 0 ? [Math.min(...pairs), Math.max(...pairs)] : [];
+  return out;
+}

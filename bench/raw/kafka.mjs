@@ -1,0 +1,102 @@
+/**
+ * Kafka with kafkajs, the same guarantees as the adapter: idempotent producer (acks=all, one
+ * request in flight), topics with the adapter's default 4 partitions, consumer groups with manual
+ * offset commits after the handlers of a batch finished. "64 in flight" is explicit batches of 64
+ * (one producer.send each), as an app that batches by hand does. Request/reply: the same
+ * reply-topic protocol the adapter uses (Kafka has no native one): the requester consumes a
+ * private reply topic, the server produces each reply there.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { decode, encode, pool, prefetchFor } from '../lib/pool.mjs';
+
+const PARTITIONS = 4;
+const MAX_WAIT_MS = 250; // the adapter's maxWaitTime default
+
+export async function kafkaSide(url) {
+  const brokers = new URL(url).host.split(',');
+  const kafka = new Kafka({ clientId: 'bench-raw', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  const topics = new Set();
+  const consumers = new Set();
+  const declare = async (topic) => {
+    if (topics.has(topic)) return;
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
+    topics.add(topic);
+  };
+  const consume = async (topic, concurrency, onMessage) => {
+    await declare(topic);
+    const consumer = kafka.consumer({ groupId: `bench-raw-${randomUUID()}`, maxWaitTimeInMs: MAX_WAIT_MS, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+    consumers.add(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const run = pool(concurrency);
+    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: Math.min(prefetchFor(concurrency), 32),
+      eachBatch: async ({ batch }) => {
+        await Promise.all(batch.messages.map((message) => new Promise((resolve) => run(() => onMessage(message).finally(resolve)))));
+        const last = batch.messages.at(-1);
+        if (last) await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
+      },
+    });
+    await joined;
+    return async () => {
+      await consumer.disconnect();
+      consumers.delete(consumer);
+    };
+  };
+  const send = (topic, messages) => producer.send({ topic, acks: -1, messages });
+  const pending = new Map();
+  let inbox;
+  const replyTopic = () =>
+    (inbox ??= (async () => {
+      const topic = `bench.raw.replies.${randomUUID().slice(0, 8)}`;
+      await consume(topic, 256, async (message) => {
+        const id = message.headers?.['in-reply-to']?.toString();
+        const resolve = pending.get(id);
+        pending.delete(id);
+        resolve?.(decode(message.value));
+      });
+      return topic;
+    })());
+  return {
+    label: 'raw',
+    prepare: declare,
+    async publish(topic, body) {
+      await declare(topic);
+      await send(topic, [{ value: encode(body) }]);
+    },
+    async publishBatch(topic, bodies) {
+      await declare(topic);
+      await send(
+        topic,
+        bodies.map((b) => ({ value: encode(b) })),
+      );
+    },
+    consume: (topic, concurrency, handler) => consume(topic, concurrency, (message) => Promise.resolve(handler(decode(message.value)))),
+    serve: (topic, concurrency, answer) =>
+      consume(topic, concurrency, async (message) => {
+        const reply = await answer(decode(message.value));
+        await send(message.headers['reply-to'].toString(), [{ value: encode(reply), headers: { 'in-reply-to': message.headers.id } }]);
+      }),
+    async request(topic, body) {
+      const replyTo = await replyTopic();
+      await declare(topic);
+      const id = randomUUID();
+      const reply = new Promise((resolve) => pending.set(id, resolve));
+      await send(topic, [{ value: encode(body), headers: { id, 'reply-to': replyTo } }]);
+      return reply;
+    },
+    async close() {
+      for (const consumer of consumers) await consumer.disconnect().catch(() => undefined);
+      await producer.disconnect();
+      await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
+      await admin.disconnect();
+    },
+  };
+}
