@@ -47,11 +47,15 @@ describe('switchyard demo', () => {
 });
 
 describe('switchyard bench', () => {
-  it('measures publish, publish → handler and request/reply on memory', async () => {
-    const { code, stdout } = await runCli(['bench', 'memory://', '--scale', '0.02']);
+  // In this repository the bench workspace (@switchyard/bench) is installed, so the command runs
+  // the harness: Switchyard next to the raw anchor. The built-in run (no harness installed, as for
+  // an app's npm install) is driven by the packaging stage from a fresh app.
+  it('runs the harness next to the raw anchor on memory: one ratio line per chosen scenario', async () => {
+    const { code, stdout } = await runCli(['bench', 'memory://', '--scale', '0.02', '--only', 'publish-64', '--only', 'e2e-c16']);
     expect(code).toBe(0);
-    for (const label of ['publish (confirmed, 64 in flight)', 'publish → handler (concurrency 16)', 'request/reply (16 in flight)']) {
-      expect(stdout).toMatch(new RegExp(`^${label.replace(/[()→]/g, '.')} +\\d+ in +[\\d.]+ s +[\\d,]+ /s$`, 'm'));
+    for (const scenario of ['publish 64 in flight', 'publish → handler c16']) {
+      expect(stdout).toMatch(new RegExp(`^memory ${scenario} +[\\d,]+/s +[\\d,]+/s +\\d+\\.\\d\\d `, 'm'));
     }
+    expect(stdout).not.toMatch(/request\/reply/);
   });
 });

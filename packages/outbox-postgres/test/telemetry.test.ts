@@ -103,7 +103,7 @@ it('reports the lag (age of the oldest pending row), pending and parked rows, an
   expect(published[0]!.attributes['messaging.destination.name']).toBe('order.placed');
 });
 
-it('continues the writer’s trace: the relay’s publish span is a child of the span that wrote the row, and the consumer’s of that', async () => {
+it('continues the writer’s trace: the relay’s send span is a child of the span that wrote the row, and the consumer’s of that', async () => {
   const outbox = await fx.outbox();
   const bus = await createBus({ url: `memory://${unique('trace')}`, service: 'orders', logger: silentLogger });
   fx.defer(() => bus.close());
@@ -121,7 +121,7 @@ it('continues the writer’s trace: the relay’s publish span is a child of the
 
   const ofMessage = (name: string) => (span: ReadableSpan) => span.name === name && span.attributes['messaging.message.id'] === id;
   await spans.until((all) => all.some(ofMessage('process order.placed')), 10_000, 'the consumer span');
-  const publish = spans.items.find(ofMessage('publish order.placed'));
+  const publish = spans.items.find(ofMessage('send order.placed'));
   const processing = spans.items.find(ofMessage('process order.placed'));
   expect(publish?.parentSpanContext?.spanId).toBe(writer.spanId);
   expect(publish?.spanContext().traceId).toBe(writer.traceId);

@@ -103,6 +103,8 @@ beforeAll(() => {
         ...tarballs.values(),
         `typescript@${version('typescript')}`,
         `@types/node@${version('@types/node')}`,
+        // An optional peer of @switchyard/conformance, which its ./cloudevents subpath needs (as a user of it installs).
+        `cloudevents@${version('cloudevents')}`,
       ],
       { cwd: app },
     ),
@@ -246,7 +248,7 @@ describe('a fresh app with the tarballs installed', () => {
     for (const [id, count] of Object.entries(counts)) expect(count, `${id} exports nothing`).toBeGreaterThan(0);
   });
 
-  it('runs the switchyard command of @switchyard/cli from the app: health, and a conformance case through vitest', () => {
+  it('runs the switchyard command of @switchyard/cli from the app: health, a conformance case through vitest, the built-in bench', () => {
     const bin = join(app, 'node_modules', '.bin', 'switchyard');
     const health = run(bin, ['health', 'memory://', '--json'], { cwd: app, timeout: 60_000 });
     expect(JSON.parse(health.stdout)).toMatchObject({ ok: true, transport: 'memory' });
@@ -254,6 +256,11 @@ describe('a fresh app with the tarballs installed', () => {
     const conformance = run(bin, ['conformance', 'memory://', '--only', 'delivery.binary', '--report', report], { cwd: app, timeout: 120_000 });
     expect(conformance.stdout).toMatch(/^pass +delivery\.binary$/m);
     expect(JSON.parse(readFileSync(report, 'utf8')).summary).toEqual({ pass: 1, fail: 0, na: 0, total: 1 });
+    // No bench harness in an app (it is the repository's private workspace): the built-in run.
+    const bench = run(bin, ['bench', 'memory://', '--scale', '0.01'], { cwd: app, timeout: 60_000 });
+    for (const label of ['publish (confirmed, 64 in flight)', 'publish → handler (concurrency 16)', 'request/reply (16 in flight)']) {
+      expect(bench.stdout).toMatch(new RegExp(`^${label.replace(/[()→]/g, '.')} +\\d+ in +[\\d.]+ s +[\\d,]+ /s$`, 'm'));
+    }
   });
 
   it('tells the user to npm install a published adapter that the app lacks', () => {
