@@ -87,8 +87,9 @@ export interface EncodedBody {
 export function encodeBody(body: unknown, contentType?: string): EncodedBody {
   if (body instanceof Uint8Array) {
     // The caller owns these bytes and may reuse them while the publish awaits its confirm:
-    // copy once here, so no transport has to (WireMessage is immutable from here on).
-    return { bytes: body.slice(), contentType: contentType ?? BINARY_TYPE };
+    // copy once here, so no transport has to (WireMessage is immutable from here on). Not
+    // `body.slice()`: on a Buffer that is a view of the same memory, not a copy.
+    return { bytes: new Uint8Array(body), contentType: contentType ?? BINARY_TYPE };
   }
   if (typeof body === 'string') {
     return { bytes: utf8.encode(body), contentType: contentType ?? TEXT_TYPE };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeError, ValidationError } from '../src/index.js';
+import { DecodeError, ValidationError, type Message } from '../src/index.js';
+import { closeAfterEach, memoryBus, topic, waitFor } from './helpers.js';
 import { decodeBody, encodeBody, fromBindingHeaders, toBindingHeaders, wireSize } from '../src/spi-entry.js';
 import { decodeMessage, encodeMessage, userHeaders } from '../src/codec.js';
 
@@ -84,5 +85,24 @@ describe('CloudEvents binary-mode codec', () => {
 
   it('counts body, key and headers toward the payload size', () => {
     expect(wireSize({ body: new Uint8Array(10), headers: { ab: 'cd' }, key: 'é' })).toBe(10 + 4 + 2);
+  });
+});
+
+describe('a published body belongs to the message once publish is called', () => {
+  const closing = closeAfterEach();
+
+  it('a Buffer the caller reuses while the publish awaits its confirm reaches the handler as it was sent', async () => {
+    const bus = closing(await memoryBus());
+    const name = topic('bytes-reused');
+    const got: Message[] = [];
+    await bus.subscribe(name, (m) => {
+      got.push(m);
+    });
+    const reused = Buffer.from([1, 2, 3, 4]);
+    const confirmed = bus.publish(name, reused);
+    reused.fill(9); // e.g. a pooled buffer the app fills with its next message
+    await confirmed;
+    const [m] = await waitFor(got, 1);
+    expect([...(m!.body as Uint8Array)]).toEqual([1, 2, 3, 4]);
   });
 });
