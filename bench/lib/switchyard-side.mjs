@@ -8,9 +8,19 @@ export async function switchyardSide(url, service) {
   const bus = await createBus({ url, service, logger: silentLogger });
   return {
     label: 'switchyard',
-    /** A group for the topic, so publishes are stored (as the raw side's queue/stream) and not dropped. */
+    /**
+     * A group for the topic, so publishes are stored (as the raw side's queue/stream) and not
+     * dropped. Declared by a pull on a second bus that is closed at once: a pull on the measured
+     * bus would leave its consumer fetching in the background (the pull bridge keeps it for the
+     * next pull), which the raw side, which only declares its queue, does not pay.
+     */
     async prepare(topic) {
-      await bus.pull(topic, { waitMs: 0, max: 1 });
+      const declaring = await createBus({ url, service, logger: silentLogger });
+      try {
+        await declaring.pull(topic, { waitMs: 0, max: 1 });
+      } finally {
+        await declaring.close();
+      }
     },
     publish: (topic, body) => bus.publish(topic, body),
     async consume(topic, concurrency, handler) {
