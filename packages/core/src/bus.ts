@@ -475,9 +475,9 @@ export class Bus<C extends Contract = EmptyContract> {
   private async deliver(topic: string, wire: OwnedWire, delayMs: number | undefined, inherited: Inherited): Promise<void> {
     const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
     const native = nativeDelayMs > 0 ? { delayMs: nativeDelayMs } : {};
-    await traceSend(this.telemetry, topic, wire, inherited.otel, async (message) => {
+    await traceSend(this.telemetry, topic, wire, inherited.otel, async () => {
       try {
-        await this.transport.publish({ topic, message, ...native });
+        await this.transport.publish({ topic, message: wire, ...native });
       } catch (err) {
         if (err instanceof SwitchyardError) throw err;
         throw new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {

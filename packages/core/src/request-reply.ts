@@ -184,7 +184,8 @@ export async function sendReply(transport: Transport, request: WireMessage, sour
   if (correlationId !== undefined) headers[Attr.correlationId] = correlationId;
   if (reply.contentType !== undefined) headers[Attr.contentType] = reply.contentType;
   if (reply.errorCode !== undefined) headers[ReplyAttr.errorCode] = reply.errorCode;
-  await traceReply(telemetryTarget(transport), address, { body: reply.body, headers }, (message) =>
+  const message = { body: reply.body, headers };
+  await traceReply(telemetryTarget(transport), address, message, () =>
     transport.sendToInbox && transport.capabilities.requestReply === 'native' ? transport.sendToInbox(address, message) : transport.publish({ topic: address, message }),
   );
 }

@@ -14,7 +14,7 @@
  *            and PRODUCER `send` (reply: a new message to a temporary inbox)
  */
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { Attr } from './codec.js';
+import { Attr, type OwnedWire } from './codec.js';
 import type { Transport, WireMessage } from './spi.js';
 import { A, activeInstruments, activeTracer, errorType, type Attributes, type Instruments } from './telemetry-runtime.js';
 
@@ -42,11 +42,15 @@ export function telemetryTarget(transport: Transport): TelemetryTarget {
 
 export type SettleOperation = 'ack' | 'nack' | 'abandon' | 'dead_letter';
 
-/** Publish one message under a PRODUCER span whose context goes into the message's headers. */
-export function traceSend(target: TelemetryTarget, topic: string, wire: WireMessage, parent: Context | undefined, send: (message: WireMessage) => Promise<void>): Promise<void> {
+/**
+ * Publish one message under a PRODUCER span whose context goes into the message's headers. The
+ * wire was built for this send alone (OwnedWire), so trace context goes straight into its
+ * headers: no copy of headers or message per publish.
+ */
+export function traceSend(target: TelemetryTarget, topic: string, wire: OwnedWire, parent: Context | undefined, send: () => Promise<void>): Promise<void> {
   const tracer = activeTracer();
   const instruments = activeInstruments();
-  if (tracer === undefined && instruments === undefined) return send(wire);
+  if (tracer === undefined && instruments === undefined) return send();
   const base = baseAttributes(target, 'send', 'send', topic);
   const op: Operation = {
     name: `send ${topic}`,
@@ -56,10 +60,8 @@ export function traceSend(target: TelemetryTarget, topic: string, wire: WireMess
     parent: sendParent(parent),
   };
   return runOperation(tracer, instruments, op, 'send', (ctx) => {
-    if (tracer === undefined) return send(wire);
-    const headers = { ...wire.headers };
-    propagation.inject(ctx, headers);
-    return send({ ...wire, headers });
+    if (tracer !== undefined) propagation.inject(ctx, wire.headers);
+    return send();
   });
 }
 
@@ -85,10 +87,10 @@ export function traceForward(target: TelemetryTarget, topic: string, wire: WireM
 }
 
 /** A reply to a request's private inbox: a new message, so a PRODUCER span injected into it. */
-export function traceReply(target: TelemetryTarget, address: string, wire: WireMessage, send: (message: WireMessage) => Promise<void>): Promise<void> {
+export function traceReply(target: TelemetryTarget, address: string, wire: OwnedWire, send: () => Promise<void>): Promise<void> {
   const tracer = activeTracer();
   const instruments = activeInstruments();
-  if (tracer === undefined && instruments === undefined) return send(wire);
+  if (tracer === undefined && instruments === undefined) return send();
   // The inbox is temporary and unique per requesting bus: kept out of span names and metrics.
   const base = baseAttributes(target, 'send', 'send', undefined);
   const spanAttributes = messageAttributes(
@@ -99,10 +101,8 @@ export function traceReply(target: TelemetryTarget, address: string, wire: WireM
   );
   const op: Operation = { name: 'send', kind: SpanKind.PRODUCER, metric: base, span: spanAttributes, parent: context.active() };
   return runOperation(tracer, instruments, op, 'send', (ctx) => {
-    if (tracer === undefined) return send(wire);
-    const headers = { ...wire.headers };
-    propagation.inject(ctx, headers);
-    return send({ ...wire, headers });
+    if (tracer !== undefined) propagation.inject(ctx, wire.headers);
+    return send();
   });
 }
 
