@@ -27,6 +27,12 @@ export function deliveryLimitFor(maxAttempts: number): number {
 
 const NOTHING_YET = new Error('nothing to pull yet');
 
+/** Headers amqplib cannot encode (a foreign message passed on keeps its own): refused before anything is sent. */
+function refuseUnencodable(what: string, options: Options.Publish): void {
+  const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
+  if (unencodable !== undefined) throw new ValidationError(`${what} cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
+}
+
 /** declareOnce keys of the exchanges and of a delay bucket. */
 const EXCHANGES = 'exchanges';
 const delayKey = (bucket: number) => `delay:${bucket}`;
@@ -141,8 +147,7 @@ export class AmqpTransport implements Transport {
     this.assertOpen();
     if (Buffer.byteLength(address) > 255) throw new ConfigurationError('Reply address is longer than 255 bytes; not an amqp inbox.');
     const { content, options } = toAmqp(message, {}, false);
-    const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
-    if (unencodable !== undefined) throw new ValidationError(`The reply to "${address}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
+    refuseUnencodable(`The reply to "${address}"`, options);
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
     await this.persist(`Replying to "${address}"`, deadline, async () => {
       const conn = this.link.isOpen ? this.link.conn! : await this.link.whenOpen(deadline - Date.now());
@@ -174,8 +179,7 @@ export class AmqpTransport implements Transport {
     // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
     // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
     // counts the publish for a confirm.
-    const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
-    if (unencodable !== undefined) throw new ValidationError(`The message for "${routingKey}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
+    refuseUnencodable(`The message for "${routingKey}"`, options);
     let refused = false;
     const attempt = async (): Promise<void> => {
       // Connected, topology declared on this connection and the channel open: publish without
