@@ -24,10 +24,11 @@ import { assertCapabilities } from './capabilities.js';
 import { deadLetter } from './dead-letter.js';
 import { republishForGroup } from './group-copy.js';
 import { GroupPolicies } from './group-policy.js';
+import { type ContextSender, type Inherited, MessageContext } from './handler-context.js';
 import { CapabilityError, ClosedError, ConnectionError, errorMessage, NoResponderError, PayloadTooLargeError, SwitchyardError, ValidationError } from './errors.js';
 import { consoleLogger, safeLogger } from './logger.js';
 import { assertTopicName, deadLetterTopicOf } from './names.js';
-import { assertHeaderTotal, headerBytes, headerLimits, isValidIdentifier, type HeaderLimits } from './limits.js';
+import { assertHeaderTotal, headerBytes, headerLimits, type HeaderLimits } from './limits.js';
 import { checkPublishOptions } from './publish-checks.js';
 import { PullBridge } from './pull-bridge.js';
 import { PullHold } from './pull-hold.js';
@@ -38,7 +39,7 @@ import { scrubSecrets, urlSecrets } from './redact.js';
 import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeReply, type ReplyEnvelope } from './request-reply.js';
 import { backoffDelay, DEFAULT_RETRY, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
-import type { Delivery, GroupPolicy, Transport, WireMessage } from './spi.js';
+import type { Delivery, GroupPolicy, PublishRequest, Transport, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import { countDeadLetterFailure, telemetryTarget, traceReceive, traceSend, traceSettle, type TelemetryTarget } from './telemetry.js';
 import type {
@@ -83,12 +84,6 @@ const DAY_MS = 86_400_000;
 const PULL_DEAD_LETTER_RETRY = { maxAttempts: Number.MAX_SAFE_INTEGER, initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 };
 
 /** What a message being handled passes on to what its handler sends. */
-interface Inherited {
-  readonly correlationId?: string;
-  readonly causationId?: string;
-  readonly otel?: Context;
-}
-
 type State = 'open' | 'closing' | 'closed';
 
 /** A message ready to send. */
@@ -108,6 +103,7 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly operations = new Set<Promise<unknown>>();
   private state: State = 'open';
   private effectiveCapabilities: Capabilities | undefined;
+  private headerLimits: HeaderLimits | undefined;
   private readonly redeliveries = new RedeliveryCounter();
   private readonly groupPolicies = new GroupPolicies();
   /** Groups declared (with their policy) for pull(), once per bus. */
@@ -143,6 +139,13 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   /** What the transport does natively, with header limits as core enforces them (portable limits applied). */
+  /** The header limits every publish checks: the capabilities' already narrowed to the portable ones. */
+  private get publishLimits(): HeaderLimits {
+    const caps = this.capabilities;
+    this.headerLimits ??= { valueBytes: caps.maxHeaderValueBytes, totalBytes: caps.maxHeaderBytes };
+    return this.headerLimits;
+  }
+
   get capabilities(): Capabilities {
     this.effectiveCapabilities ??= withPortableLimits(this.transport.capabilities);
     return this.effectiveCapabilities;
@@ -422,7 +425,7 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   private async send(topic: string, body: unknown, options: PublishOptions, inherited: Inherited): Promise<PublishResult> {
-    const prepared = this.prepare(topic, body, options, inherited, {});
+    const prepared = this.prepare(topic, body, options, inherited, NO_HEADERS);
     // A sync schema adds no await, so publishes issued in order reach the transport in order.
     const { wire, id } = prepared instanceof Promise ? await prepared : prepared;
     await this.deliver(topic, wire, options.delayMs, inherited);
@@ -430,11 +433,10 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   /** Validate and encode; throws (or, with an async schema, rejects) before anything is sent. */
-  private prepare(topic: string, body: unknown, options: PublishOptions, inherited: Inherited, extraHeaders: Record<string, string>): Prepared | Promise<Prepared> {
+  private prepare(topic: string, body: unknown, options: PublishOptions, inherited: Inherited, extraHeaders: Readonly<Record<string, string>>): Prepared | Promise<Prepared> {
     assertTopicName(topic);
     this.assertInContract(topic);
-    const caps = this.capabilities; // header limits already narrowed to the portable ones
-    const limits = { valueBytes: caps.maxHeaderValueBytes, totalBytes: caps.maxHeaderBytes };
+    const limits = this.publishLimits;
     const delayMs = checkPublishOptions(options, limits, this.transport.name);
     const schema = messageSchema(this.contract, topic);
     // The body is sent as given (the schema's input); receivers parse it into the output.
@@ -448,20 +450,18 @@ export class Bus<C extends Contract = EmptyContract> {
     body: unknown,
     options: PublishOptions,
     inherited: Inherited,
-    extraHeaders: Record<string, string>,
+    extraHeaders: Readonly<Record<string, string>>,
     delayMs: number,
     limits: HeaderLimits,
   ): Prepared {
-    const extra = { ...extraHeaders };
     // Beyond what the broker can delay, ce-notbefore makes the consumer's core wait out the rest.
-    if (delayMs > nativeDelayOf(this.transport.capabilities, delayMs)) extra[Attr.notBefore] = new Date(Date.now() + delayMs).toISOString();
-    const inheritedIds: { correlationId?: string; causationId?: string } = {};
-    if (inherited.correlationId !== undefined) inheritedIds.correlationId = inherited.correlationId;
-    if (inherited.causationId !== undefined) inheritedIds.causationId = inherited.causationId;
-    const { id, wire } = encodeMessage({ topic, source: this.service, body, options, ...inheritedIds, extraHeaders: extra });
+    const extra =
+      delayMs > nativeDelayOf(this.transport.capabilities, delayMs) ? { ...extraHeaders, [Attr.notBefore]: new Date(Date.now() + delayMs).toISOString() } : extraHeaders;
+    const { correlationId, causationId } = inherited;
+    const { id, wire } = encodeMessage({ topic, source: this.service, body, options, correlationId, causationId, extraHeaders: extra });
     const headerSize = headerBytes(wire.headers, wire.key);
     assertHeaderTotal(topic, headerSize, limits, this.transport.name);
-    const headerCount = Object.keys(wire.headers).length;
+    const headerCount = countOf(wire.headers);
     if (headerCount > this.transport.capabilities.maxHeaders) {
       throw new ValidationError(
         `Message for "${topic}" has ${headerCount} headers with metadata; the ${this.transport.name} transport carries at most ${this.transport.capabilities.maxHeaders}. Send fewer headers or move data into the body.`,
@@ -472,19 +472,22 @@ export class Bus<C extends Contract = EmptyContract> {
     return { id, wire };
   }
 
-  private async deliver(topic: string, wire: OwnedWire, delayMs: number | undefined, inherited: Inherited): Promise<void> {
+  private deliver(topic: string, wire: OwnedWire, delayMs: number | undefined, inherited: Inherited): Promise<void> {
     const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
-    const native = nativeDelayMs > 0 ? { delayMs: nativeDelayMs } : {};
-    await traceSend(this.telemetry, topic, wire, inherited.otel, async () => {
-      try {
-        await this.transport.publish({ topic, message: wire, ...native });
-      } catch (err) {
-        if (err instanceof SwitchyardError) throw err;
-        throw new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {
-          cause: err,
-        });
-      }
-    });
+    const request: PublishRequest = nativeDelayMs > 0 ? { topic, message: wire, delayMs: nativeDelayMs } : { topic, message: wire };
+    return traceSend(this.telemetry, topic, wire, inherited.otel, () => this.publishConfirmed(request));
+  }
+
+  /** The transport's publish, its failures as Switchyard errors. */
+  private async publishConfirmed(request: PublishRequest): Promise<void> {
+    try {
+      await this.transport.publish(request);
+    } catch (err) {
+      if (err instanceof SwitchyardError) throw err;
+      throw new ConnectionError(`Publishing to "${request.topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {
+        cause: err,
+      });
+    }
   }
 
   private async ask(topic: string, body: unknown, options: RequestOptions, inherited: Inherited): Promise<unknown> {
@@ -527,24 +530,18 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   private contextFactory(): (msg: Message, attempt: number, signal: AbortSignal, otel: Context | undefined, claim?: IdempotencyClaim) => HandlerContext {
-    return (msg, attempt, signal, otel, claim) => {
-      // Ids from a foreign producer may break our limits: pass on only what could be sent.
-      const inherited: Inherited = {
-        ...(isValidIdentifier(msg.correlationId) ? { correlationId: msg.correlationId } : {}),
-        ...(isValidIdentifier(msg.id) ? { causationId: msg.id } : {}),
-        ...(otel === undefined ? {} : { otel }),
-      };
-      const publish = (topic: string, body: unknown, options: PublishOptions = {}) => {
+    const sender: ContextSender = {
+      publish: (topic, body, options, inherited) => {
         this.assertState('open', 'closing');
         return this.send(topic, body, options, inherited);
-      };
-      const request = (topic: string, body: unknown, options: RequestOptions = {}) => {
+      },
+      request: (topic, body, options, inherited) => {
         this.assertState('open', 'closing');
         return this.ask(topic, body, options, inherited);
-      };
-      // Typed per contract by the handler's signature (HandlerContext<C>); one implementation serves all.
-      return { signal, attempt, ...(claim === undefined ? {} : { idempotency: claim }), publish, request } as HandlerContext;
+      },
     };
+    // Typed per contract by the handler's signature (HandlerContext<C>); one implementation serves all.
+    return (msg, attempt, signal, otel, claim) => new MessageContext(sender, msg, attempt, signal, otel, claim);
   }
 
   private pulled<T>(msg: Message<T>, delivery: Delivery, target: Parameters<typeof deadLetter>[0], maxAttempts: number): PulledMessage<T> {
@@ -699,6 +696,16 @@ function prefetchFor(concurrency: number): number {
 function optionalTimeout(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   return intInRange(value as number, 0, 1, DAY_MS, 'handlerTimeoutMs');
+}
+
+/** No extra headers: shared, so a plain publish allocates no empty object for them. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Own keys of a record, counted without allocating their array (once per publish). */
+function countOf(record: Readonly<Record<string, string>>): number {
+  let count = 0;
+  for (const _ in record) count++;
+  return count;
 }
 
 function withPortableLimits(caps: Capabilities): Capabilities {

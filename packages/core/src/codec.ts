@@ -161,7 +161,7 @@ export interface EnvelopeInput {
   readonly options: PublishOptions;
   readonly correlationId?: string;
   readonly causationId?: string;
-  readonly extraHeaders?: Record<string, string>;
+  readonly extraHeaders?: Readonly<Record<string, string>>;
 }
 
 let lastNowMs = -1;
