@@ -41,6 +41,8 @@ export async function republishForGroup(transport: Transport, wire: WireMessage,
 export function dueAtFor(message: WireMessage, group: string): number {
   const forGroup = message.headers[InternalHeader.forGroup];
   if (forGroup !== undefined && forGroup !== group) return 0;
-  const dueAt = Date.parse(message.headers[Attr.notBefore] ?? '');
+  const notBefore = message.headers[Attr.notBefore];
+  if (notBefore === undefined) return 0;
+  const dueAt = Date.parse(notBefore);
   return Number.isNaN(dueAt) ? 0 : dueAt;
 }

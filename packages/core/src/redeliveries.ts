@@ -32,7 +32,8 @@ export class RedeliveryCounter {
 
   /** The message left for good (acked, dead-lettered): nothing more to count. */
   forget(delivery: Delivery, topic: string, group: string): void {
-    if (delivery.brokerId !== undefined) this.counts.delete(keyOf(topic, group, delivery.brokerId));
+    // Empty whenever the broker counts exactly: no key to build per ack then.
+    if (delivery.brokerId !== undefined && this.counts.size > 0) this.counts.delete(keyOf(topic, group, delivery.brokerId));
   }
 }
 

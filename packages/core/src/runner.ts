@@ -214,9 +214,13 @@ export class SubscriptionRunner {
     const forGroup = wire.headers[InternalHeader.forGroup];
     if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, 'ack', ack, true);
 
-    const due = await this.waitUntilDue(tracked, attempt);
-    if (due === 'stopped') return this.settle(tracked, 'abandon', abandon);
-    if (due === 'republished') return;
+    // A copy for another group was settled above; most messages are due at once and cost no await here.
+    const dueAt = dueAtFor(wire, config.group);
+    if (dueAt > Date.now()) {
+      const due = await this.waitUntilDue(tracked, attempt, dueAt);
+      if (due === 'stopped') return this.settle(tracked, 'abandon', abandon);
+      if (due === 'republished') return;
+    }
 
     let msg: Message;
     try {
@@ -272,11 +276,9 @@ export class SubscriptionRunner {
    * EMULATED_DELAY_HOLD_MS; if it is still not due then, republish it for this group and settle
    * the original.
    */
-  private async waitUntilDue(tracked: Tracked, attempt: number): Promise<'due' | 'republished' | 'stopped'> {
+  private async waitUntilDue(tracked: Tracked, attempt: number, dueAt: number): Promise<'due' | 'republished' | 'stopped'> {
     const { config } = this;
     const wire = tracked.delivery.message;
-    const dueAt = dueAtFor(wire, config.group); // a copy for another group was settled before this
-    if (dueAt <= Date.now()) return 'due';
     await sleep(Math.min(dueAt - Date.now(), EMULATED_DELAY_HOLD_MS), this.stopping.signal);
     if (this.stopping.signal.aborted) return 'stopped';
     if (dueAt <= Date.now()) return 'due';
