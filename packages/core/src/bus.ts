@@ -39,7 +39,7 @@ import { scrubSecrets, urlSecrets } from './redact.js';
 import { deserializeReply, errorReply, okReply, Requester, sendReply, serializeReply, type ReplyEnvelope } from './request-reply.js';
 import { backoffDelay, DEFAULT_RETRY, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
-import type { Delivery, GroupPolicy, PublishRequest, Transport, WireMessage } from './spi.js';
+import type { ConsumeOptions, Delivery, GroupPolicy, PublishRequest, Transport, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import { countDeadLetterFailure, telemetryTarget, traceReceive, traceSend, traceSettle, type TelemetryTarget } from './telemetry.js';
 import type {
@@ -315,7 +315,7 @@ export class Bus<C extends Contract = EmptyContract> {
         onPoison: async (wire, error) => send(wire, errorReply(error)),
         makeContext: this.contextFactory(),
       });
-      return this.start(runner, topic, group, { maxAttempts: 1, retry: runner.retry, deadLetterTopic: false, concurrency, ephemeral: false });
+      return this.start(runner, topic, group, { maxAttempts: 1, retry: runner.retry, deadLetterTopic: false, concurrency, ephemeral: false }, true);
     });
   }
 
@@ -361,13 +361,14 @@ export class Bus<C extends Contract = EmptyContract> {
     await this.transport.close();
   }
 
-  private async start(runner: SubscriptionRunner, topic: string, group: string, policy: GroupPolicy): Promise<Subscription> {
+  private async start(runner: SubscriptionRunner, topic: string, group: string, policy: GroupPolicy, answersRequests = false): Promise<Subscription> {
     this.checkGroup(topic, group, policy);
     const release = this.groupPolicies.claim(topic, group, policy);
     try {
       // Keep dead letters for this group even before anyone reads the DLQ.
       if (policy.deadLetterTopic !== false) await this.transport.declareGroup(policy.deadLetterTopic, group);
-      const consumer = await this.transport.consume(topic, group, { prefetch: prefetchFor(policy.concurrency), policy }, runner.onDelivery);
+      const options: ConsumeOptions = { prefetch: prefetchFor(policy.concurrency), policy, ...(answersRequests ? { answersRequests } : {}) };
+      const consumer = await this.transport.consume(topic, group, options, runner.onDelivery);
       runner.attach(consumer);
     } catch (err) {
       release();
@@ -483,11 +484,15 @@ export class Bus<C extends Contract = EmptyContract> {
     try {
       await this.transport.publish(request);
     } catch (err) {
-      if (err instanceof SwitchyardError) throw err;
-      throw new ConnectionError(`Publishing to "${request.topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {
-        cause: err,
-      });
+      throw this.publishError(request.topic, err);
     }
+  }
+
+  private publishError(topic: string, err: unknown): SwitchyardError {
+    if (err instanceof SwitchyardError) return err;
+    return new ConnectionError(`Publishing to "${topic}" on ${this.transport.name} failed: ${errorMessage(err)}. The message was not confirmed; retry the publish.`, {
+      cause: err,
+    });
   }
 
   private async ask(topic: string, body: unknown, options: RequestOptions, inherited: Inherited): Promise<unknown> {
@@ -505,7 +510,9 @@ export class Bus<C extends Contract = EmptyContract> {
     const reply = await this.track(async () => {
       const address = await this.requester.address();
       const { id, wire } = await this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
-      await this.assertResponders(topic);
+      const direct = this.transport.requestDirect !== undefined;
+      // The direct path learns of "no responders" from the broker itself (see askDirect).
+      if (!direct) await this.assertResponders(topic);
       const pending = this.requester.expect(id, topic, responseSchema(this.contract, topic), timeoutMs, options.signal);
       // The reply can fail (abort, timeout) while the publish below still awaits its confirm —
       // on a real broker the request may be handled before the confirm is back. Mark it handled
@@ -513,13 +520,43 @@ export class Bus<C extends Contract = EmptyContract> {
       pending.catch(() => undefined);
       if (options.signal?.aborted) return { pending }; // aborted already: expect() rejected with its reason; send nothing
       try {
-        await this.deliver(topic, wire, undefined, inherited);
+        if (direct) await this.askDirect(topic, id, wire, timeoutMs, inherited);
+        else await this.deliver(topic, wire, undefined, inherited);
       } catch (err) {
         this.requester.cancel(id, err);
       }
       return { pending };
     });
     return reply.pending;
+  }
+
+  /**
+   * The transport's direct request path: straight to a live member of an answering group, its
+   * reply handed back by the transport. One that no live member took is published as usual (after
+   * the responder check), so a group that is declared but down still answers it when it is back.
+   * Resolves once the request is sent; the reply or failure reaches the requester's pending entry.
+   */
+  private async askDirect(topic: string, id: string, wire: OwnedWire, timeoutMs: number, inherited: Inherited): Promise<void> {
+    let answered: Promise<WireMessage | undefined> | undefined;
+    await traceSend(this.telemetry, topic, wire, inherited.otel, async () => {
+      // The transport's wait outlasts core's timer, so the caller sees core's RequestTimeoutError.
+      answered = this.transport.requestDirect!(topic, wire, timeoutMs + DIRECT_WAIT_MARGIN_MS);
+    });
+    answered!.then(
+      (reply) => {
+        if (reply !== undefined) return this.requester.accept(reply);
+        // Nobody live: store it like any request. close() waits for this publish too.
+        void this.track(async () => {
+          try {
+            await this.assertResponders(topic);
+            await this.deliver(topic, wire, undefined, inherited);
+          } catch (err) {
+            this.requester.cancel(id, err);
+          }
+        });
+      },
+      (err: unknown) => this.requester.cancel(id, this.publishError(topic, err)),
+    );
   }
 
   /** Where the broker can tell nobody serves the topic, fail now rather than after the timeout. */
@@ -697,6 +734,9 @@ function optionalTimeout(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   return intInRange(value as number, 0, 1, DAY_MS, 'handlerTimeoutMs');
 }
+
+/** How much longer than the request's timeout a transport's direct request waits for its reply. */
+const DIRECT_WAIT_MARGIN_MS = 1000;
 
 /** No extra headers: shared, so a plain publish allocates no empty object for them. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});

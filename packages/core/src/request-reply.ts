@@ -87,6 +87,11 @@ export class Requester {
     if (inbox) await (await inbox.catch(() => undefined))?.close();
   }
 
+  /** A reply that came back another way than the inbox (Transport.requestDirect). */
+  accept(wire: WireMessage): void {
+    this.onReply(wire);
+  }
+
   private readonly onReply = (wire: WireMessage): void => {
     const requestId = wire.headers[ReplyAttr.inReplyTo];
     const pending = requestId === undefined ? undefined : this.pending.get(requestId);

@@ -76,6 +76,12 @@ export interface ConsumeOptions {
   /** Max unsettled deliveries handed to core at once. */
   readonly prefetch: number;
   readonly policy: GroupPolicy;
+  /**
+   * The group answers requests (bus.reply). A transport with requestDirect() then also takes
+   * direct requests for `topic` and hands them to this consumer, with `ce-replyto` naming where
+   * that request's reply must go.
+   */
+  readonly answersRequests?: boolean;
 }
 
 export interface TransportConsumer {
@@ -145,6 +151,15 @@ export interface Transport {
    */
   createInbox?(onMessage: (message: WireMessage) => void): Promise<Inbox>;
   sendToInbox?(address: string, message: WireMessage): Promise<void>;
+  /**
+   * Optional fast path for requests, beside createInbox: hand `message` (a request) straight to a
+   * live member of a group answering requests on `topic` (consumed with `answersRequests`),
+   * without storing it, and resolve with that member's reply. Resolve undefined when no member
+   * is live to take it: core then publishes the request as usual, so a group that is declared but
+   * down still gets it when it is back. `waitMs` bounds the transport's own wait; core's request
+   * timeout, which ends first, decides what the caller sees.
+   */
+  requestDirect?(topic: string, message: WireMessage, waitMs: number): Promise<WireMessage | undefined>;
   /**
    * Whether anyone could ever receive a message published to `topic` now (some group exists for
    * it). Required when capabilities.noResponders is true: request() asks it first and fails at
