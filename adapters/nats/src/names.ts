@@ -5,6 +5,7 @@
  *             <prefix>.~<escaped topic>           otherwise ("a..b", "a."): one token, "~" marks it
  *   stream    <prefix>_<escaped topic>            one stream per topic, capturing its subject only
  *   consumer  <escaped group>                     one durable per (topic, group), inside the topic's stream
+ *   direct    <prefix>.~req.<escaped topic>       core NATS subject of the topic's direct requests (direct.ts)
  *
  * Escaping: "_" → "_5F" and "." → "_2E" (stream and consumer names cannot hold "."); letters,
  * digits and "-" stay. Every "_" in an escaped name starts a three-character escape, so the name
@@ -13,6 +14,8 @@
  * escape, so a hashed name never equals an unhashed one, and two hashed names differ unless
  * SHA-256 collides on its first 128 bits. Portable names contain no "~", so the two subject forms
  * never meet, and no subject of one topic is a prefix-wildcard of another's (no wildcards at all).
+ * A direct subject has two tokens after the prefix ("~req" and an escaped name, which holds no "."),
+ * where a topic's "~" subject has one: no stream captures a direct subject.
  */
 import { createHash } from 'node:crypto';
 
@@ -29,12 +32,31 @@ export interface Names {
   subject(topic: string): string;
   stream(topic: string): string;
   consumer(group: string): string;
+  direct(topic: string): string;
 }
 
 export function names(prefix: string): Names {
   return {
-    subject: (topic) => (topic.split('.').every((part) => part !== '') ? `${prefix}.${topic}` : `${prefix}.~${escapeName(topic)}`),
-    stream: (topic) => `${prefix}_${escapeName(topic)}`,
+    subject: remembered((topic) => (topic.split('.').every((part) => part !== '') ? `${prefix}.${topic}` : `${prefix}.~${escapeName(topic)}`)),
+    stream: remembered((topic) => `${prefix}_${escapeName(topic)}`),
     consumer: (group) => escapeName(group),
+    direct: remembered((topic) => `${prefix}.~req.${escapeName(topic)}`),
+  };
+}
+
+/** Names most recently derived; an app has few topics, so it stays small. */
+const REMEMBERED = 1_000;
+
+/** Every publish and request derives its topic's names: derive each once (regexes and a hash otherwise). */
+function remembered(derive: (topic: string) => string): (topic: string) => string {
+  const known = new Map<string, string>();
+  return (topic) => {
+    let name = known.get(topic);
+    if (name === undefined) {
+      name = derive(topic);
+      if (known.size >= REMEMBERED) known.clear();
+      known.set(topic, name);
+    }
+    return name;
   };
 }

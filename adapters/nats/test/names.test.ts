@@ -13,6 +13,14 @@ describe('JetStream names', () => {
     expect(n.subject('a.')).toBe('switchyard.~a_2E');
   });
 
+  it('direct-request subjects are two tokens after the prefix, so no topic subject (and no stream) is one', () => {
+    expect(n.direct('order.placed')).toBe('switchyard.~req.order_2Eplaced');
+    const topics = ['req', '~req', 'a.b', 'a..b', 'req.a_2Eb'];
+    const subjects = new Set(topics.map(n.subject));
+    for (const t of topics) expect(subjects.has(n.direct(t)), t).toBe(false);
+    expect(new Set(['a.b', 'a_b', 'a..b'].map(n.direct)).size).toBe(3);
+  });
+
   it('never collides, also for names that look like escapes', () => {
     const topics = ['a.b', 'a_b', 'a_2Eb', 'a_2eb', 'a__b', 'a._b', 'a_.b', 'a..b', 'a.', 'a-b', 'A.b', 'a_5Fb', 'a-b.c'];
     for (const make of [n.stream, n.consumer, n.subject]) {
