@@ -194,10 +194,8 @@ export class Bus<C extends Contract = EmptyContract> {
         redeliveries: this.redeliveries,
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
-        handle: async (msg, ctx, _wire, limit) => {
-          await limit(() => handler(msg as Message<T>, typedContext<C>(ctx)));
-          return undefined;
-        },
+        // The handler's result is not kept (only a reply handler's is): passed on, not awaited here.
+        handle: (msg, ctx, _wire, limit) => limit(() => handler(msg as Message<T>, typedContext<C>(ctx))).then(noResult),
         makeContext: this.contextFactory(),
       });
       return this.start(runner, topic, group, { maxAttempts: runner.maxAttempts, retry: runner.retry, deadLetterTopic, concurrency, ephemeral: false });
@@ -734,6 +732,9 @@ function optionalTimeout(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   return intInRange(value as number, 0, 1, DAY_MS, 'handlerTimeoutMs');
 }
+
+/** What a subscribe handler leaves for the idempotency store: nothing (its return value is not a reply). */
+const noResult = (): undefined => undefined;
 
 /** How much longer than the request's timeout a transport's direct request waits for its reply. */
 const DIRECT_WAIT_MARGIN_MS = 1000;
