@@ -57,6 +57,14 @@ const META = {
   deadLetter: 'switchyard.dead-letter',
   ephemeral: 'switchyard.ephemeral',
 } as const;
+/**
+ * How long a topic found to have responders is believed to still have them. hasResponders() runs
+ * before every request and costs a JetStream API round trip; groups are long-lived, so a positive
+ * answer is reused this long (a negative one never is: a group declared a moment later is seen at
+ * once). The price: a request within this window after a topic's last group was deleted waits
+ * out its timeout instead of failing with NoResponderError.
+ */
+export const RESPONDERS_REMEMBERED_MS = 5_000;
 /** Core's reply inboxes (createInbox): plain core NATS subscriptions. */
 const INBOX = /^_INBOX\.[A-Za-z0-9_-]+$/;
 
@@ -73,6 +81,8 @@ export class NatsTransport implements Transport {
   private readonly streams = new PromiseCache<string, string>();
   /** Keyed by topic, group and policy (a group declared without one, for dead letters, gets it when consumed). */
   private readonly groups = new PromiseCache<string, void>();
+  /** Topics last seen with at least one group, and until when that is believed (RESPONDERS_REMEMBERED_MS). */
+  private readonly respondersUntil = new Map<string, number>();
   private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
   private state: 'idle' | 'open' | 'reconnecting' | 'failed' | 'closed' = 'idle';
   private reconnects = 0;
@@ -378,6 +388,7 @@ export class NatsTransport implements Transport {
     const { jsm } = this.open();
     const stream = this.names.stream(topic);
     this.forgetGroup({ topic, group, stream, consumer: this.names.consumer(group) });
+    this.respondersUntil.delete(topic);
     try {
       await jsm.consumers.delete(stream, this.names.consumer(group));
       if (PRIVATE_TOPIC.test(topic) && (await jsm.streams.info(stream)).state.consumer_count === 0) await jsm.streams.delete(stream);
@@ -456,6 +467,8 @@ export class NatsTransport implements Transport {
   /** Someone could receive a request on `topic`: its stream has at least one group (durable consumer). */
   async hasResponders(topic: string): Promise<boolean> {
     const { jsm } = this.open();
+    const until = this.respondersUntil.get(topic);
+    if (until !== undefined && Date.now() < until) return true;
     const lookup = async () => {
       try {
         return (await jsm.streams.info(this.names.stream(topic))).state.consumer_count > 0;
@@ -464,7 +477,10 @@ export class NatsTransport implements Transport {
         throw err;
       }
     };
-    return this.persist(`Looking up responders for "${topic}"`, lookup, { deadlineMs: this.settings.options.publishTimeoutMs });
+    const found = await this.persist(`Looking up responders for "${topic}"`, lookup, { deadlineMs: this.settings.options.publishTimeoutMs });
+    if (found) this.respondersUntil.set(topic, Date.now() + RESPONDERS_REMEMBERED_MS);
+    else this.respondersUntil.delete(topic);
+    return found;
   }
 
   // ---------------------------------------------------------------- lifecycle

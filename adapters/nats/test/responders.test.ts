@@ -1,0 +1,76 @@
+/**
+ * Core asks hasResponders() before every request. Counted on the server: a core NATS subscription
+ * to the JetStream API subject the lookup uses sees every lookup any client makes for the topic.
+ */
+import { randomUUID } from 'node:crypto';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { type Bus, createBus, NoResponderError, silentLogger } from '@switchyard/core';
+import { cleanupAfterEach } from '@switchyard/conformance';
+import { names } from '../src/names.js';
+import { createNatsTransport, RESPONDERS_REMEMBERED_MS } from '../src/transport.js';
+import { NATS_URL, removeTestStreams } from './helpers.js';
+
+const started = new Date();
+afterAll(() => removeTestStreams(started, ['resp.', 'switchyard.reply.']));
+const cleanups = cleanupAfterEach();
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const uid = () => randomUUID().slice(0, 8);
+
+/** A bus on this checkout's transport (src), not the built package core would load. */
+async function bus(): Promise<Bus> {
+  const service = `resp-${uid()}`;
+  const transport = createNatsTransport(new URL(NATS_URL), { service, logger: silentLogger });
+  const b = await createBus({ url: NATS_URL, service, logger: silentLogger, transport });
+  cleanups.push(() => b.close({ drainTimeoutMs: 500 }));
+  return b;
+}
+
+/** Counts the stream-info requests for `topic`'s stream that reach the server, from any client. */
+async function streamInfoCounter(topic: string): Promise<{ seen: () => Promise<number> }> {
+  const nc: NatsConnection = await connect({ servers: new URL(NATS_URL).host });
+  cleanups.push(() => nc.close());
+  let count = 0;
+  nc.subscribe(`$JS.API.STREAM.INFO.${names('switchyard').stream(topic)}`, { callback: () => count++ });
+  await nc.flush();
+  return {
+    // The server forwards a lookup to us before it answers it; a flush round trip after the
+    // request returned makes sure the copy has arrived.
+    seen: async () => {
+      await nc.flush();
+      return count;
+    },
+  };
+}
+
+describe('nats request: responders lookup', () => {
+  it(`a topic found served is not looked up again for ${RESPONDERS_REMEMBERED_MS / 1000} s, then it is`, async () => {
+    const topic = `resp.remembered.${uid()}`;
+    const server = await bus();
+    await server.reply(topic, (msg) => ({ echo: msg.body }));
+    const client = await bus();
+    await client.request(topic, { n: 0 }); // finds the responders (and the stream)
+    const lookups = await streamInfoCounter(topic);
+    for (let n = 1; n <= 20; n++) await expect(client.request(topic, { n })).resolves.toEqual({ echo: { n } });
+    expect(await lookups.seen()).toBe(0);
+
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + RESPONDERS_REMEMBERED_MS + 1 });
+    await expect(client.request(topic, { n: 21 })).resolves.toEqual({ echo: { n: 21 } });
+    expect(await lookups.seen()).toBe(1);
+  });
+
+  it('a topic found unserved is looked up again on the next request: a reply handler started meanwhile answers it', async () => {
+    const topic = `resp.negative.${uid()}`;
+    const client = await bus();
+    const lookups = await streamInfoCounter(topic);
+    await expect(client.request(topic, {}, { timeoutMs: 10_000 })).rejects.toBeInstanceOf(NoResponderError);
+    await expect(client.request(topic, {}, { timeoutMs: 10_000 })).rejects.toBeInstanceOf(NoResponderError);
+    expect(await lookups.seen()).toBe(2);
+    const server = await bus();
+    await server.reply(topic, () => 'here');
+    await expect(client.request(topic, {}, { timeoutMs: 10_000 })).resolves.toBe('here');
+  });
+});
