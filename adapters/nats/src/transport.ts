@@ -128,6 +128,10 @@ export class NatsTransport implements Transport {
     return this.open().js;
   }
 
+  get nc(): NatsConnection {
+    return this.open().nc;
+  }
+
   scrub(text: string): string {
     return scrubSecrets(text, this.secrets);
   }
@@ -153,6 +157,10 @@ export class NatsTransport implements Transport {
         reconnect: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
+        // nats.js otherwise builds an Error (a stack trace) per request to add the caller's
+        // stack to a failure: two per message here (the publish and its ack). Our errors say
+        // what failed themselves.
+        noAsyncTraces: true,
       });
     } catch (err) {
       throw new ConnectionError(`Cannot connect to NATS at ${this.settings.redacted}: ${this.scrub(errorMessage(err))}`);
@@ -199,6 +207,8 @@ export class NatsTransport implements Transport {
         this.reconnects++;
         if (this.state === 'reconnecting') this.state = 'open';
         this.logger.info('NATS connection restored', { server: this.settings.redacted });
+        // Pull requests made before may be gone with the old connection: each consumer asks afresh.
+        for (const consumer of this.consumers) consumer.renew();
       }
     }
   }

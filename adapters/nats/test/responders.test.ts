@@ -34,7 +34,11 @@ async function streamInfoCounter(topic: string): Promise<{ seen: () => Promise<n
   const nc: NatsConnection = await connect({ servers: new URL(NATS_URL).host });
   cleanups.push(() => nc.close());
   let count = 0;
-  nc.subscribe(`$JS.API.STREAM.INFO.${names('switchyard').stream(topic)}`, { callback: () => count++ });
+  nc.subscribe(`$JS.API.STREAM.INFO.${names('switchyard').stream(topic)}`, {
+    callback: () => {
+      count++;
+    },
+  });
   await nc.flush();
   return {
     // The server forwards a lookup to us before it answers it; a flush round trip after the
