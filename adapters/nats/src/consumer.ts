@@ -14,7 +14,7 @@
 import type { Msg } from '@nats-io/transport-node';
 import type { Delivery, TransportConsumer } from '@switchyard/core';
 import type { WireMessage } from '@switchyard/core';
-import { delayHoldMs, errorMessage, retrying, settleOnce } from '@switchyard/core/spi';
+import { type DeliveryParts, delayHoldMs, errorMessage, retrying, settleOnce } from '@switchyard/core/spi';
 import { PULL_EXPIRES_MS, PullSession } from './pull-session.js';
 import type { NatsTransport } from './transport.js';
 import { fromNats } from './wire.js';
@@ -35,9 +35,40 @@ export interface GroupTarget {
   readonly consumer: string;
 }
 
-/** One message as this consumer holds it: no nats.js message object, only where it is acked. */
-interface Held {
-  readonly ackSubject: string;
+/**
+ * One message as this consumer holds it, and the parts core's Delivery is built from: no nats.js
+ * message object (only where it is acked), and methods instead of closures per message.
+ */
+class Held implements DeliveryParts {
+  /** When its lease was last renewed (delivered, or working()). */
+  touched = Date.now();
+
+  constructor(
+    private readonly owner: GroupConsumer,
+    readonly ackSubject: string,
+    readonly message: WireMessage,
+    readonly deliveryCount: number,
+    readonly brokerId: string,
+  ) {}
+
+  // Acks are confirmed by the server (a request to the ack subject, as nats.js's ackAck), so once
+  // core has settled everything, the group's state on the server says so too (no ack pending
+  // behind a closed consumer).
+  ack(): Promise<void> {
+    this.owner.release(this, undefined);
+    return this.owner.confirmAck(this);
+  }
+
+  nack({ delayMs }: { delayMs: number }): void {
+    this.owner.release(this, delayMs > 0 ? nakWithDelay(delayMs) : NAK);
+  }
+
+  abandon(): void {
+    this.owner.release(this, NAK);
+  }
+
+  // settleOnce calls extend unbound.
+  readonly extend = async (): Promise<boolean> => this.owner.extendLease(this);
 }
 
 export class GroupConsumer implements TransportConsumer {
@@ -144,15 +175,17 @@ export class GroupConsumer implements TransportConsumer {
       this.transport.logger.warn('Dropped a message without a JetStream ack subject on a pull inbox', this.describe());
       return;
     }
-    const held: Held = { ackSubject };
     if (this.closed) {
-      this.settle(held, NAK);
+      this.publishTo(ackSubject, NAK);
       return;
     }
-    const message = fromNats(msg.data, msg.headers);
+    // A copy of the body: the received bytes are a view of the socket's read buffer, which a
+    // held message would otherwise keep whole (other messages, protocol lines and all).
+    const message = fromNats(new Uint8Array(msg.data), msg.headers);
+    const held = new Held(this, ackSubject, message, info.deliveryCount, info.streamSequence);
     const holdMs = delayHoldMs(message, this.target.group);
     if (holdMs === 0) {
-      this.deliver(held, message, info);
+      this.deliver(held);
       return;
     }
     // Its lease is kept meanwhile; after at most EMULATED_DELAY_HOLD_MS core has it (and
@@ -161,58 +194,54 @@ export class GroupConsumer implements TransportConsumer {
     const keep = setInterval(() => this.settle(held, WORKING), Math.max(100, Math.floor(leaseMs / 3)));
     const due = setTimeout(() => {
       clearInterval(keep);
-      if (this.delayed.delete(held)) this.deliver(held, message, info);
+      if (this.delayed.delete(held)) this.deliver(held);
     }, holdMs);
     this.delayed.set(held, [keep, due]);
   }
 
-  private deliver(held: Held, message: WireMessage, info: AckInfo): void {
+  private deliver(held: Held): void {
     this.unsettled++;
     this.held.add(held);
-    let touched = Date.now();
-    const leaseMs = this.transport.settings.options.ackWaitMs;
-    const release = (payload: Uint8Array | undefined) => {
-      if (this.held.delete(held)) {
-        this.unsettled--;
-        this.fill();
-      }
-      if (payload !== undefined) this.settle(held, payload);
-    };
-    this.onDelivery(
-      settleOnce({
-        message,
-        deliveryCount: info.deliveryCount,
-        brokerId: info.streamSequence,
-        // Acks are confirmed by the server (a request to the ack subject, as nats.js's ackAck),
-        // so once core has settled everything, the group's state on the server says so too (no
-        // ack pending behind a closed consumer).
-        ack: async () => {
-          release(undefined);
-          await this.transport.nc.request(held.ackSubject, ACK, { timeout: ACK_TIMEOUT_MS }).then(
-            () => undefined,
-            (err: unknown) => {
-              this.transport.logger.debug('An ack was not confirmed; JetStream redelivers the message after AckWait', { ...this.describe(), error: errorMessage(err) });
-            },
-          );
-        },
-        nack: ({ delayMs }) => release(delayMs > 0 ? nakWithDelay(delayMs) : NAK),
-        abandon: () => release(NAK),
-        // working() resets AckWait; the server does not answer it, so a lease that already ran
-        // out (and may have been redelivered) is told by the clock.
-        extend: async () => {
-          if (!this.held.has(held) || Date.now() - touched >= leaseMs) return false;
-          this.settle(held, WORKING);
-          touched = Date.now();
-          return true;
-        },
-      }),
-    );
+    held.touched = Date.now();
+    this.onDelivery(settleOnce(held));
+  }
+
+  /** Core settled `held`: its room is free; `payload` (a nak) goes to the server. */
+  release(held: Held, payload: Uint8Array | undefined): void {
+    if (this.held.delete(held)) {
+      this.unsettled--;
+      this.fill();
+    }
+    if (payload !== undefined) this.settle(held, payload);
+  }
+
+  async confirmAck(held: Held): Promise<void> {
+    try {
+      await this.transport.nc.request(held.ackSubject, ACK, { timeout: ACK_TIMEOUT_MS });
+    } catch (err) {
+      this.transport.logger.debug('An ack was not confirmed; JetStream redelivers the message after AckWait', { ...this.describe(), error: errorMessage(err) });
+    }
+  }
+
+  /**
+   * working() resets AckWait; the server does not answer it, so a lease that already ran out
+   * (and may have been redelivered) is told by the clock.
+   */
+  extendLease(held: Held): boolean {
+    if (!this.held.has(held) || Date.now() - held.touched >= this.transport.settings.options.ackWaitMs) return false;
+    this.settle(held, WORKING);
+    held.touched = Date.now();
+    return true;
   }
 
   /** Naks and working() are fire-and-forget publishes: on a closed connection they are moot (JetStream redelivers after AckWait). */
   private settle(held: Held, payload: Uint8Array): void {
+    this.publishTo(held.ackSubject, payload);
+  }
+
+  private publishTo(ackSubject: string, payload: Uint8Array): void {
     try {
-      this.transport.nc.publish(held.ackSubject, payload);
+      this.transport.nc.publish(ackSubject, payload);
     } catch (err) {
       this.transport.logger.debug('Settling on a closed NATS connection; JetStream redelivers after AckWait', { error: errorMessage(err) });
     }
