@@ -56,7 +56,12 @@ export class PullSession {
     if (this.done || batch <= 0) return;
     if (this.outstanding === 0) this.heardAt = Date.now();
     this.outstanding += batch;
-    this.nc.publish(this.nextSubject, JSON.stringify({ batch, expires: nanos(PULL_EXPIRES_MS) }), { reply: this.inbox });
+    try {
+      this.nc.publish(this.nextSubject, JSON.stringify({ batch, expires: nanos(PULL_EXPIRES_MS) }), { reply: this.inbox });
+    } catch (err) {
+      // The connection closed (nats.js buffers while it reconnects): the owner's retry sorts it out.
+      this.end(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** True when messages are outstanding and the server has been silent past the expiry of every request. */
