@@ -217,7 +217,7 @@ export class GroupConsumer implements TransportConsumer {
 
   async confirmAck(held: Held): Promise<void> {
     try {
-      await this.transport.nc.request(held.ackSubject, ACK, { timeout: ACK_TIMEOUT_MS });
+      await this.transport.replies.request(held.ackSubject, ACK, ACK_TIMEOUT_MS);
     } catch (err) {
       this.transport.logger.debug('An ack was not confirmed; JetStream redelivers the message after AckWait', { ...this.describe(), error: errorMessage(err) });
     }

@@ -4,15 +4,13 @@ import {
   type ConsumerConfig,
   type ConsumerInfo,
   DeliverPolicy,
-  type JetStreamClient,
   JetStreamApiError,
   type JetStreamManager,
-  jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, createInbox, headers, nanos, type NatsConnection, RequestError, type Subscription, TimeoutError } from '@nats-io/transport-node';
+import { connect, createInbox, headers, type Msg, nanos, type NatsConnection, RequestError, type Subscription, TimeoutError } from '@nats-io/transport-node';
 import {
   type Capabilities,
   ClosedError,
@@ -35,6 +33,7 @@ import { errorMessage, groupPolicyConflict, PromiseCache, retrying, scrubSecrets
 import { GroupConsumer, type GroupTarget } from './consumer.js';
 import { type Names, names } from './names.js';
 import { type NatsSettings, parseNatsUrl } from './options.js';
+import { NoRespondersError, Replies } from './replies.js';
 import { fromNats, toNatsHeaders } from './wire.js';
 
 /** Oldest nats-server this adapter runs on: consumer metadata (how a group's policy is kept) came with 2.10. */
@@ -65,6 +64,8 @@ const META = {
  * out its timeout instead of failing with NoResponderError.
  */
 export const RESPONDERS_REMEMBERED_MS = 5_000;
+/** JetStream's de-duplication header (the stream's duplicate window). */
+const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** Core's reply inboxes (createInbox): plain core NATS subscriptions. */
 const INBOX = /^_INBOX\.[A-Za-z0-9_-]+$/;
 
@@ -83,7 +84,7 @@ export class NatsTransport implements Transport {
   private readonly groups = new PromiseCache<string, void>();
   /** Topics last seen with at least one group, and until when that is believed (RESPONDERS_REMEMBERED_MS). */
   private readonly respondersUntil = new Map<string, number>();
-  private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
+  private connection: { nc: NatsConnection; jsm: JetStreamManager; replies: Replies } | undefined;
   private state: 'idle' | 'open' | 'reconnecting' | 'failed' | 'closed' = 'idle';
   private reconnects = 0;
   private maxPayload = 1024 * 1024;
@@ -124,12 +125,13 @@ export class NatsTransport implements Transport {
     };
   }
 
-  get js(): JetStreamClient {
-    return this.open().js;
-  }
-
   get nc(): NatsConnection {
     return this.open().nc;
+  }
+
+  /** Publish acks and ack confirmations: requests answered on one inbox. */
+  get replies(): Replies {
+    return this.open().replies;
   }
 
   scrub(text: string): string {
@@ -184,7 +186,7 @@ export class NatsTransport implements Transport {
         `The NATS server at ${this.settings.redacted} takes messages up to ${this.maxPayload} bytes (max_payload); @switchyard/nats needs at least ${2 * HEADER_RESERVE_BYTES}.`,
       );
     }
-    this.connection = { nc, js: jetstream(nc, { timeout: 10_000 }), jsm };
+    this.connection = { nc, jsm, replies: new Replies(nc) };
     this.state = 'open';
     void this.watch(nc);
   }
@@ -213,7 +215,7 @@ export class NatsTransport implements Transport {
     }
   }
 
-  private open(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } {
+  private open(): { nc: NatsConnection; jsm: JetStreamManager; replies: Replies } {
     if (this.state === 'closed') throw new ClosedError('nats transport');
     if (this.state === 'failed') throw new ConnectionError(`The connection to NATS at ${this.settings.redacted} closed for good; create a new bus.`);
     if (this.connection === undefined) throw new ConnectionError('The NATS transport is not connected yet (call connect() first).');
@@ -239,29 +241,40 @@ export class NatsTransport implements Transport {
 
   // ---------------------------------------------------------------- publishing
 
+  /**
+   * A JetStream publish (ADR-1): the message with a reply subject, answered by the stream with a
+   * PubAck (`{"stream":..,"seq":..}`) or an API error (`{"error":{..}}`), or by the server with
+   * 503 when no stream captures the subject.
+   */
   async publish({ topic, message }: PublishRequest): Promise<void> {
-    const { js } = this.open();
+    const { replies } = this.open();
     const headers = toNatsHeaders(message);
     // One id for every attempt of this publish: a retry after a lost ack is dropped by the
     // stream's duplicate window instead of stored twice. Never the message id: core republishes
     // copies (delayed, dead-lettered) that must not vanish as duplicates.
-    const msgID = randomUUID();
+    headers.set(MSG_ID_HEADER, randomUUID());
     const subject = this.names.subject(topic);
     const { publishTimeoutMs } = this.settings.options;
     await this.persist(
       `Publishing to "${topic}"`,
       async () => {
         await this.ensureStream(topic);
+        let answer: Msg;
         try {
-          await js.publish(subject, message.body, { headers, msgID, timeout: Math.min(5_000, publishTimeoutMs) });
+          answer = await replies.request(subject, message.body, Math.min(5_000, publishTimeoutMs), headers);
         } catch (err) {
           if (/max_payload/.test(errorMessage(err))) {
             const size = message.body.byteLength + Buffer.byteLength(headers.toString());
             throw new PayloadTooLargeError(topic, size, this.maxPayload, 'nats');
           }
-          // nats.js reports a subject no stream captures as "JetStream not enabled": the stream is gone.
-          this.streams.delete(topic);
+          // No stream captures the subject (503): the stream is gone; declared again on the retry.
+          if (err instanceof NoRespondersError) this.streams.delete(topic);
           throw err;
+        }
+        const ack = parsePubAck(answer.data);
+        if (ack.error !== undefined) {
+          this.streams.delete(topic);
+          throw new Error(`JetStream refused the publish: ${ack.error}`);
         }
       },
       { deadlineMs: publishTimeoutMs, hint: ' It may still arrive; retry the publish.' },
@@ -516,6 +529,7 @@ export class NatsTransport implements Transport {
     for (const sub of this.inboxes) if (!sub.isClosed()) sub.unsubscribe();
     this.inboxes.clear();
     this.state = 'closed';
+    this.connection?.replies.close();
     const nc = this.connection?.nc;
     if (nc === undefined || nc.isClosed()) return;
     // Flush what is buffered (acks, naks) before closing; a server that is gone does not hold us up.
@@ -524,6 +538,19 @@ export class NatsTransport implements Transport {
     clearTimeout(timer);
     await nc.close().catch(() => undefined);
   }
+}
+
+/** The stream's ack for a publish: an error's description, or nothing when it was stored. */
+export function parsePubAck(data: Uint8Array): { error?: string } {
+  let ack: { stream?: unknown; error?: { code?: unknown; description?: unknown } };
+  try {
+    ack = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return { error: 'the answer is not JSON' };
+  }
+  if (ack.error !== undefined) return { error: `${String(ack.error.description ?? 'unknown error')} (${String(ack.error.code ?? '?')})` };
+  if (typeof ack.stream !== 'string' || ack.stream === '') return { error: 'the answer names no stream' };
+  return {};
 }
 
 /** exists() asks an inbox whether it is there; ours answer at once instead of taking it for a reply. */
