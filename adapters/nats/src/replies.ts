@@ -1,6 +1,6 @@
 /**
  * Requests whose answer this process awaits (JetStream publish acks, ack confirmations), on one
- * wildcard inbox subscription: `<inbox>.<n>` names the request.
+ * wildcard inbox subscription: `<inbox>.r.<n>` names the request.
  *
  * nats.js's nc.request() does the same over its own mux, but allocates per request a timer, a
  * request object and, when it cleans up after an answer, an Error with a stack trace
@@ -23,7 +23,12 @@ interface Pending {
 export class NoRespondersError extends Error {}
 
 export class Replies {
-  private readonly prefix = `${createInbox()}.`;
+  /**
+   * `_INBOX.<id>.r.`: two tokens past the inbox, more than any reply address a request may name
+   * (`_INBOX.<id>`, or nats.js's request inbox `_INBOX.<id>.<token>`), so no request can make a
+   * reply handler answer into this map (a forged publish ack).
+   */
+  private readonly prefix = `${createInbox()}.r.`;
   private readonly pending = new Map<string, Pending>();
   private readonly subscription: Subscription;
   private readonly sweeper: NodeJS.Timeout;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '@switchyard/core';
+import { silentLogger, ValidationError } from '@switchyard/core';
 import { cleanupAfterEach } from '@switchyard/conformance';
 import { names } from '../src/names.js';
 import { createNatsTransport, type NatsTransport, parsePubAck } from '../src/transport.js';
@@ -62,5 +62,11 @@ describe('nats publish', () => {
     await jsm.streams.delete(stream(topic));
     await t.publish({ topic, message: message('after') });
     expect((await jsm.streams.info(stream(topic))).config.subjects).toEqual([names('switchyard').subject(topic)]);
+  });
+
+  it('a request cannot name the inbox publish acks come back on as its reply address', async () => {
+    const t = await transport();
+    // The shape of Replies' subjects: _INBOX.<id>.r.<n>.
+    await expect(t.sendToInbox('_INBOX.ABCDEF0123456789.r.1', message('forged ack'))).rejects.toBeInstanceOf(ValidationError);
   });
 });
