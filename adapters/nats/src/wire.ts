@@ -20,8 +20,11 @@ const isServerHeader = (name: string) => name.toLowerCase().startsWith('nats-');
 
 /** Percent-encoding per the binding; '%' and non-printable ASCII always, so decoding is exact. */
 export function encodeValue(value: string): string {
+  // Most values need nothing: a test allocates nothing, a replace with a callback does.
+  if (NOTHING_TO_ENCODE.test(value)) return value;
   return value.replace(/[^\x21\x23\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
 }
+const NOTHING_TO_ENCODE = /^[\x21\x23\x24\x26-\x7e]*$/;
 
 export function decodeValue(value: string, attribute: boolean): string {
   let text = value;
@@ -40,7 +43,10 @@ export function toNatsHeaders(message: WireMessage): MsgHdrs {
   const set = (name: string, value: string) => {
     if (isServerHeader(name)) throw new ValidationError(`Header "${name}": names starting with "nats-" are reserved by the NATS server. Nothing was sent; rename the header.`);
     try {
-      out.set(name, encodeValue(value));
+      // set() first looks the name up among all headers so far; a record's names are unique, so
+      // only the two names a mapped attribute also becomes need it (the last one wins, as before).
+      if (name === DATA_CONTENT_TYPE || name === PARTITION_KEY) out.set(name, encodeValue(value));
+      else out.append(name, encodeValue(value));
     } catch (err) {
       throw new ValidationError(`Header "${name}" cannot travel over NATS: ${(err as Error).message}. Nothing was sent.`);
     }
