@@ -1,7 +1,7 @@
 /**
  * Direct requests over core NATS (Transport.requestDirect): a request goes straight to one live
  * member of each group answering requests on its topic (a queue subscription per group), not
- * through the topic's stream, and its reply comes back on nats.js's request inbox. When no member
+ * through the topic's stream, and its reply comes back on the requester's direct-reply inbox (replies.ts). When no member
  * is live the server says so at once ("no responders") and core stores the request in the stream
  * instead, so a declared group that is down still answers it when it is back.
  *
@@ -15,21 +15,22 @@
  * server, and one handed back (abandoned by a closing subscription) is dropped — the requester
  * then times out, as with any request its responder never answered.
  */
-import { type Msg, type NatsConnection, RequestError, type Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Delivery, Logger, TransportConsumer, WireMessage } from '@switchyard/core';
 import { errorMessage, ReplyAttr } from '@switchyard/core/spi';
+import { NoRespondersError, type Replies } from './replies.js';
 import { fromNats, toNatsHeaders } from './wire.js';
 
 /** Longest a stopping member waits for the server to confirm it takes no more direct requests. */
 const DRAIN_WAIT_MS = 2_000;
 
-/** Send a request to a live member; undefined when there is none. */
-export async function requestDirect(nc: NatsConnection, subject: string, message: WireMessage, waitMs: number): Promise<WireMessage | undefined> {
+/** Send a request to a live member; undefined when there is none. `replies` must be answerable by reply handlers. */
+export async function requestDirect(replies: Replies, subject: string, message: WireMessage, waitMs: number): Promise<WireMessage | undefined> {
   try {
-    const reply = await nc.request(subject, message.body, { headers: toNatsHeaders(message), timeout: waitMs });
+    const reply = await replies.request(subject, message.body, waitMs, toNatsHeaders(message));
     return fromNats(reply.data, reply.headers);
   } catch (err) {
-    if (err instanceof RequestError && err.isNoResponders()) return undefined;
+    if (err instanceof NoRespondersError) return undefined;
     throw err;
   }
 }

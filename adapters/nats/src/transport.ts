@@ -4,15 +4,13 @@ import {
   type ConsumerConfig,
   type ConsumerInfo,
   DeliverPolicy,
-  type JetStreamClient,
   JetStreamApiError,
   type JetStreamManager,
-  jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, createInbox, headers, nanos, type NatsConnection, RequestError, type Subscription, TimeoutError } from '@nats-io/transport-node';
+import { connect, createInbox, headers, type Msg, nanos, type NatsConnection, RequestError, type Subscription, TimeoutError } from '@nats-io/transport-node';
 import {
   type Capabilities,
   ClosedError,
@@ -36,6 +34,7 @@ import { GroupConsumer, type GroupTarget } from './consumer.js';
 import { requestDirect, serveDirect } from './direct.js';
 import { type Names, names } from './names.js';
 import { type NatsSettings, parseNatsUrl } from './options.js';
+import { NoRespondersError, Replies } from './replies.js';
 import { fromNats, toNatsHeaders } from './wire.js';
 
 /** Oldest nats-server this adapter runs on: consumer metadata (how a group's policy is kept) came with 2.10. */
@@ -58,7 +57,21 @@ const META = {
   deadLetter: 'switchyard.dead-letter',
   ephemeral: 'switchyard.ephemeral',
 } as const;
-/** Core's reply inboxes (createInbox) and nats.js request inboxes (direct requests): plain core NATS subjects. */
+/**
+ * How long a topic found to have responders is believed to still have them. hasResponders() runs
+ * before every stored request and costs a JetStream API round trip; groups are long-lived, so a
+ * positive answer is reused this long (a negative one never is: a group declared a moment later is
+ * seen at once). The price: a request within this window after a topic's last group was deleted
+ * waits out its timeout instead of failing with NoResponderError.
+ */
+export const RESPONDERS_REMEMBERED_MS = 5_000;
+/** JetStream's de-duplication header (the stream's duplicate window). */
+const MSG_ID_HEADER = 'Nats-Msg-Id';
+/**
+ * Where a reply may go: core's reply inboxes (createInbox, `_INBOX.<id>`) and nats.js's request
+ * inboxes (direct requests, `_INBOX.<id>.<token>`). The adapter's own publish-ack inbox
+ * (`_INBOX.<id>.r.<n>`, replies.ts) has one token more, so no request can aim a reply at it.
+ */
 const INBOX = /^_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)?$/;
 
 const API = { streamNotFound: 10059, consumerNotFound: 10014, streamNameInUse: 10058, subjectsOverlap: 10065, consumerExists: 10148, consumerNameExists: 10013 } as const;
@@ -74,7 +87,11 @@ export class NatsTransport implements Transport {
   private readonly streams = new PromiseCache<string, string>();
   /** Keyed by topic, group and policy (a group declared without one, for dead letters, gets it when consumed). */
   private readonly groups = new PromiseCache<string, void>();
-  private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
+  /** Topics last seen with at least one group, and until when that is believed (RESPONDERS_REMEMBERED_MS). */
+  private readonly respondersUntil = new Map<string, number>();
+  private connection: { nc: NatsConnection; jsm: JetStreamManager; replies: Replies } | undefined;
+  /** Answers to this process's direct requests (made on the first one). */
+  private directReplies: Replies | undefined;
   private state: 'idle' | 'open' | 'reconnecting' | 'failed' | 'closed' = 'idle';
   private reconnects = 0;
   private maxPayload = 1024 * 1024;
@@ -115,8 +132,13 @@ export class NatsTransport implements Transport {
     };
   }
 
-  get js(): JetStreamClient {
-    return this.open().js;
+  get nc(): NatsConnection {
+    return this.open().nc;
+  }
+
+  /** Publish acks and ack confirmations: requests answered on one inbox. */
+  get replies(): Replies {
+    return this.open().replies;
   }
 
   scrub(text: string): string {
@@ -144,8 +166,8 @@ export class NatsTransport implements Transport {
         reconnect: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
-        // nats.js otherwise builds an Error per request to keep the caller's stack for a failure this
-        // adapter wraps in its own error anyway: about a tenth of a direct request's CPU (--cpu-prof).
+        // nats.js otherwise builds an Error (a stack trace) per request to add the caller's stack
+        // to a failure: per publish, ack and direct request here. Our errors say what failed themselves.
         noAsyncTraces: true,
       });
     } catch (err) {
@@ -170,7 +192,7 @@ export class NatsTransport implements Transport {
         `The NATS server at ${this.settings.redacted} takes messages up to ${this.maxPayload} bytes (max_payload); @switchyard/nats needs at least ${2 * HEADER_RESERVE_BYTES}.`,
       );
     }
-    this.connection = { nc, js: jetstream(nc, { timeout: 10_000 }), jsm };
+    this.connection = { nc, jsm, replies: new Replies(nc) };
     this.state = 'open';
     void this.watch(nc);
   }
@@ -193,11 +215,13 @@ export class NatsTransport implements Transport {
         this.reconnects++;
         if (this.state === 'reconnecting') this.state = 'open';
         this.logger.info('NATS connection restored', { server: this.settings.redacted });
+        // Pull requests made before may be gone with the old connection: each consumer asks afresh.
+        for (const consumer of this.consumers) consumer.renew();
       }
     }
   }
 
-  private open(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } {
+  private open(): { nc: NatsConnection; jsm: JetStreamManager; replies: Replies } {
     if (this.state === 'closed') throw new ClosedError('nats transport');
     if (this.state === 'failed') throw new ConnectionError(`The connection to NATS at ${this.settings.redacted} closed for good; create a new bus.`);
     if (this.connection === undefined) throw new ConnectionError('The NATS transport is not connected yet (call connect() first).');
@@ -223,29 +247,40 @@ export class NatsTransport implements Transport {
 
   // ---------------------------------------------------------------- publishing
 
+  /**
+   * A JetStream publish (ADR-1): the message with a reply subject, answered by the stream with a
+   * PubAck (`{"stream":..,"seq":..}`) or an API error (`{"error":{..}}`), or by the server with
+   * 503 when no stream captures the subject.
+   */
   async publish({ topic, message }: PublishRequest): Promise<void> {
-    const { js } = this.open();
+    const { replies } = this.open();
     const headers = toNatsHeaders(message);
     // One id for every attempt of this publish: a retry after a lost ack is dropped by the
     // stream's duplicate window instead of stored twice. Never the message id: core republishes
     // copies (delayed, dead-lettered) that must not vanish as duplicates.
-    const msgID = randomUUID();
+    headers.set(MSG_ID_HEADER, randomUUID());
     const subject = this.names.subject(topic);
     const { publishTimeoutMs } = this.settings.options;
     await this.persist(
       `Publishing to "${topic}"`,
       async () => {
         await this.ensureStream(topic);
+        let answer: Msg;
         try {
-          await js.publish(subject, message.body, { headers, msgID, timeout: Math.min(5_000, publishTimeoutMs) });
+          answer = await replies.request(subject, message.body, Math.min(5_000, publishTimeoutMs), headers);
         } catch (err) {
           if (/max_payload/.test(errorMessage(err))) {
             const size = message.body.byteLength + Buffer.byteLength(headers.toString());
             throw new PayloadTooLargeError(topic, size, this.maxPayload, 'nats');
           }
-          // nats.js reports a subject no stream captures as "JetStream not enabled": the stream is gone.
-          this.streams.delete(topic);
+          // No stream captures the subject (503): the stream is gone; declared again on the retry.
+          if (err instanceof NoRespondersError) this.streams.delete(topic);
           throw err;
+        }
+        const ack = parsePubAck(answer.data);
+        if (ack.error !== undefined) {
+          this.streams.delete(topic);
+          throw new Error(`JetStream refused the publish: ${ack.error}`);
         }
       },
       { deadlineMs: publishTimeoutMs, hint: ' It may still arrive; retry the publish.' },
@@ -382,6 +417,7 @@ export class NatsTransport implements Transport {
     const { jsm } = this.open();
     const stream = this.names.stream(topic);
     this.forgetGroup({ topic, group, stream, consumer: this.names.consumer(group) });
+    this.respondersUntil.delete(topic);
     try {
       await jsm.consumers.delete(stream, this.names.consumer(group));
       if (PRIVATE_TOPIC.test(topic) && (await jsm.streams.info(stream)).state.consumer_count === 0) await jsm.streams.delete(stream);
@@ -472,8 +508,9 @@ export class NatsTransport implements Transport {
   /** Straight to a live member of an answering group (direct.ts); undefined when none is live. */
   async requestDirect(topic: string, message: WireMessage, waitMs: number): Promise<WireMessage | undefined> {
     const { nc } = this.open();
+    this.directReplies ??= new Replies(nc, 'reply handlers');
     try {
-      return await requestDirect(nc, this.names.direct(topic), message, waitMs);
+      return await requestDirect(this.directReplies, this.names.direct(topic), message, waitMs);
     } catch (err) {
       throw new ConnectionError(`Request to "${topic}" over NATS failed: ${this.scrub(errorMessage(err))}`, { cause: err });
     }
@@ -482,6 +519,8 @@ export class NatsTransport implements Transport {
   /** Someone could receive a request on `topic`: its stream has at least one group (durable consumer). */
   async hasResponders(topic: string): Promise<boolean> {
     const { jsm } = this.open();
+    const until = this.respondersUntil.get(topic);
+    if (until !== undefined && Date.now() < until) return true;
     const lookup = async () => {
       try {
         return (await jsm.streams.info(this.names.stream(topic))).state.consumer_count > 0;
@@ -490,7 +529,10 @@ export class NatsTransport implements Transport {
         throw err;
       }
     };
-    return this.persist(`Looking up responders for "${topic}"`, lookup, { deadlineMs: this.settings.options.publishTimeoutMs });
+    const found = await this.persist(`Looking up responders for "${topic}"`, lookup, { deadlineMs: this.settings.options.publishTimeoutMs });
+    if (found) this.respondersUntil.set(topic, Date.now() + RESPONDERS_REMEMBERED_MS);
+    else this.respondersUntil.delete(topic);
+    return found;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -516,6 +558,8 @@ export class NatsTransport implements Transport {
     for (const sub of this.inboxes) if (!sub.isClosed()) sub.unsubscribe();
     this.inboxes.clear();
     this.state = 'closed';
+    this.connection?.replies.close();
+    this.directReplies?.close();
     const nc = this.connection?.nc;
     if (nc === undefined || nc.isClosed()) return;
     // Flush what is buffered (acks, naks) before closing; a server that is gone does not hold us up.
@@ -524,6 +568,19 @@ export class NatsTransport implements Transport {
     clearTimeout(timer);
     await nc.close().catch(() => undefined);
   }
+}
+
+/** The stream's ack for a publish: an error's description, or nothing when it was stored. */
+export function parsePubAck(data: Uint8Array): { error?: string } {
+  let ack: { stream?: unknown; error?: { code?: unknown; description?: unknown } };
+  try {
+    ack = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return { error: 'the answer is not JSON' };
+  }
+  if (ack.error !== undefined) return { error: `${String(ack.error.description ?? 'unknown error')} (${String(ack.error.code ?? '?')})` };
+  if (typeof ack.stream !== 'string' || ack.stream === '') return { error: 'the answer names no stream' };
+  return {};
 }
 
 /** exists() asks an inbox whether it is there; ours answer at once instead of taking it for a reply. */

@@ -12,7 +12,7 @@
  */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { ValidationError, type WireMessage } from '@switchyard/core';
-import { Attr, CE_PREFIX, fromBindingHeaders } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX } from '@switchyard/core/spi';
 
 export const DATA_CONTENT_TYPE = 'ce-datacontenttype';
 export const PARTITION_KEY = 'ce-partitionkey';
@@ -20,8 +20,11 @@ const isServerHeader = (name: string) => name.toLowerCase().startsWith('nats-');
 
 /** Percent-encoding per the binding; '%' and non-printable ASCII always, so decoding is exact. */
 export function encodeValue(value: string): string {
+  // Most values need nothing: a test allocates nothing, a replace with a callback does.
+  if (NOTHING_TO_ENCODE.test(value)) return value;
   return value.replace(/[^\x21\x23\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
 }
+const NOTHING_TO_ENCODE = /^[\x21\x23\x24\x26-\x7e]*$/;
 
 export function decodeValue(value: string, attribute: boolean): string {
   let text = value;
@@ -40,7 +43,10 @@ export function toNatsHeaders(message: WireMessage): MsgHdrs {
   const set = (name: string, value: string) => {
     if (isServerHeader(name)) throw new ValidationError(`Header "${name}": names starting with "nats-" are reserved by the NATS server. Nothing was sent; rename the header.`);
     try {
-      out.set(name, encodeValue(value));
+      // set() first looks the name up among all headers so far; a record's names are unique, so
+      // only the two names a mapped attribute also becomes need it (the last one wins, as before).
+      if (name === DATA_CONTENT_TYPE || name === PARTITION_KEY) out.set(name, encodeValue(value));
+      else out.append(name, encodeValue(value));
     } catch (err) {
       throw new ValidationError(`Header "${name}" cannot travel over NATS: ${(err as Error).message}. Nothing was sent.`);
     }
@@ -51,20 +57,30 @@ export function toNatsHeaders(message: WireMessage): MsgHdrs {
 }
 
 export function fromNats(data: Uint8Array, hdrs: MsgHdrs | undefined): WireMessage {
-  const raw: Record<string, string> = {};
+  // One pass, no deletes: an object that loses properties turns into a hash table, which costs
+  // every message held several hundred bytes more.
+  const headers: Record<string, string> = {};
   let plainContentType: string | undefined;
+  let dataContentType: string | undefined;
+  let key: string | undefined;
   for (const name of hdrs?.keys() ?? []) {
-    if (isServerHeader(name)) continue;
+    const lower = name.toLowerCase();
+    if (isServerHeader(lower)) continue;
     const value = hdrs?.get(name) ?? '';
-    // Percent-decoded like every other value: a binding-following producer encodes its "/" too.
-    if (name.toLowerCase() === 'content-type') plainContentType = decodeValue(value, false);
-    else raw[name] = decodeValue(value, name.toLowerCase().startsWith(CE_PREFIX));
+    // ce- names in any case become their canonical lower-case form (as core's fromBindingHeaders does).
+    if (lower.startsWith(CE_PREFIX)) {
+      const decoded = decodeValue(value, true);
+      if (lower === DATA_CONTENT_TYPE) dataContentType = decoded;
+      else if (lower === PARTITION_KEY) key = decoded;
+      else headers[lower] = decoded;
+    } else if (lower === 'content-type') {
+      // Percent-decoded like every other value: a binding-following producer encodes its "/" too.
+      plainContentType = decodeValue(value, false);
+    } else {
+      headers[name] = decodeValue(value, false);
+    }
   }
-  const headers = fromBindingHeaders(raw, CE_PREFIX);
-  const contentType = headers[DATA_CONTENT_TYPE] ?? plainContentType;
-  delete headers[DATA_CONTENT_TYPE];
+  const contentType = dataContentType ?? plainContentType;
   if (contentType !== undefined) headers[Attr.contentType] = contentType;
-  const key = headers[PARTITION_KEY];
-  delete headers[PARTITION_KEY];
   return key === undefined || key === '' ? { body: data, headers } : { body: data, headers, key };
 }

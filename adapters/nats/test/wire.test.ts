@@ -40,6 +40,13 @@ describe('CloudEvents NATS binding', () => {
     expect(fromNats(body, undefined)).toEqual({ body, headers: {} });
   });
 
+  it('a header named like a mapped attribute still travels once, the later value winning', () => {
+    const h = toNatsHeaders({ body, headers: { 'content-type': 'text/plain', 'ce-datacontenttype': 'application/json', 'ce-id': 'a b' }, key: 'k1' });
+    expect(h.values('ce-datacontenttype')).toEqual(['application/json']);
+    expect(h.values('ce-partitionkey')).toEqual(['k1']);
+    expect(h.values('ce-id')).toEqual(['a%20b']);
+  });
+
   it('refuses headers the NATS server would act on', () => {
     expect(() => toNatsHeaders({ body, headers: { 'Nats-Msg-Id': 'x' } })).toThrow(ValidationError);
     expect(() => toNatsHeaders({ body, headers: { 'nats-rollup': 'all' } })).toThrow(/reserved by the NATS server/);
