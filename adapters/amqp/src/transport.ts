@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, Options } from 'amqplib';
 import { ClosedError, ConfigurationError, ConnectionError, isSwitchyardError, ValidationError } from '@switchyard/core';
 import { errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
@@ -6,10 +5,11 @@ import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
 import { Deadlines } from './deadlines.js';
+import { DIRECT_REPLY_QUEUE, isDirectReplyAddress, learnReplyAddress, ReplyRoute } from './direct-reply.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
-import { closeQuietly, settledWithin } from './util.js';
-import { checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
+import { closeQuietly } from './util.js';
+import { CE_REPLYTO_HEADER, checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
 /** How long consumers, pulls and topology declarations wait for a reconnect before giving up an attempt. */
 const REATTACH_WAIT_MS = 60_000;
@@ -63,6 +63,8 @@ export class AmqpTransport implements Transport {
   /** Every group queue this transport declared (by queue name), declared again after a reconnect. */
   private readonly groups = new Map<string, { topic: string; group: string; policy: GroupPolicy | undefined }>();
   readonly attachments = new Set<Attachment>();
+  /** This transport's inboxes, by the address core puts into its requests (their first token). */
+  private readonly inboxes = new Map<string, ReplyRoute>();
   private drained: Promise<void> | undefined;
   /** True once close() began. */
   closed = false;
@@ -124,8 +126,23 @@ export class AmqpTransport implements Transport {
     this.assertOpen();
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
     const { content, options } = toAmqp(message);
+    if (options.replyTo !== undefined && this.inboxes.size > 0) await this.replyToLiveInbox(options, deadline);
     if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
     await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, { key: EXCHANGES, run: () => this.ensureExchanges(deadline) });
+  }
+
+  /**
+   * A request naming one of our inboxes carries the token of its consumer now: the address core
+   * was given dies with the inbox's first channel (a reconnect or channel error gives the inbox a
+   * new consumer and token), and a reply sent there would be dropped.
+   */
+  private async replyToLiveInbox(options: Options.Publish, deadline: number): Promise<void> {
+    const route = this.inboxes.get(options.replyTo!);
+    if (route === undefined) return;
+    const live = route.live ?? (await route.whenLive(deadline - Date.now()));
+    if (live === options.replyTo) return;
+    options.replyTo = live;
+    (options.headers as Record<string, string>)[CE_REPLYTO_HEADER] = live;
   }
 
   /** Through the delay bucket; on expiry RabbitMQ dead-letters it to the topics exchange with `routingKey`. */
@@ -137,11 +154,12 @@ export class AmqpTransport implements Transport {
   }
 
   /**
-   * A reply goes to the requester's exclusive, non-durable inbox on a channel without confirms:
-   * it is not a durable message (the inbox dies with the requester's connection, and a reply the
-   * requester no longer waits for is dropped anyway), so a confirm would only add a round trip
-   * and a pending promise per reply. If the connection drops before it reached the broker the
-   * requester gets RequestTimeoutError, as when the requester's own connection drops.
+   * A reply goes through the default exchange to the requester's direct reply-to consumer (or a
+   * plain client's own reply queue), on a channel without confirms: it is not a durable message
+   * (RabbitMQ drops a reply whose requester's channel is gone, and core drops one nobody waits for),
+   * so a confirm would only add a round trip and a pending promise per reply. If the connection
+   * drops before it reached the broker the requester gets RequestTimeoutError, as when the
+   * requester's own connection drops.
    */
   async sendToInbox(address: string, message: WireMessage): Promise<void> {
     this.assertOpen();
@@ -415,12 +433,13 @@ export class AmqpTransport implements Transport {
   }
 
   /**
-   * Whether the group's queue exists; without a group, whether `topic` names a queue (an inbox
-   * address). A plain topic is only a routing key on the shared exchange: nothing to find.
+   * Whether the group's queue exists; without a group, whether `topic` names a queue or a live
+   * direct reply-to consumer (an inbox address: RabbitMQ answers a passive declare of one while its
+   * channel consumes, 404 after). A plain topic is only a routing key on the shared exchange: nothing to find.
    */
   async exists(topic: string, group?: string): Promise<boolean> {
     this.assertOpen();
-    const queue = group !== undefined ? this.names.groupQueue(topic, group) : topic.includes('/') ? topic : undefined;
+    const queue = group !== undefined ? this.names.groupQueue(topic, group) : topic.includes('/') || isDirectReplyAddress(topic) ? topic : undefined;
     if (queue === undefined) return false;
     const check = async (): Promise<boolean> => {
       const conn = await this.link.whenOpen(this.config.options.connectTimeoutMs);
@@ -527,13 +546,18 @@ export class AmqpTransport implements Transport {
 
   // ---------------------------------------------------------------- request/reply
 
-  /** Exclusive: the inbox lives as long as this connection (declared again under the same name after a reconnect) and is deleted on close. */
+  /**
+   * A direct reply-to consumer on a channel of its own: no queue to declare or delete. Its address
+   * is the consumer's token; after a reconnect or a channel error it consumes again under a new
+   * token, which requests naming the inbox carry from then on (replyToLiveInbox).
+   */
   async createInbox(onMessage: (message: WireMessage) => void): Promise<Inbox> {
-    const address = this.names.inboxQueue(randomUUID());
+    const route = new ReplyRoute();
     const inbox = await this.attach({
-      what: `inbox ${address}`,
-      consume: { noAck: true, exclusive: true },
-      setup: async (ch) => (await ch.assertQueue(address, { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } })).queue,
+      what: 'request inbox (direct reply-to)',
+      consume: { noAck: true },
+      setup: async () => DIRECT_REPLY_QUEUE,
+      consuming: async (ch) => route.attached(ch, await learnReplyAddress(ch, this.config.options.connectTimeoutMs)),
       onMessage: (_ch, msg) => {
         try {
           onMessage(fromAmqp(msg, false).wire);
@@ -541,9 +565,16 @@ export class AmqpTransport implements Transport {
           this.logger.warn('Handling a reply failed', { error: errorMessage(err) });
         }
       },
-      beforeClose: (ch) => settledWithin(ch.deleteQueue(address), 2000),
     });
-    return { address, close: () => inbox.close() };
+    const address = route.live!;
+    this.inboxes.set(address, route);
+    return {
+      address,
+      close: async () => {
+        this.inboxes.delete(address);
+        await inbox.close();
+      },
+    };
   }
 
   private async attach(spec: AttachmentSpec): Promise<Attachment> {
@@ -598,8 +629,8 @@ interface AttachmentSpec {
   readonly prefetch?: number;
   readonly consume: Options.Consume;
   onMessage(ch: Channel, msg: ConsumeMessage): void;
-  /** Last words on the channel before it closes for good (the inbox deletes its queue). */
-  beforeClose?(ch: Channel): Promise<unknown>;
+  /** Once the consumer is registered, on every (re-)attach (the inbox learns its reply address). */
+  consuming?(ch: Channel): Promise<void>;
 }
 
 /** A consumer on its own channel that comes back after a reconnect, a channel error or a server-side cancel. */
@@ -622,6 +653,7 @@ class Attachment implements TransportConsumer {
       const queue = await this.spec.setup(ch, resumed);
       if (this.spec.prefetch !== undefined) await ch.prefetch(this.spec.prefetch);
       this.tag = (await ch.consume(queue, (msg) => (msg === null ? this.lost(ch, true) : this.spec.onMessage(ch, msg)), this.spec.consume)).consumerTag;
+      await this.spec.consuming?.(ch);
     } catch (err) {
       if (this.ch === ch) this.ch = undefined;
       await closeQuietly(ch);
@@ -648,7 +680,7 @@ class Attachment implements TransportConsumer {
   private lost(ch: Channel, cancelled = false): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
-    if (this.stopped || this.spec.transport.closed) return; // our own doing (close() deletes the inbox queue)
+    if (this.stopped || this.spec.transport.closed) return; // our own doing
     if (cancelled) {
       this.spec.transport.logger.warn('RabbitMQ cancelled a consumer; re-attaching', { what: this.spec.what });
       void closeQuietly(ch);
@@ -667,7 +699,6 @@ class Attachment implements TransportConsumer {
     const ch = this.ch;
     this.ch = undefined;
     if (ch === undefined) return;
-    await this.spec.beforeClose?.(ch);
     await closeQuietly(ch);
   }
 }

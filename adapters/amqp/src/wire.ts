@@ -6,6 +6,8 @@
  *   content-type        → the content-type message property
  *   key                 → "cloudEvents_partitionkey" (CloudEvents Partitioning extension)
  *   ce-id, ce-correlationid, ce-time → also messageId, correlationId, timestamp properties (informational)
+ *   ce-replyto          → also the reply-to property; on receive a direct reply-to address in
+ *                         reply-to (amq.rabbitmq.reply-to.<token>, written by the broker) wins
  *   traceparent, tracestate, user headers → application properties as they are
  * Attribute values are sent in their canonical string form (the binding allows it; a native AMQP
  * 0-9-1 timestamp would lose ce-time's milliseconds). On receive, a native timestamp (seconds, as
@@ -16,12 +18,15 @@
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
 import type { WireMessage } from '@switchyard/core';
 import { Attr, CE_PREFIX, DeadLetterHeader, fromBindingHeaders, ReplyAttr } from '@switchyard/core/spi';
+import { isDirectReplyAddress } from './direct-reply.js';
 
 /** What Switchyard sends: the binding's preferred separator. */
 export const CE_AMQP_PREFIX = 'cloudEvents_';
 /** Also read on receive (the binding allows either; older Switchyard versions sent it). */
 export const CE_AMQP_PREFIX_ALT = 'cloudEvents:';
 export const PARTITION_KEY = 'ce-partitionkey';
+/** The reply address of a request, under the binding's name. */
+export const CE_REPLYTO_HEADER = CE_AMQP_PREFIX + ReplyAttr.replyTo.slice(3);
 
 /** Deliveries this message already used up before it was republished through a delay queue. */
 export const DELIVERY_COUNT_HEADER = 'x-switchyard-delivery-count';
@@ -125,6 +130,10 @@ export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { w
   if (headers[Attr.id] === undefined && typeof props.messageId === 'string' && props.messageId !== '') headers[Attr.id] = props.messageId;
   if (headers[Attr.correlationId] === undefined && typeof props.correlationId === 'string' && props.correlationId !== '') headers[Attr.correlationId] = props.correlationId;
   if (headers[Attr.time] === undefined && typeof props.timestamp === 'number' && props.timestamp > 0) headers[Attr.time] = new Date(props.timestamp * 1000).toISOString();
+  // A direct reply-to address the broker wrote (a plain client asking with reply-to =
+  // amq.rabbitmq.reply-to) is the only routable one, whatever a header says.
+  const replyTo: unknown = props.replyTo;
+  if (isDirectReplyAddress(replyTo)) headers[ReplyAttr.replyTo] = replyTo;
   const key = headers[PARTITION_KEY];
   delete headers[PARTITION_KEY];
   const wire: WireMessage = key === undefined || key === '' ? { body: msg.content, headers } : { body: msg.content, headers, key };
