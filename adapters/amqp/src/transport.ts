@@ -40,6 +40,12 @@ const delayKey = (bucket: number) => `delay:${bucket}`;
 /** The AMQP reply code an amqplib error carries (404 not found, 405 locked, 406 precondition failed...). */
 const replyCode = (err: unknown): unknown => (err as { code?: unknown } | undefined)?.code;
 
+/** A declaration a publish needs done on the current connection first (declareOnce key and how to run it). */
+interface Prerequisite {
+  readonly key: string;
+  run(deadline: number): Promise<void>;
+}
+
 /** A queue declaration: the arguments to assert, or 'passive' (accept the queue as it is). */
 type QueueShape = Options.AssertQueue | 'passive';
 
@@ -68,6 +74,8 @@ export class AmqpTransport implements Transport {
   private drained: Promise<void> | undefined;
   /** True once close() began. */
   closed = false;
+  /** What a publish to the topics exchange needs declared first (one object, not one per publish). */
+  private readonly exchangesDeclared: Prerequisite = { key: EXCHANGES, run: (deadline) => this.ensureExchanges(deadline) };
 
   constructor(config: ResolvedConfig, url: URL, context: TransportContext) {
     this.config = config;
@@ -128,7 +136,7 @@ export class AmqpTransport implements Transport {
     const { content, options } = toAmqp(message);
     if (options.replyTo !== undefined && this.inboxes.size > 0) await this.replyToLiveInbox(options, deadline);
     if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
-    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, { key: EXCHANGES, run: () => this.ensureExchanges(deadline) });
+    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
   }
 
   /**
@@ -150,7 +158,7 @@ export class AmqpTransport implements Transport {
     const bucket = delayBucket(delayMs);
     const headers = { ...(options.headers as Record<string, unknown>), [DELAY_BUCKET_HEADER]: String(bucket) };
     const delayed: Options.Publish = { ...options, headers, expiration: String(Math.ceil(delayMs)) };
-    await this.confirmPublish(this.names.delayExchange, routingKey, content, delayed, deadline, { key: delayKey(bucket), run: () => this.ensureDelayBucket(bucket, deadline) });
+    await this.confirmPublish(this.names.delayExchange, routingKey, content, delayed, deadline, { key: delayKey(bucket), run: (until) => this.ensureDelayBucket(bucket, until) });
   }
 
   /**
@@ -186,37 +194,50 @@ export class AmqpTransport implements Transport {
    * reconnect and publish again (until the deadline): the message may then arrive twice, never
    * zero times once this resolves.
    */
-  private async confirmPublish(
-    exchange: string,
-    routingKey: string,
-    content: Buffer,
-    options: Options.Publish,
-    deadline: number,
-    prepare?: { readonly key: string; readonly run: () => Promise<void> },
-  ): Promise<void> {
+  private async confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: Prerequisite): Promise<void> {
     // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
     // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
     // counts the publish for a confirm.
     refuseUnencodable(`The message for "${routingKey}"`, options);
-    let refused = false;
+    // The usual case — connected, topology declared on this connection, the channel open and not
+    // waiting for a drain — publishes at once, without the retry loop's promises and closures.
+    // A failure that can heal (the channel or connection went away) continues in that loop.
+    let refusals = 0;
+    const conn = this.link.isOpen ? this.link.conn! : undefined;
+    const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
+    if (ready !== undefined) {
+      try {
+        return await this.confirm(ready, exchange, routingKey, content, options);
+      } catch (err) {
+        if (isSwitchyardError(err)) throw err;
+        if (this.refusedBy(ready)) refusals = 1;
+      }
+    }
     const attempt = async (): Promise<void> => {
       // Connected, topology declared on this connection and the channel open: publish without
-      // awaiting anything first (the usual case); else wait for each of them.
+      // awaiting anything first; else wait for each of them.
       const conn = this.link.isOpen ? this.link.conn! : await this.link.whenOpen(deadline - Date.now());
-      if (prepare !== undefined && !this.declaredOn(prepare.key, conn)) await prepare.run();
+      if (prepare !== undefined && !this.declaredOn(prepare.key, conn)) await prepare.run(deadline);
       const ch = this.publisher.ready(conn) ?? (await this.publisher.get(conn));
       while (this.drained) await this.drained;
       await this.confirm(ch, exchange, routingKey, content, options).catch((err: unknown) => {
-        // The broker closed the channel: because of this publish (e.g. over its max message size,
-        // exchange deleted) or of another one in flight on it. Try again on a fresh channel with
-        // topology declared again, twice; a publish that is itself the cause fails again.
-        const refusal = channelErrors.get(ch);
-        refused = refusal !== undefined;
-        if (refused) this.declared.clear();
-        throw refusal ?? err;
+        if (this.refusedBy(ch)) refusals += 1;
+        throw channelErrors.get(ch) ?? err;
       });
     };
-    await this.persist(`Publishing to "${routingKey}" (not confirmed; retry the publish)`, deadline, attempt, { retryIf: (_err, n) => !refused || n < 3 });
+    // A publish that is itself the cause of a refusal (e.g. over the broker's max message size,
+    // exchange deleted) fails again: two tries on fresh channels after the first refusal.
+    await this.persist(`Publishing to "${routingKey}" (not confirmed; retry the publish)`, deadline, attempt, { retryIf: () => refusals < 3 });
+  }
+
+  /**
+   * Whether the broker closed `ch` with an error: because of this publish or of another one in
+   * flight on it. Topology is then declared again before the next try.
+   */
+  private refusedBy(ch: ConfirmChannel): boolean {
+    const refused = channelErrors.has(ch);
+    if (refused) this.declared.clear();
+    return refused;
   }
 
   /**
