@@ -174,19 +174,29 @@ export class AmqpTransport implements Transport {
     if (Buffer.byteLength(address) > 255) throw new ConfigurationError('Reply address is longer than 255 bytes; not an amqp inbox.');
     const { content, options } = toAmqp(message, {}, false);
     refuseUnencodable(`The reply to "${address}"`, options);
+    // Connected with the reply channel open and nothing waiting for a drain (the usual case):
+    // send at once; else (or if the channel turned out closed) through the retry loop.
+    const conn = this.link.isOpen ? this.link.conn! : undefined;
+    const ready = conn !== undefined && this.drained === undefined ? this.replier.ready(conn) : undefined;
+    if (ready !== undefined && this.sendReply(ready, address, content, options)) return;
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
     await this.persist(`Replying to "${address}"`, deadline, async () => {
       const conn = this.link.isOpen ? this.link.conn! : await this.link.whenOpen(deadline - Date.now());
-      const ch = await this.replier.get(conn);
+      const ch = this.replier.ready(conn) ?? (await this.replier.get(conn));
       while (this.drained) await this.drained;
-      try {
-        if (!ch.publish('', address, content, options)) this.waitForDrain(ch);
-      } catch (err) {
-        // A closed channel (IllegalOperationError) is retried on a fresh one; anything else failed encoding.
-        if ((err as Error | undefined)?.name === 'IllegalOperationError') throw err;
-        throw new ValidationError(`amqplib could not encode the reply to "${address}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err });
-      }
+      if (!this.sendReply(ch, address, content, options)) throw new Error('the reply channel closed'); // retried on a fresh one
     });
+  }
+
+  /** One reply on `ch`: false if the channel is closed (try again on a fresh one). */
+  private sendReply(ch: Channel, address: string, content: Buffer, options: Options.Publish): boolean {
+    try {
+      if (!ch.publish('', address, content, options)) this.waitForDrain(ch);
+      return true;
+    } catch (err) {
+      if ((err as Error | undefined)?.name === 'IllegalOperationError') return false;
+      throw new ValidationError(`amqplib could not encode the reply to "${address}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err });
+    }
   }
 
   /**
