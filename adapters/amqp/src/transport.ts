@@ -28,9 +28,9 @@ export function deliveryLimitFor(maxAttempts: number): number {
 const NOTHING_YET = new Error('nothing to pull yet');
 
 /** Headers amqplib cannot encode (a foreign message passed on keeps its own): refused before anything is sent. */
-function refuseUnencodable(what: string, options: Options.Publish): void {
+function refuseUnencodable(what: 'The reply to' | 'The message for', target: string, options: Options.Publish): void {
   const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
-  if (unencodable !== undefined) throw new ValidationError(`${what} cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
+  if (unencodable !== undefined) throw new ValidationError(`${what} "${target}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
 }
 
 /** declareOnce keys of the exchanges and of a delay bucket. */
@@ -173,7 +173,7 @@ export class AmqpTransport implements Transport {
     this.assertOpen();
     if (Buffer.byteLength(address) > 255) throw new ConfigurationError('Reply address is longer than 255 bytes; not an amqp inbox.');
     const { content, options } = toAmqp(message, {}, false);
-    refuseUnencodable(`The reply to "${address}"`, options);
+    refuseUnencodable('The reply to', address, options);
     // Connected with the reply channel open and nothing waiting for a drain (the usual case):
     // send at once; else (or if the channel turned out closed) through the retry loop.
     const conn = this.link.isOpen ? this.link.conn! : undefined;
@@ -208,7 +208,7 @@ export class AmqpTransport implements Transport {
     // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
     // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
     // counts the publish for a confirm.
-    refuseUnencodable(`The message for "${routingKey}"`, options);
+    refuseUnencodable('The message for', routingKey, options);
     // The usual case — connected, topology declared on this connection, the channel open and not
     // waiting for a drain — publishes at once, without the retry loop's promises and closures.
     // A failure that can heal (the channel or connection went away) continues in that loop.
