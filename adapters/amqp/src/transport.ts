@@ -213,6 +213,13 @@ export class AmqpTransport implements Transport {
     // waiting for a drain — publishes at once, without the retry loop's promises and closures.
     // A failure that can heal (the channel or connection went away) continues in that loop.
     let refusals = 0;
+    let refusedLast: ConfirmChannel | undefined;
+    // One refusal per channel: a try right after one may still find the dying channel.
+    const countRefusal = (ch: ConfirmChannel) => {
+      if (ch === refusedLast || !this.refusedBy(ch)) return;
+      refusedLast = ch;
+      refusals += 1;
+    };
     const conn = this.link.isOpen ? this.link.conn! : undefined;
     const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
     if (ready !== undefined) {
@@ -220,7 +227,7 @@ export class AmqpTransport implements Transport {
         return await this.confirm(ready, exchange, routingKey, content, options);
       } catch (err) {
         if (isSwitchyardError(err)) throw err;
-        if (this.refusedBy(ready)) refusals = 1;
+        countRefusal(ready);
       }
     }
     const attempt = async (): Promise<void> => {
@@ -231,7 +238,7 @@ export class AmqpTransport implements Transport {
       const ch = this.publisher.ready(conn) ?? (await this.publisher.get(conn));
       while (this.drained) await this.drained;
       await this.confirm(ch, exchange, routingKey, content, options).catch((err: unknown) => {
-        if (this.refusedBy(ch)) refusals += 1;
+        countRefusal(ch);
         throw channelErrors.get(ch) ?? err;
       });
     };
