@@ -6,6 +6,7 @@ import { EventEmitter, once } from 'node:events';
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
 import { ClosedError, ConnectionError, type Logger } from '@switchyard/core';
 import { errorMessage, retrying, scrubSecrets } from '@switchyard/core/spi';
+import { coalesceWrites } from './coalesce.js';
 import type { ResolvedConfig } from './options.js';
 import { closeQuietly, settledWithin } from './util.js';
 
@@ -90,6 +91,7 @@ export class Link extends EventEmitter {
     const server = { protocol, hostname, port, username, password, vhost: encodeURIComponent(vhost), heartbeat: options.heartbeat };
     const clientProperties = { connection_name: options.connectionName ?? `switchyard:${this.service}` };
     const conn = await amqplib.connect(server, { ...tls, timeout: options.connectTimeoutMs, noDelay: options.noDelay, clientProperties });
+    if (!coalesceWrites(conn)) this.logger.debug('This amqplib version has no muxer to coalesce socket writes; each frame is written on its own');
     if (this.state === 'closed') {
       await closeQuietly(conn);
       throw new ClosedError('amqp transport');

@@ -5,7 +5,6 @@
  *   delay exchange    <prefix>.delay             (headers, durable)
  *   group queue       <prefix>/<topic>/<group>   (quorum by default, durable)
  *   delay bucket      <prefix>/~delay/<ms>       (classic, durable, dead-letters to <prefix>.topics)
- *   inbox             <prefix>/~inbox/<uuid>     (classic, exclusive, auto-delete)
  *
  * Topic and group names match ^[a-z0-9][a-z0-9._-]{0,199}$ (case kept), so they never contain
  * "/" or "~": splitting a group queue name on "/" gives back exactly (prefix, topic, group), and
@@ -27,7 +26,6 @@ export function names(prefix: string) {
     delayExchange: `${prefix}.delay`,
     groupQueue: (topic: string, group: string) => groupQueueName(prefix, topic, group),
     delayQueue: (bucketMs: number) => `${prefix}/~delay/${bucketMs}`,
-    inboxQueue: (id: string) => `${prefix}/~inbox/${id}`,
   };
 }
 

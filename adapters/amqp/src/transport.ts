@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, Options } from 'amqplib';
 import { ClosedError, ConfigurationError, ConnectionError, isSwitchyardError, ValidationError } from '@switchyard/core';
 import { errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
@@ -6,10 +5,11 @@ import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
 import { Deadlines } from './deadlines.js';
+import { DIRECT_REPLY_QUEUE, isDirectReplyAddress, learnReplyAddress, ReplyRoute } from './direct-reply.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
-import { closeQuietly, settledWithin } from './util.js';
-import { checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
+import { closeQuietly } from './util.js';
+import { CE_REPLYTO_HEADER, checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
 /** How long consumers, pulls and topology declarations wait for a reconnect before giving up an attempt. */
 const REATTACH_WAIT_MS = 60_000;
@@ -28,9 +28,9 @@ export function deliveryLimitFor(maxAttempts: number): number {
 const NOTHING_YET = new Error('nothing to pull yet');
 
 /** Headers amqplib cannot encode (a foreign message passed on keeps its own): refused before anything is sent. */
-function refuseUnencodable(what: string, options: Options.Publish): void {
+function refuseUnencodable(what: 'The reply to' | 'The message for', target: string, options: Options.Publish): void {
   const unencodable = checkHeaderTable((options.headers ?? {}) as Record<string, unknown>);
-  if (unencodable !== undefined) throw new ValidationError(`${what} cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
+  if (unencodable !== undefined) throw new ValidationError(`${what} "${target}" cannot be sent over AMQP: ${unencodable}. Nothing was sent.`);
 }
 
 /** declareOnce keys of the exchanges and of a delay bucket. */
@@ -39,6 +39,12 @@ const delayKey = (bucket: number) => `delay:${bucket}`;
 
 /** The AMQP reply code an amqplib error carries (404 not found, 405 locked, 406 precondition failed...). */
 const replyCode = (err: unknown): unknown => (err as { code?: unknown } | undefined)?.code;
+
+/** A declaration a publish needs done on the current connection first (declareOnce key and how to run it). */
+interface Prerequisite {
+  readonly key: string;
+  run(deadline: number): Promise<void>;
+}
 
 /** A queue declaration: the arguments to assert, or 'passive' (accept the queue as it is). */
 type QueueShape = Options.AssertQueue | 'passive';
@@ -63,9 +69,13 @@ export class AmqpTransport implements Transport {
   /** Every group queue this transport declared (by queue name), declared again after a reconnect. */
   private readonly groups = new Map<string, { topic: string; group: string; policy: GroupPolicy | undefined }>();
   readonly attachments = new Set<Attachment>();
+  /** This transport's inboxes, by the address core puts into its requests (their first token). */
+  private readonly inboxes = new Map<string, ReplyRoute>();
   private drained: Promise<void> | undefined;
   /** True once close() began. */
   closed = false;
+  /** What a publish to the topics exchange needs declared first (one object, not one per publish). */
+  private readonly exchangesDeclared: Prerequisite = { key: EXCHANGES, run: (deadline) => this.ensureExchanges(deadline) };
 
   constructor(config: ResolvedConfig, url: URL, context: TransportContext) {
     this.config = config;
@@ -124,8 +134,23 @@ export class AmqpTransport implements Transport {
     this.assertOpen();
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
     const { content, options } = toAmqp(message);
+    if (options.replyTo !== undefined && this.inboxes.size > 0) await this.replyToLiveInbox(options, deadline);
     if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
-    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, { key: EXCHANGES, run: () => this.ensureExchanges(deadline) });
+    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
+  }
+
+  /**
+   * A request naming one of our inboxes carries the token of its consumer now: the address core
+   * was given dies with the inbox's first channel (a reconnect or channel error gives the inbox a
+   * new consumer and token), and a reply sent there would be dropped.
+   */
+  private async replyToLiveInbox(options: Options.Publish, deadline: number): Promise<void> {
+    const route = this.inboxes.get(options.replyTo!);
+    if (route === undefined) return;
+    const live = route.live ?? (await route.whenLive(deadline - Date.now()));
+    if (live === options.replyTo) return;
+    options.replyTo = live;
+    (options.headers as Record<string, string>)[CE_REPLYTO_HEADER] = live;
   }
 
   /** Through the delay bucket; on expiry RabbitMQ dead-letters it to the topics exchange with `routingKey`. */
@@ -133,34 +158,45 @@ export class AmqpTransport implements Transport {
     const bucket = delayBucket(delayMs);
     const headers = { ...(options.headers as Record<string, unknown>), [DELAY_BUCKET_HEADER]: String(bucket) };
     const delayed: Options.Publish = { ...options, headers, expiration: String(Math.ceil(delayMs)) };
-    await this.confirmPublish(this.names.delayExchange, routingKey, content, delayed, deadline, { key: delayKey(bucket), run: () => this.ensureDelayBucket(bucket, deadline) });
+    await this.confirmPublish(this.names.delayExchange, routingKey, content, delayed, deadline, { key: delayKey(bucket), run: (until) => this.ensureDelayBucket(bucket, until) });
   }
 
   /**
-   * A reply goes to the requester's exclusive, non-durable inbox on a channel without confirms:
-   * it is not a durable message (the inbox dies with the requester's connection, and a reply the
-   * requester no longer waits for is dropped anyway), so a confirm would only add a round trip
-   * and a pending promise per reply. If the connection drops before it reached the broker the
-   * requester gets RequestTimeoutError, as when the requester's own connection drops.
+   * A reply goes through the default exchange to the requester's direct reply-to consumer (or a
+   * plain client's own reply queue), on a channel without confirms: it is not a durable message
+   * (RabbitMQ drops a reply whose requester's channel is gone, and core drops one nobody waits for),
+   * so a confirm would only add a round trip and a pending promise per reply. If the connection
+   * drops before it reached the broker the requester gets RequestTimeoutError, as when the
+   * requester's own connection drops.
    */
   async sendToInbox(address: string, message: WireMessage): Promise<void> {
     this.assertOpen();
     if (Buffer.byteLength(address) > 255) throw new ConfigurationError('Reply address is longer than 255 bytes; not an amqp inbox.');
     const { content, options } = toAmqp(message, {}, false);
-    refuseUnencodable(`The reply to "${address}"`, options);
+    refuseUnencodable('The reply to', address, options);
+    // Connected with the reply channel open and nothing waiting for a drain (the usual case):
+    // send at once; else (or if the channel turned out closed) through the retry loop.
+    const conn = this.link.isOpen ? this.link.conn! : undefined;
+    const ready = conn !== undefined && this.drained === undefined ? this.replier.ready(conn) : undefined;
+    if (ready !== undefined && this.sendReply(ready, address, content, options)) return;
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
     await this.persist(`Replying to "${address}"`, deadline, async () => {
       const conn = this.link.isOpen ? this.link.conn! : await this.link.whenOpen(deadline - Date.now());
-      const ch = await this.replier.get(conn);
+      const ch = this.replier.ready(conn) ?? (await this.replier.get(conn));
       while (this.drained) await this.drained;
-      try {
-        if (!ch.publish('', address, content, options)) this.waitForDrain(ch);
-      } catch (err) {
-        // A closed channel (IllegalOperationError) is retried on a fresh one; anything else failed encoding.
-        if ((err as Error | undefined)?.name === 'IllegalOperationError') throw err;
-        throw new ValidationError(`amqplib could not encode the reply to "${address}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err });
-      }
+      if (!this.sendReply(ch, address, content, options)) throw new Error('the reply channel closed'); // retried on a fresh one
     });
+  }
+
+  /** One reply on `ch`: false if the channel is closed (try again on a fresh one). */
+  private sendReply(ch: Channel, address: string, content: Buffer, options: Options.Publish): boolean {
+    try {
+      if (!ch.publish('', address, content, options)) this.waitForDrain(ch);
+      return true;
+    } catch (err) {
+      if ((err as Error | undefined)?.name === 'IllegalOperationError') return false;
+      throw new ValidationError(`amqplib could not encode the reply to "${address}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err });
+    }
   }
 
   /**
@@ -168,37 +204,57 @@ export class AmqpTransport implements Transport {
    * reconnect and publish again (until the deadline): the message may then arrive twice, never
    * zero times once this resolves.
    */
-  private async confirmPublish(
-    exchange: string,
-    routingKey: string,
-    content: Buffer,
-    options: Options.Publish,
-    deadline: number,
-    prepare?: { readonly key: string; readonly run: () => Promise<void> },
-  ): Promise<void> {
+  private async confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: Prerequisite): Promise<void> {
     // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
     // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
     // counts the publish for a confirm.
-    refuseUnencodable(`The message for "${routingKey}"`, options);
-    let refused = false;
+    refuseUnencodable('The message for', routingKey, options);
+    // The usual case — connected, topology declared on this connection, the channel open and not
+    // waiting for a drain — publishes at once, without the retry loop's promises and closures.
+    // A failure that can heal (the channel or connection went away) continues in that loop.
+    let refusals = 0;
+    let refusedLast: ConfirmChannel | undefined;
+    // One refusal per channel: a try right after one may still find the dying channel.
+    const countRefusal = (ch: ConfirmChannel) => {
+      if (ch === refusedLast || !this.refusedBy(ch)) return;
+      refusedLast = ch;
+      refusals += 1;
+    };
+    const conn = this.link.isOpen ? this.link.conn! : undefined;
+    const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
+    if (ready !== undefined) {
+      try {
+        return await this.confirm(ready, exchange, routingKey, content, options);
+      } catch (err) {
+        if (isSwitchyardError(err)) throw err;
+        countRefusal(ready);
+      }
+    }
     const attempt = async (): Promise<void> => {
       // Connected, topology declared on this connection and the channel open: publish without
-      // awaiting anything first (the usual case); else wait for each of them.
+      // awaiting anything first; else wait for each of them.
       const conn = this.link.isOpen ? this.link.conn! : await this.link.whenOpen(deadline - Date.now());
-      if (prepare !== undefined && !this.declaredOn(prepare.key, conn)) await prepare.run();
+      if (prepare !== undefined && !this.declaredOn(prepare.key, conn)) await prepare.run(deadline);
       const ch = this.publisher.ready(conn) ?? (await this.publisher.get(conn));
       while (this.drained) await this.drained;
       await this.confirm(ch, exchange, routingKey, content, options).catch((err: unknown) => {
-        // The broker closed the channel: because of this publish (e.g. over its max message size,
-        // exchange deleted) or of another one in flight on it. Try again on a fresh channel with
-        // topology declared again, twice; a publish that is itself the cause fails again.
-        const refusal = channelErrors.get(ch);
-        refused = refusal !== undefined;
-        if (refused) this.declared.clear();
-        throw refusal ?? err;
+        countRefusal(ch);
+        throw channelErrors.get(ch) ?? err;
       });
     };
-    await this.persist(`Publishing to "${routingKey}" (not confirmed; retry the publish)`, deadline, attempt, { retryIf: (_err, n) => !refused || n < 3 });
+    // A publish that is itself the cause of a refusal (e.g. over the broker's max message size,
+    // exchange deleted) fails again: two tries on fresh channels after the first refusal.
+    await this.persist(`Publishing to "${routingKey}" (not confirmed; retry the publish)`, deadline, attempt, { retryIf: () => refusals < 3 });
+  }
+
+  /**
+   * Whether the broker closed `ch` with an error: because of this publish or of another one in
+   * flight on it. Topology is then declared again before the next try.
+   */
+  private refusedBy(ch: ConfirmChannel): boolean {
+    const refused = channelErrors.has(ch);
+    if (refused) this.declared.clear();
+    return refused;
   }
 
   /**
@@ -415,12 +471,13 @@ export class AmqpTransport implements Transport {
   }
 
   /**
-   * Whether the group's queue exists; without a group, whether `topic` names a queue (an inbox
-   * address). A plain topic is only a routing key on the shared exchange: nothing to find.
+   * Whether the group's queue exists; without a group, whether `topic` names a queue or a live
+   * direct reply-to consumer (an inbox address: RabbitMQ answers a passive declare of one while its
+   * channel consumes, 404 after). A plain topic is only a routing key on the shared exchange: nothing to find.
    */
   async exists(topic: string, group?: string): Promise<boolean> {
     this.assertOpen();
-    const queue = group !== undefined ? this.names.groupQueue(topic, group) : topic.includes('/') ? topic : undefined;
+    const queue = group !== undefined ? this.names.groupQueue(topic, group) : topic.includes('/') || isDirectReplyAddress(topic) ? topic : undefined;
     if (queue === undefined) return false;
     const check = async (): Promise<boolean> => {
       const conn = await this.link.whenOpen(this.config.options.connectTimeoutMs);
@@ -527,13 +584,18 @@ export class AmqpTransport implements Transport {
 
   // ---------------------------------------------------------------- request/reply
 
-  /** Exclusive: the inbox lives as long as this connection (declared again under the same name after a reconnect) and is deleted on close. */
+  /**
+   * A direct reply-to consumer on a channel of its own: no queue to declare or delete. Its address
+   * is the consumer's token; after a reconnect or a channel error it consumes again under a new
+   * token, which requests naming the inbox carry from then on (replyToLiveInbox).
+   */
   async createInbox(onMessage: (message: WireMessage) => void): Promise<Inbox> {
-    const address = this.names.inboxQueue(randomUUID());
+    const route = new ReplyRoute();
     const inbox = await this.attach({
-      what: `inbox ${address}`,
-      consume: { noAck: true, exclusive: true },
-      setup: async (ch) => (await ch.assertQueue(address, { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } })).queue,
+      what: 'request inbox (direct reply-to)',
+      consume: { noAck: true },
+      setup: async () => DIRECT_REPLY_QUEUE,
+      consuming: async (ch) => route.attached(ch, await learnReplyAddress(ch, this.config.options.connectTimeoutMs)),
       onMessage: (_ch, msg) => {
         try {
           onMessage(fromAmqp(msg, false).wire);
@@ -541,9 +603,16 @@ export class AmqpTransport implements Transport {
           this.logger.warn('Handling a reply failed', { error: errorMessage(err) });
         }
       },
-      beforeClose: (ch) => settledWithin(ch.deleteQueue(address), 2000),
     });
-    return { address, close: () => inbox.close() };
+    const address = route.live!;
+    this.inboxes.set(address, route);
+    return {
+      address,
+      close: async () => {
+        this.inboxes.delete(address);
+        await inbox.close();
+      },
+    };
   }
 
   private async attach(spec: AttachmentSpec): Promise<Attachment> {
@@ -598,8 +667,8 @@ interface AttachmentSpec {
   readonly prefetch?: number;
   readonly consume: Options.Consume;
   onMessage(ch: Channel, msg: ConsumeMessage): void;
-  /** Last words on the channel before it closes for good (the inbox deletes its queue). */
-  beforeClose?(ch: Channel): Promise<unknown>;
+  /** Once the consumer is registered, on every (re-)attach (the inbox learns its reply address). */
+  consuming?(ch: Channel): Promise<void>;
 }
 
 /** A consumer on its own channel that comes back after a reconnect, a channel error or a server-side cancel. */
@@ -622,6 +691,7 @@ class Attachment implements TransportConsumer {
       const queue = await this.spec.setup(ch, resumed);
       if (this.spec.prefetch !== undefined) await ch.prefetch(this.spec.prefetch);
       this.tag = (await ch.consume(queue, (msg) => (msg === null ? this.lost(ch, true) : this.spec.onMessage(ch, msg)), this.spec.consume)).consumerTag;
+      await this.spec.consuming?.(ch);
     } catch (err) {
       if (this.ch === ch) this.ch = undefined;
       await closeQuietly(ch);
@@ -648,7 +718,7 @@ class Attachment implements TransportConsumer {
   private lost(ch: Channel, cancelled = false): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
-    if (this.stopped || this.spec.transport.closed) return; // our own doing (close() deletes the inbox queue)
+    if (this.stopped || this.spec.transport.closed) return; // our own doing
     if (cancelled) {
       this.spec.transport.logger.warn('RabbitMQ cancelled a consumer; re-attaching', { what: this.spec.what });
       void closeQuietly(ch);
@@ -667,7 +737,6 @@ class Attachment implements TransportConsumer {
     const ch = this.ch;
     this.ch = undefined;
     if (ch === undefined) return;
-    await this.spec.beforeClose?.(ch);
     await closeQuietly(ch);
   }
 }

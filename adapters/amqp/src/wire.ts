@@ -6,6 +6,8 @@
  *   content-type        → the content-type message property
  *   key                 → "cloudEvents_partitionkey" (CloudEvents Partitioning extension)
  *   ce-id, ce-correlationid, ce-time → also messageId, correlationId, timestamp properties (informational)
+ *   ce-replyto          → also the reply-to property; on receive a direct reply-to address in
+ *                         reply-to (amq.rabbitmq.reply-to.<token>, written by the broker) wins
  *   traceparent, tracestate, user headers → application properties as they are
  * Attribute values are sent in their canonical string form (the binding allows it; a native AMQP
  * 0-9-1 timestamp would lose ce-time's milliseconds). On receive, a native timestamp (seconds, as
@@ -15,13 +17,17 @@
  */
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
 import type { WireMessage } from '@switchyard/core';
-import { Attr, CE_PREFIX, DeadLetterHeader, fromBindingHeaders, ReplyAttr } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX, DeadLetterHeader, ReplyAttr } from '@switchyard/core/spi';
+import { isDirectReplyAddress } from './direct-reply.js';
 
 /** What Switchyard sends: the binding's preferred separator. */
 export const CE_AMQP_PREFIX = 'cloudEvents_';
 /** Also read on receive (the binding allows either; older Switchyard versions sent it). */
 export const CE_AMQP_PREFIX_ALT = 'cloudEvents:';
 export const PARTITION_KEY = 'ce-partitionkey';
+const PARTITION_KEY_HEADER = CE_AMQP_PREFIX + PARTITION_KEY.slice(CE_PREFIX.length);
+/** The reply address of a request, under the binding's name. */
+export const CE_REPLYTO_HEADER = CE_AMQP_PREFIX + ReplyAttr.replyTo.slice(3);
 
 /** Deliveries this message already used up before it was republished through a delay queue. */
 export const DELIVERY_COUNT_HEADER = 'x-switchyard-delivery-count';
@@ -43,6 +49,39 @@ const INTERNAL_HEADERS = new Set([
 const isInternal = (name: string) => INTERNAL_HEADERS.has(name) || name.startsWith('x-last-death-');
 
 const SHORTSTR_MAX = 255;
+/** A UTF-16 code unit takes at most 3 UTF-8 bytes: a string this long or shorter is a short string whatever it holds. */
+const SURELY_SHORT = Math.floor(SHORTSTR_MAX / 3);
+
+/** Whether `value` fits an AMQP short string (255 bytes), measuring its bytes only when its length leaves doubt. */
+const isShortString = (value: string) => value.length <= SURELY_SHORT || Buffer.byteLength(value) <= SHORTSTR_MAX;
+
+/**
+ * Header names seen before, translated once: the same dozen names come with every message, and
+ * building them again (slice, concatenate, lowercase) per message was a measurable part of the
+ * per-message cost. Bounded: names are foreign input on receive.
+ */
+function nameCache(translate: (name: string) => string): (name: string) => string {
+  const cache = new Map<string, string>();
+  return (name) => {
+    let translated = cache.get(name);
+    if (translated === undefined) {
+      translated = translate(name);
+      if (cache.size < 1024) cache.set(name, translated);
+    }
+    return translated;
+  };
+}
+
+/** ce-<attr> → cloudEvents_<attr>; other names as they are. */
+const amqpName = nameCache((name) => (name.startsWith(CE_PREFIX) ? CE_AMQP_PREFIX + name.slice(CE_PREFIX.length) : name));
+
+/** cloudEvents_<attr> or cloudEvents:<attr>, in any case → ce-<attr in lower case>; other names as they are. */
+const BINDING_PREFIXES = [CE_AMQP_PREFIX.toLowerCase(), CE_AMQP_PREFIX_ALT.toLowerCase()];
+const switchyardName = nameCache((name) => {
+  const lower = name.toLowerCase();
+  const prefix = BINDING_PREFIXES.find((p) => lower.startsWith(p));
+  return prefix === undefined ? name : CE_PREFIX + lower.slice(prefix.length);
+});
 
 /**
  * amqplib encodes a message's header table into one fixed 64 KiB buffer (SCRATCH in
@@ -63,6 +102,17 @@ export function headerTableBytes(headers: Readonly<Record<string, unknown>>): nu
 
 /** A header table amqplib can encode: names of at most 255 bytes, at most 64 KiB in all. */
 export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): string | undefined {
+  // Every publish is checked: first an upper bound from string lengths (3 bytes per code unit),
+  // which settles the usual few-hundred-byte table without measuring a single string.
+  let bound = 4;
+  let namesShort = true;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (name.length > SURELY_SHORT) namesShort = false;
+    bound += 6 + 3 * (name.length + (typeof value === 'string' ? value.length : String(value).length));
+  }
+  if (namesShort && bound <= AMQPLIB_HEADER_TABLE_BYTES) return undefined;
   const long = Object.keys(headers).find((name) => Buffer.byteLength(name) > SHORTSTR_MAX);
   if (long !== undefined) return `header name "${long.slice(0, 40)}…" is longer than ${SHORTSTR_MAX} bytes`;
   const size = headerTableBytes(headers);
@@ -72,16 +122,16 @@ export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): st
 
 export function toAmqp(message: WireMessage, extraHeaders: Record<string, string> = {}, persistent = true): { content: Buffer; options: Options.Publish } {
   // AMQP properties are short strings (up to 255 bytes): longer values only travel as headers.
-  const short = (value: string | undefined) => (value !== undefined && Buffer.byteLength(value) <= SHORTSTR_MAX ? value : undefined);
+  const short = (value: string | undefined) => (value !== undefined && isShortString(value) ? value : undefined);
   const contentType = short(message.headers[Attr.contentType]);
   // One pass: the binding's names, and content-type left out when it rides as the property.
   const headers: Record<string, string> = {};
   for (const name in message.headers) {
     if (contentType !== undefined && name === Attr.contentType) continue;
-    headers[name.startsWith(CE_PREFIX) ? CE_AMQP_PREFIX + name.slice(CE_PREFIX.length) : name] = message.headers[name]!;
+    headers[amqpName(name)] = message.headers[name]!;
   }
-  if (message.key !== undefined) headers[CE_AMQP_PREFIX + PARTITION_KEY.slice(3)] = message.key;
-  Object.assign(headers, extraHeaders);
+  if (message.key !== undefined) headers[PARTITION_KEY_HEADER] = message.key;
+  for (const name in extraHeaders) headers[name] = extraHeaders[name]!;
   const { [Attr.id]: id, [Attr.correlationId]: correlationId, [ReplyAttr.replyTo]: replyTo, [Attr.time]: time } = message.headers;
   const options: Options.Publish = { persistent, headers, contentType, messageId: short(id), correlationId: short(correlationId), replyTo: short(replyTo) };
   const seconds = time === undefined ? Number.NaN : Math.floor(Date.parse(time) / 1000);
@@ -113,18 +163,22 @@ function headerString(value: unknown): string | undefined {
 /** The message, and the deliveries before this one as far as the broker and our delay path can tell. */
 export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { wire: WireMessage; previousDeliveries: number } {
   const raw = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  const strings: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
+  // One pass, both binding prefixes (as core's fromBindingHeaders maps each): names as strings.
+  const headers: Record<string, string> = {};
+  for (const name in raw) {
     if (isInternal(name)) continue;
-    const text = headerString(value);
-    if (text !== undefined) strings[name] = text;
+    const text = headerString(raw[name]);
+    if (text !== undefined) headers[switchyardName(name)] = text;
   }
-  const headers = fromBindingHeaders(fromBindingHeaders(strings, CE_AMQP_PREFIX), CE_AMQP_PREFIX_ALT);
   const props = msg.properties;
   if (typeof props.contentType === 'string' && props.contentType !== '') headers[Attr.contentType] = props.contentType;
   if (headers[Attr.id] === undefined && typeof props.messageId === 'string' && props.messageId !== '') headers[Attr.id] = props.messageId;
   if (headers[Attr.correlationId] === undefined && typeof props.correlationId === 'string' && props.correlationId !== '') headers[Attr.correlationId] = props.correlationId;
   if (headers[Attr.time] === undefined && typeof props.timestamp === 'number' && props.timestamp > 0) headers[Attr.time] = new Date(props.timestamp * 1000).toISOString();
+  // A direct reply-to address the broker wrote (a plain client asking with reply-to =
+  // amq.rabbitmq.reply-to) is the only routable one, whatever a header says.
+  const replyTo: unknown = props.replyTo;
+  if (isDirectReplyAddress(replyTo)) headers[ReplyAttr.replyTo] = replyTo;
   const key = headers[PARTITION_KEY];
   delete headers[PARTITION_KEY];
   const wire: WireMessage = key === undefined || key === '' ? { body: msg.content, headers } : { body: msg.content, headers, key };

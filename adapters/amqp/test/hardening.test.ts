@@ -184,3 +184,26 @@ describe('amqp hardening (issue 8)', () => {
     expect(attempts.items).toEqual([1, 2]);
   });
 });
+
+describe('amqp publish path', () => {
+  it('a publish the broker refuses because its exchange was deleted declares the topology again and is confirmed, on the same connection', async () => {
+    const prefix = `hard-x-${uid()}`;
+    const b = await bus({ prefix });
+    const topic = `hard.gone.${uid()}`;
+    const got = new Collector<number>();
+    await b.subscribe(topic, (m) => got.push((m.body as { n: number }).n));
+    await b.publish(topic, { n: 1 });
+    await got.waitFor(1);
+    const conn = await amqplib.connect(RABBITMQ_URL);
+    cleanups.push(() => conn.close());
+    const ch = await conn.createChannel();
+    await ch.deleteExchange(`${prefix}.topics`);
+    // The broker closes the publisher channel (404): the next try, on a fresh channel, declares
+    // the exchanges again first and is confirmed.
+    await b.publish(topic, { n: 2 });
+    expect(await ch.checkExchange(`${prefix}.topics`)).toBeDefined();
+    expect(await reconnects(b)).toBe(0);
+    await ch.deleteExchange(`${prefix}.topics`);
+    await ch.deleteExchange(`${prefix}.delay`);
+  });
+});

@@ -141,7 +141,7 @@ describe('amqp reconnect', () => {
     expect(events.seen.items).not.toContain('Settling a message failed; the broker will redeliver it');
   });
 
-  it('request/reply works again after a reconnect (inbox re-declared)', async () => {
+  it('request/reply works again after a reconnect (the inbox consumes under a new reply-to token)', async () => {
     const { proxy, bus, events } = await setup();
     const topic = `rc.rr.${uid()}`;
     await bus.reply(topic, (m) => ({ echo: m.body }));
@@ -150,7 +150,7 @@ describe('amqp reconnect', () => {
     await events.nth(LOST, 1);
     proxy.restore();
     await events.nth(BACK, 1);
-    // Consumer and inbox both re-attached.
+    // Consumer and inbox both re-attached; requests now name the inbox's new token.
     await events.nth(RESUMED, 2);
     await expect(bus.request(topic, 2, { timeoutMs: 10_000 })).resolves.toEqual({ echo: 2 });
   });
