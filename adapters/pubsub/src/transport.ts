@@ -18,6 +18,8 @@ import {
 } from '@switchyard/core';
 import { PromiseCache, errorMessage, probeHealth, retrying, settleOnce, sleep } from '@switchyard/core/spi';
 import { PullConsumer } from './consumer.js';
+import { grpcCode } from './grpc-code.js';
+import { Publisher } from './publisher.js';
 import { isReplyTopic, subscriptionId, topicId } from './names.js';
 import { parsePubSubUrl, type PubSubSettings } from './options.js';
 import { fromPubSub, MAX_ATTRIBUTE_NAME_BYTES, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES, MAX_HEADERS, MAX_PAYLOAD_BYTES, toPubSub } from './wire.js';
@@ -43,11 +45,6 @@ const ACKED_MEMORY_MS = 15 * 60_000;
 /** gcppubsub://PROJECT[?options] — see README for the options. */
 export const createPubSubTransport: TransportFactory = (url: URL, context: TransportContext) => new PubSubTransport(parsePubSubUrl(url), context.logger);
 
-export function grpcCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 /** The dead-letter policy that backs core's `policy` up on the broker, or null for none. */
 export function backstopOf(policy: GroupPolicy | undefined, deadLetterTopicPath: (topic: string) => string): DeadLetterPolicy | null {
   if (policy === undefined || policy.deadLetterTopic === false || policy.ephemeral) return null;
@@ -67,8 +64,9 @@ export class PubSubTransport implements Transport {
   readonly name = 'pubsub';
   readonly telemetry = { system: 'gcp_pubsub' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
-  readonly publisher: v1.PublisherClient;
+  readonly publisherClient: v1.PublisherClient;
   readonly subscriber: v1.SubscriberClient;
+  private readonly publisher: Publisher;
   private readonly topics = new PromiseCache<string, void>();
   private readonly groups = new Map<string, GroupState>();
   private readonly consumers = new Set<PullConsumer>();
@@ -84,8 +82,16 @@ export class PubSubTransport implements Transport {
     // An emulator speaks plain gRPC and needs no credentials: give the clients insecure channel
     // credentials and a fixed universe, so they never look for application default credentials.
     const target = emulator === undefined ? {} : endpointOf(emulator);
-    this.publisher = new v1.PublisherClient({ projectId, ...target });
+    this.publisherClient = new v1.PublisherClient({ projectId, ...target });
     this.subscriber = new v1.SubscriberClient({ projectId, ...target });
+    this.publisher = new Publisher({
+      client: this.publisherClient,
+      timeoutMs: settings.publishTimeoutMs,
+      topicPath: (topic) => this.topicPath(topic),
+      ensureTopic: (topic) => this.ensureTopic(topic),
+      redeclare: (topic) => this.redeclare(topic),
+      isClosed: () => this.closed,
+    });
     const backstop = settings.deadLetterBackstop;
     this.capabilities = {
       // Google Cloud keeps messages; both local emulators hold everything in memory only.
@@ -106,7 +112,8 @@ export class PubSubTransport implements Transport {
       delay: 'emulated',
       maxNativeDelayMs: 0,
       nativeDedup: false,
-      batchPublish: false,
+      // Concurrent publishes to a topic share Publish requests (see publisher.ts).
+      batchPublish: true,
       maxPayloadBytes: MAX_PAYLOAD_BYTES,
       maxHeaders: MAX_HEADERS,
       maxHeaderValueBytes: MAX_ATTRIBUTE_VALUE_BYTES,
@@ -125,7 +132,7 @@ export class PubSubTransport implements Transport {
   async connect(): Promise<void> {
     this.assertOpen();
     try {
-      await this.publisher.listTopics({ project: `projects/${this.settings.projectId}`, pageSize: 1 }, { autoPaginate: false, timeout: this.settings.connectTimeoutMs });
+      await this.publisherClient.listTopics({ project: `projects/${this.settings.projectId}`, pageSize: 1 }, { autoPaginate: false, timeout: this.settings.connectTimeoutMs });
     } catch (err) {
       // Allowed to publish but not to list topics: the service answered, which is all this checks.
       if (grpcCode(err) === status.PERMISSION_DENIED) return;
@@ -137,18 +144,9 @@ export class PubSubTransport implements Transport {
 
   async publish({ topic, message }: PublishRequest): Promise<void> {
     this.assertOpen();
-    const out = toPubSub(topic, message);
+    const { message: out, bytes } = toPubSub(topic, message);
     try {
-      // A topic that vanished (an emulator restarted) is created again, with the groups this
-      // transport knows for it, and the publish sent once more.
-      await retrying(
-        async (attempt) => {
-          if (attempt > 1) await this.redeclare(topic);
-          await this.ensureTopic(topic);
-          await this.publisher.publish({ topic: this.topicPath(topic), messages: [out] }, { timeout: this.settings.publishTimeoutMs });
-        },
-        { initialDelayMs: 20, maxDelayMs: 200, attempts: 3, retryIf: (err) => grpcCode(err) === status.NOT_FOUND && !this.closed },
-      );
+      await this.publisher.publish(topic, out, bytes);
     } catch (err) {
       if (grpcCode(err) === status.INVALID_ARGUMENT) {
         throw new ValidationError(`Pub/Sub refused the message for "${topic}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err });
@@ -166,7 +164,7 @@ export class PubSubTransport implements Transport {
 
   /** Create the topic on first use; an existing one is fine. */
   ensureTopic(topic: string): Promise<void> {
-    return this.topics.get(topic, () => this.admin(`Creating Pub/Sub topic "${topic}"`, () => this.publisher.createTopic({ name: this.topicPath(topic) })));
+    return this.topics.get(topic, () => this.admin(`Creating Pub/Sub topic "${topic}"`, () => this.publisherClient.createTopic({ name: this.topicPath(topic) })));
   }
 
   /**
@@ -253,13 +251,13 @@ export class PubSubTransport implements Transport {
     // Core's reply topics are private to one bus: remove the topic too.
     if (!isReplyTopic(topic)) return;
     this.topics.delete(topic);
-    await this.ignoreMissing(`Deleting Pub/Sub topic "${topic}"`, () => this.publisher.deleteTopic({ topic: this.topicPath(topic) }));
+    await this.ignoreMissing(`Deleting Pub/Sub topic "${topic}"`, () => this.publisherClient.deleteTopic({ topic: this.topicPath(topic) }));
   }
 
   async exists(topic: string, group?: string): Promise<boolean> {
     this.assertOpen();
     try {
-      if (group === undefined) await this.publisher.getTopic({ topic: this.topicPath(topic) });
+      if (group === undefined) await this.publisherClient.getTopic({ topic: this.topicPath(topic) });
       else await this.subscriber.getSubscription({ subscription: this.subscriptionPath(topic, group) });
       return true;
     } catch (err) {
@@ -419,7 +417,8 @@ export class PubSubTransport implements Transport {
     this.closed = true;
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
-    await Promise.allSettled([this.publisher.close(), this.subscriber.close()]);
+    this.publisher.close();
+    await Promise.allSettled([this.publisherClient.close(), this.subscriber.close()]);
   }
 
   isClosed(): boolean {
