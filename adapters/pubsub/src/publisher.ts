@@ -1,6 +1,6 @@
 /**
- * Publishes behind core's Batcher, one per topic (a Publish request names one topic): publishes
- * of one event-loop turn, and those that arrive while the topic's request is in flight, go out
+ * Publishes batched per topic (a Publish request names one topic; see KeyedBatches): publishes of
+ * one event-loop turn, and those that arrive while the topic's request is in flight, go out
  * together in the next request, in arrival order — one request per topic in flight, so a key's
  * messages reach Pub/Sub in the order they were published. Each publish resolves only when Pub/Sub
  * confirmed the request that carried it.
@@ -13,8 +13,9 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { v1 } from '@google-cloud/pubsub';
-import { Batcher, retrying } from '@switchyard/core/spi';
+import { retrying } from '@switchyard/core/spi';
 import { grpcCode } from './grpc-code.js';
+import { KeyedBatches } from './keyed-batches.js';
 import type { PubsubMessage } from './wire.js';
 
 /** Pub/Sub's limits per Publish request (cloud.google.com/pubsub/quotas): 1,000 messages… */
@@ -40,51 +41,25 @@ interface Outgoing {
   failure?: unknown;
 }
 
-interface TopicQueue {
-  readonly batcher: Batcher<Outgoing>;
-  /** Publishes added and not yet settled: at 0 the queue is dropped (topics come and go, reply topics above all). */
-  unsettled: number;
-}
-
 export class Publisher {
-  private readonly queues = new Map<string, TopicQueue>();
+  private readonly batches = new KeyedBatches<Outgoing>({
+    maxBatchBytes: MAX_BATCH_BYTES,
+    maxBatchItems: MAX_BATCH_MESSAGES,
+    send: (topic, batch) => this.sendBatch(topic, batch),
+  });
 
   constructor(private readonly hooks: PublisherHooks) {}
 
   /** Resolves once Pub/Sub confirmed the request carrying `message`; rejects with that request's (or, after a refused batch, this message's own) gRPC error. */
   async publish(topic: string, message: PubsubMessage, bytes: number): Promise<void> {
-    const queue = this.queueOf(topic);
     const outgoing: Outgoing = { message };
-    queue.unsettled++;
-    try {
-      await queue.batcher.add(outgoing, bytes);
-    } finally {
-      // Nothing of this topic is queued or in flight any more: a later publish starts a new
-      // queue, which cannot overtake anything of this one.
-      if (--queue.unsettled === 0 && this.queues.get(topic) === queue) this.queues.delete(topic);
-    }
+    await this.batches.add(topic, outgoing, bytes);
     if (outgoing.failure !== undefined) throw outgoing.failure;
   }
 
   /** Forget the queues; what they still hold fails (the transport is closed). */
   close(): void {
-    this.queues.clear();
-  }
-
-  private queueOf(topic: string): TopicQueue {
-    let queue = this.queues.get(topic);
-    if (queue === undefined) {
-      const batcher = new Batcher<Outgoing>({
-        maxBatchBytes: MAX_BATCH_BYTES,
-        maxBatchItems: MAX_BATCH_MESSAGES,
-        // 'tick': publishes of one turn — above all the callers the last request just confirmed — share the next request.
-        gather: 'tick',
-        send: (batch) => this.sendBatch(topic, batch),
-      });
-      queue = { batcher, unsettled: 0 };
-      this.queues.set(topic, queue);
-    }
-    return queue;
+    this.batches.clear();
   }
 
   private async sendBatch(topic: string, batch: Outgoing[]): Promise<void> {

@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from '@switchyard/core';
 import { PromiseCache, errorMessage, probeHealth, retrying, settleOnce, sleep } from '@switchyard/core/spi';
+import { Acker } from './acker.js';
 import { PullConsumer } from './consumer.js';
 import { grpcCode } from './grpc-code.js';
 import { Publisher } from './publisher.js';
@@ -67,6 +68,7 @@ export class PubSubTransport implements Transport {
   readonly publisherClient: v1.PublisherClient;
   readonly subscriber: v1.SubscriberClient;
   private readonly publisher: Publisher;
+  private readonly acker: Acker;
   private readonly topics = new PromiseCache<string, void>();
   private readonly groups = new Map<string, GroupState>();
   private readonly consumers = new Set<PullConsumer>();
@@ -84,6 +86,7 @@ export class PubSubTransport implements Transport {
     const target = emulator === undefined ? {} : endpointOf(emulator);
     this.publisherClient = new v1.PublisherClient({ projectId, ...target });
     this.subscriber = new v1.SubscriberClient({ projectId, ...target });
+    this.acker = new Acker(this.subscriber);
     this.publisher = new Publisher({
       client: this.publisherClient,
       timeoutMs: settings.publishTimeoutMs,
@@ -334,20 +337,24 @@ export class PubSubTransport implements Transport {
     }
   }
 
-  /** A received message as a core Delivery; `onSettled` runs once, when core settles it (acked, or handed back). */
-  delivery(topic: string, group: string, received: ReceivedMessage, onSettled?: (acked: boolean) => void): Delivery {
+  /**
+   * A received message as a core Delivery; `onSettled` runs once, when core settles it (acked, or
+   * handed back). `message` is the received message decoded, when the caller already did.
+   */
+  delivery(topic: string, group: string, received: ReceivedMessage, onSettled?: (acked: boolean) => void, message = fromPubSub(received.message ?? {})): Delivery {
     const ackId = received.ackId!;
+    const subscription = this.subscriptionPath(topic, group);
     const leaseMs = this.settings.ackDeadlineSeconds * 1000;
     let leaseEnds = Date.now() + leaseMs;
     const settled = (acked: boolean) => onSettled?.(acked);
     return settleOnce({
-      message: fromPubSub(received.message ?? {}),
+      message,
       deliveryCount: Math.max(1, received.deliveryAttempt ?? 0),
       ...(received.message?.messageId ? { brokerId: received.message.messageId } : {}),
       ack: async () => {
         settled(true);
-        this.rememberAcked(topic, group, received);
-        await this.subscriber.acknowledge({ subscription: this.subscriptionPath(topic, group), ackIds: [ackId] });
+        this.rememberAcked(subscription, received);
+        await this.acker.ack(subscription, ackId);
       },
       nack: async ({ delayMs }) => {
         settled(false);
@@ -356,17 +363,17 @@ export class PubSubTransport implements Transport {
         const seconds = Math.min(MAX_ACK_DEADLINE_SECONDS, Math.floor(Math.max(0, delayMs) / 1000));
         const rest = Math.max(0, delayMs - seconds * 1000);
         if (rest > 0 && seconds < MAX_ACK_DEADLINE_SECONDS) await sleep(Math.min(rest, 999));
-        await this.modAck(topic, group, [ackId], seconds);
+        await this.acker.modifyDeadline(subscription, [ackId], seconds);
       },
       abandon: async () => {
         settled(false);
-        await this.modAck(topic, group, [ackId], 0);
+        await this.acker.modifyDeadline(subscription, [ackId], 0);
       },
       // Past the lease Pub/Sub may have handed the message to someone else: report it lost.
       extend: async (ms) => {
         if (Date.now() >= leaseEnds) return false;
         const seconds = Math.min(MAX_ACK_DEADLINE_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
-        await this.modAck(topic, group, [ackId], seconds);
+        await this.acker.modifyDeadline(subscription, [ackId], seconds);
         leaseEnds = Date.now() + seconds * 1000;
         return true;
       },
@@ -381,23 +388,24 @@ export class PubSubTransport implements Transport {
    * (emulators number messages from 1 again after a restart).
    */
   withoutAcked(topic: string, group: string, received: ReceivedMessage[]): ReceivedMessage[] {
-    const again = received.filter((r) => this.acked.has(ackedKey(this.subscriptionPath(topic, group), r)));
+    const subscription = this.subscriptionPath(topic, group);
+    const again = received.filter((r) => this.acked.has(ackedKey(subscription, r)));
     if (again.length === 0) return received;
-    this.subscriber.acknowledge({ subscription: this.subscriptionPath(topic, group), ackIds: again.map((r) => r.ackId!) }).catch(() => undefined);
+    for (const r of again) this.acker.ack(subscription, r.ackId!).catch(() => undefined);
     return received.filter((r) => !again.includes(r));
   }
 
-  private rememberAcked(topic: string, group: string, received: ReceivedMessage): void {
+  private rememberAcked(subscription: string, received: ReceivedMessage): void {
     const now = Date.now();
-    this.acked.set(ackedKey(this.subscriptionPath(topic, group), received), now);
+    this.acked.set(ackedKey(subscription, received), now);
     for (const [key, at] of this.acked) {
       if (this.acked.size <= ACKED_MEMORY && now - at < ACKED_MEMORY_MS) break;
       this.acked.delete(key);
     }
   }
 
-  modAck(topic: string, group: string, ackIds: string[], seconds: number): Promise<unknown> {
-    return this.subscriber.modifyAckDeadline({ subscription: this.subscriptionPath(topic, group), ackIds, ackDeadlineSeconds: seconds });
+  modAck(topic: string, group: string, ackIds: readonly string[], seconds: number): Promise<void> {
+    return this.acker.modifyDeadline(this.subscriptionPath(topic, group), ackIds, seconds);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -418,6 +426,7 @@ export class PubSubTransport implements Transport {
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
     this.publisher.close();
+    this.acker.close();
     await Promise.allSettled([this.publisherClient.close(), this.subscriber.close()]);
   }
 
