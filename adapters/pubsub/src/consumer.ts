@@ -14,7 +14,7 @@
  * at most EMULATED_DELAY_HOLD_MS (core republishes what is still not due then), its lease renewed
  * before it is handed over.
  */
-import type { Delivery } from '@switchyard/core';
+import type { Delivery, WireMessage } from '@switchyard/core';
 import { ChangeSignal, KeyGate, delayHoldMs, errorMessage, retrying } from '@switchyard/core/spi';
 import type { protos } from '@google-cloud/pubsub';
 import { MAX_PULL_MESSAGES, type PubSubTransport } from './transport.js';
@@ -22,15 +22,21 @@ import { fromPubSub } from './wire.js';
 
 type ReceivedMessage = protos.google.pubsub.v1.IReceivedMessage;
 
+/** A pulled message and its decoding (done once, on arrival). */
+interface Pulled {
+  readonly received: ReceivedMessage;
+  readonly wire: WireMessage;
+}
+
 /** Most not-yet-due messages one consumer holds; past it, pulling waits for them to come due. */
 const MAX_HELD = 1000;
 
 export class PullConsumer {
   private outstanding = 0;
-  private readonly held = new Map<NodeJS.Timeout, ReceivedMessage>();
+  private readonly held = new Map<NodeJS.Timeout, Pulled>();
   /** Keys with a message at core, and the messages waiting behind them (in arrival order). */
   private readonly gate = new KeyGate();
-  private waiting: ReceivedMessage[] = [];
+  private waiting: Pulled[] = [];
   private keeper: NodeJS.Timeout | undefined;
   private readonly change = new ChangeSignal();
   private readonly stopping = new AbortController();
@@ -75,13 +81,13 @@ export class PullConsumer {
       } catch {
         continue; // only when stopping
       }
-      if (this.stopped) this.giveBack(received);
-      else for (const message of transport.withoutAcked(topic, group, received)) this.dispatch(message);
+      if (this.stopped) this.giveBack(received.map((r) => ({ received: r, wire: fromPubSub(r.message ?? {}) })));
+      else for (const r of transport.withoutAcked(topic, group, received)) this.dispatch({ received: r, wire: fromPubSub(r.message ?? {}) });
     }
   }
 
-  private dispatch(message: ReceivedMessage): void {
-    const holdMs = delayHoldMs(fromPubSub(message.message ?? {}), this.group);
+  private dispatch(message: Pulled): void {
+    const holdMs = delayHoldMs(message.wire, this.group);
     if (holdMs > 0) {
       const timer = setTimeout(() => {
         this.held.delete(timer);
@@ -97,9 +103,9 @@ export class PullConsumer {
     this.handOver(message);
   }
 
-  private handOver(message: ReceivedMessage): void {
+  private handOver(message: Pulled): void {
     this.outstanding++;
-    const key = keyOf(message);
+    const key = message.wire.key;
     if (this.gate.isBusy(key)) {
       this.waiting.push(message);
       this.keepWaitingLeases();
@@ -108,22 +114,22 @@ export class PullConsumer {
     this.deliver(message, key);
   }
 
-  private deliver(message: ReceivedMessage, key: string | undefined): void {
+  private deliver(message: Pulled, key: string | undefined): void {
     this.gate.take(key);
-    this.onDelivery(this.transport.delivery(this.topic, this.group, message, (acked) => this.settled(key, acked)));
+    this.onDelivery(this.transport.delivery(this.topic, this.group, message.received, (acked) => this.settled(key, acked), message.wire));
   }
 
   private settled(key: string | undefined, acked: boolean): void {
     this.outstanding--;
     this.gate.release(key);
-    if (key !== undefined && this.waiting.some((m) => keyOf(m) === key)) {
+    if (key !== undefined && this.waiting.some((m) => m.wire.key === key)) {
       if (acked && !this.stopped) {
-        const next = this.waiting.find((m) => keyOf(m) === key)!;
+        const next = this.waiting.find((m) => m.wire.key === key)!;
         this.waiting = this.waiting.filter((m) => m !== next);
         this.deliver(next, key);
       } else {
-        const behind = this.waiting.filter((m) => keyOf(m) === key);
-        this.waiting = this.waiting.filter((m) => keyOf(m) !== key);
+        const behind = this.waiting.filter((m) => m.wire.key === key);
+        this.waiting = this.waiting.filter((m) => m.wire.key !== key);
         this.outstanding -= behind.length;
         this.giveBack(behind);
       }
@@ -145,19 +151,19 @@ export class PullConsumer {
     this.keeper.unref();
   }
 
-  private renew(messages: ReceivedMessage[]): void {
-    const ackIds = messages.map((m) => m.ackId!);
+  private renew(messages: Pulled[]): void {
+    const ackIds = messages.map((m) => m.received.ackId!);
     this.transport
       .modAck(this.topic, this.group, ackIds, this.transport.settings.ackDeadlineSeconds)
       .catch((err: unknown) => this.transport.logger.debug('Renewing leases failed; Pub/Sub may redeliver those messages', { error: errorMessage(err) }));
   }
 
-  private giveBack(messages: ReceivedMessage[]): void {
+  private giveBack(messages: Pulled[]): void {
     if (messages.length === 0) return;
     const pending = this.transport.modAck(
       this.topic,
       this.group,
-      messages.map((m) => m.ackId!),
+      messages.map((m) => m.received.ackId!),
       0,
     );
     const tracked = pending.catch(() => undefined).finally(() => this.returning.delete(tracked));
@@ -182,8 +188,4 @@ export class PullConsumer {
     await this.loop;
     await Promise.all(this.returning);
   }
-}
-
-function keyOf(message: ReceivedMessage): string | undefined {
-  return message.message?.orderingKey || undefined;
 }

@@ -17,7 +17,10 @@ import {
   ValidationError,
 } from '@switchyard/core';
 import { PromiseCache, errorMessage, probeHealth, retrying, settleOnce, sleep } from '@switchyard/core/spi';
+import { Acker } from './acker.js';
 import { PullConsumer } from './consumer.js';
+import { grpcCode } from './grpc-code.js';
+import { Publisher } from './publisher.js';
 import { isReplyTopic, subscriptionId, topicId } from './names.js';
 import { parsePubSubUrl, type PubSubSettings } from './options.js';
 import { fromPubSub, MAX_ATTRIBUTE_NAME_BYTES, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES, MAX_HEADERS, MAX_PAYLOAD_BYTES, toPubSub } from './wire.js';
@@ -43,11 +46,6 @@ const ACKED_MEMORY_MS = 15 * 60_000;
 /** gcppubsub://PROJECT[?options] — see README for the options. */
 export const createPubSubTransport: TransportFactory = (url: URL, context: TransportContext) => new PubSubTransport(parsePubSubUrl(url), context.logger);
 
-export function grpcCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 /** The dead-letter policy that backs core's `policy` up on the broker, or null for none. */
 export function backstopOf(policy: GroupPolicy | undefined, deadLetterTopicPath: (topic: string) => string): DeadLetterPolicy | null {
   if (policy === undefined || policy.deadLetterTopic === false || policy.ephemeral) return null;
@@ -67,8 +65,10 @@ export class PubSubTransport implements Transport {
   readonly name = 'pubsub';
   readonly telemetry = { system: 'gcp_pubsub' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
-  readonly publisher: v1.PublisherClient;
+  readonly publisherClient: v1.PublisherClient;
   readonly subscriber: v1.SubscriberClient;
+  private readonly publisher: Publisher;
+  private readonly acker: Acker;
   private readonly topics = new PromiseCache<string, void>();
   private readonly groups = new Map<string, GroupState>();
   private readonly consumers = new Set<PullConsumer>();
@@ -84,8 +84,17 @@ export class PubSubTransport implements Transport {
     // An emulator speaks plain gRPC and needs no credentials: give the clients insecure channel
     // credentials and a fixed universe, so they never look for application default credentials.
     const target = emulator === undefined ? {} : endpointOf(emulator);
-    this.publisher = new v1.PublisherClient({ projectId, ...target });
+    this.publisherClient = new v1.PublisherClient({ projectId, ...target });
     this.subscriber = new v1.SubscriberClient({ projectId, ...target });
+    this.acker = new Acker(this.subscriber);
+    this.publisher = new Publisher({
+      client: this.publisherClient,
+      timeoutMs: settings.publishTimeoutMs,
+      topicPath: (topic) => this.topicPath(topic),
+      ensureTopic: (topic) => this.ensureTopic(topic),
+      redeclare: (topic) => this.redeclare(topic),
+      isClosed: () => this.closed,
+    });
     const backstop = settings.deadLetterBackstop;
     this.capabilities = {
       // Google Cloud keeps messages; both local emulators hold everything in memory only.
@@ -106,7 +115,8 @@ export class PubSubTransport implements Transport {
       delay: 'emulated',
       maxNativeDelayMs: 0,
       nativeDedup: false,
-      batchPublish: false,
+      // Concurrent publishes to a topic share Publish requests (see publisher.ts).
+      batchPublish: true,
       maxPayloadBytes: MAX_PAYLOAD_BYTES,
       maxHeaders: MAX_HEADERS,
       maxHeaderValueBytes: MAX_ATTRIBUTE_VALUE_BYTES,
@@ -125,7 +135,7 @@ export class PubSubTransport implements Transport {
   async connect(): Promise<void> {
     this.assertOpen();
     try {
-      await this.publisher.listTopics({ project: `projects/${this.settings.projectId}`, pageSize: 1 }, { autoPaginate: false, timeout: this.settings.connectTimeoutMs });
+      await this.publisherClient.listTopics({ project: `projects/${this.settings.projectId}`, pageSize: 1 }, { autoPaginate: false, timeout: this.settings.connectTimeoutMs });
     } catch (err) {
       // Allowed to publish but not to list topics: the service answered, which is all this checks.
       if (grpcCode(err) === status.PERMISSION_DENIED) return;
@@ -137,18 +147,9 @@ export class PubSubTransport implements Transport {
 
   async publish({ topic, message }: PublishRequest): Promise<void> {
     this.assertOpen();
-    const out = toPubSub(topic, message);
+    const { message: out, bytes } = toPubSub(topic, message);
     try {
-      // A topic that vanished (an emulator restarted) is created again, with the groups this
-      // transport knows for it, and the publish sent once more.
-      await retrying(
-        async (attempt) => {
-          if (attempt > 1) await this.redeclare(topic);
-          await this.ensureTopic(topic);
-          await this.publisher.publish({ topic: this.topicPath(topic), messages: [out] }, { timeout: this.settings.publishTimeoutMs });
-        },
-        { initialDelayMs: 20, maxDelayMs: 200, attempts: 3, retryIf: (err) => grpcCode(err) === status.NOT_FOUND && !this.closed },
-      );
+      await this.publisher.publish(topic, out, bytes);
     } catch (err) {
       if (grpcCode(err) === status.INVALID_ARGUMENT) {
         throw new ValidationError(`Pub/Sub refused the message for "${topic}": ${errorMessage(err)}. Nothing was sent.`, [], { cause: err });
@@ -166,7 +167,7 @@ export class PubSubTransport implements Transport {
 
   /** Create the topic on first use; an existing one is fine. */
   ensureTopic(topic: string): Promise<void> {
-    return this.topics.get(topic, () => this.admin(`Creating Pub/Sub topic "${topic}"`, () => this.publisher.createTopic({ name: this.topicPath(topic) })));
+    return this.topics.get(topic, () => this.admin(`Creating Pub/Sub topic "${topic}"`, () => this.publisherClient.createTopic({ name: this.topicPath(topic) })));
   }
 
   /**
@@ -253,13 +254,13 @@ export class PubSubTransport implements Transport {
     // Core's reply topics are private to one bus: remove the topic too.
     if (!isReplyTopic(topic)) return;
     this.topics.delete(topic);
-    await this.ignoreMissing(`Deleting Pub/Sub topic "${topic}"`, () => this.publisher.deleteTopic({ topic: this.topicPath(topic) }));
+    await this.ignoreMissing(`Deleting Pub/Sub topic "${topic}"`, () => this.publisherClient.deleteTopic({ topic: this.topicPath(topic) }));
   }
 
   async exists(topic: string, group?: string): Promise<boolean> {
     this.assertOpen();
     try {
-      if (group === undefined) await this.publisher.getTopic({ topic: this.topicPath(topic) });
+      if (group === undefined) await this.publisherClient.getTopic({ topic: this.topicPath(topic) });
       else await this.subscriber.getSubscription({ subscription: this.subscriptionPath(topic, group) });
       return true;
     } catch (err) {
@@ -336,20 +337,24 @@ export class PubSubTransport implements Transport {
     }
   }
 
-  /** A received message as a core Delivery; `onSettled` runs once, when core settles it (acked, or handed back). */
-  delivery(topic: string, group: string, received: ReceivedMessage, onSettled?: (acked: boolean) => void): Delivery {
+  /**
+   * A received message as a core Delivery; `onSettled` runs once, when core settles it (acked, or
+   * handed back). `message` is the received message decoded, when the caller already did.
+   */
+  delivery(topic: string, group: string, received: ReceivedMessage, onSettled?: (acked: boolean) => void, message = fromPubSub(received.message ?? {})): Delivery {
     const ackId = received.ackId!;
+    const subscription = this.subscriptionPath(topic, group);
     const leaseMs = this.settings.ackDeadlineSeconds * 1000;
     let leaseEnds = Date.now() + leaseMs;
     const settled = (acked: boolean) => onSettled?.(acked);
     return settleOnce({
-      message: fromPubSub(received.message ?? {}),
+      message,
       deliveryCount: Math.max(1, received.deliveryAttempt ?? 0),
       ...(received.message?.messageId ? { brokerId: received.message.messageId } : {}),
       ack: async () => {
         settled(true);
-        this.rememberAcked(topic, group, received);
-        await this.subscriber.acknowledge({ subscription: this.subscriptionPath(topic, group), ackIds: [ackId] });
+        this.rememberAcked(subscription, received);
+        await this.acker.ack(subscription, ackId);
       },
       nack: async ({ delayMs }) => {
         settled(false);
@@ -358,17 +363,17 @@ export class PubSubTransport implements Transport {
         const seconds = Math.min(MAX_ACK_DEADLINE_SECONDS, Math.floor(Math.max(0, delayMs) / 1000));
         const rest = Math.max(0, delayMs - seconds * 1000);
         if (rest > 0 && seconds < MAX_ACK_DEADLINE_SECONDS) await sleep(Math.min(rest, 999));
-        await this.modAck(topic, group, [ackId], seconds);
+        await this.acker.modifyDeadline(subscription, [ackId], seconds);
       },
       abandon: async () => {
         settled(false);
-        await this.modAck(topic, group, [ackId], 0);
+        await this.acker.modifyDeadline(subscription, [ackId], 0);
       },
       // Past the lease Pub/Sub may have handed the message to someone else: report it lost.
       extend: async (ms) => {
         if (Date.now() >= leaseEnds) return false;
         const seconds = Math.min(MAX_ACK_DEADLINE_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
-        await this.modAck(topic, group, [ackId], seconds);
+        await this.acker.modifyDeadline(subscription, [ackId], seconds);
         leaseEnds = Date.now() + seconds * 1000;
         return true;
       },
@@ -383,23 +388,24 @@ export class PubSubTransport implements Transport {
    * (emulators number messages from 1 again after a restart).
    */
   withoutAcked(topic: string, group: string, received: ReceivedMessage[]): ReceivedMessage[] {
-    const again = received.filter((r) => this.acked.has(ackedKey(this.subscriptionPath(topic, group), r)));
+    const subscription = this.subscriptionPath(topic, group);
+    const again = received.filter((r) => this.acked.has(ackedKey(subscription, r)));
     if (again.length === 0) return received;
-    this.subscriber.acknowledge({ subscription: this.subscriptionPath(topic, group), ackIds: again.map((r) => r.ackId!) }).catch(() => undefined);
+    for (const r of again) this.acker.ack(subscription, r.ackId!).catch(() => undefined);
     return received.filter((r) => !again.includes(r));
   }
 
-  private rememberAcked(topic: string, group: string, received: ReceivedMessage): void {
+  private rememberAcked(subscription: string, received: ReceivedMessage): void {
     const now = Date.now();
-    this.acked.set(ackedKey(this.subscriptionPath(topic, group), received), now);
+    this.acked.set(ackedKey(subscription, received), now);
     for (const [key, at] of this.acked) {
       if (this.acked.size <= ACKED_MEMORY && now - at < ACKED_MEMORY_MS) break;
       this.acked.delete(key);
     }
   }
 
-  modAck(topic: string, group: string, ackIds: string[], seconds: number): Promise<unknown> {
-    return this.subscriber.modifyAckDeadline({ subscription: this.subscriptionPath(topic, group), ackIds, ackDeadlineSeconds: seconds });
+  modAck(topic: string, group: string, ackIds: readonly string[], seconds: number): Promise<void> {
+    return this.acker.modifyDeadline(this.subscriptionPath(topic, group), ackIds, seconds);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -419,7 +425,9 @@ export class PubSubTransport implements Transport {
     this.closed = true;
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
-    await Promise.allSettled([this.publisher.close(), this.subscriber.close()]);
+    this.publisher.close();
+    this.acker.close();
+    await Promise.allSettled([this.publisherClient.close(), this.subscriber.close()]);
   }
 
   isClosed(): boolean {
