@@ -3,9 +3,12 @@
  * uses it. Implements the Side interface (see scenarios.mjs).
  */
 import { createBus, silentLogger } from '@switchyard/core';
+import { createTransport } from '@switchyard/core/spi';
 
 export async function switchyardSide(url, service) {
   const bus = await createBus({ url, service, logger: silentLogger });
+  /** Topics whose group prepare() declared: nothing consumes them, so close() removes them. */
+  const prepared = new Set();
   return {
     label: 'switchyard',
     /**
@@ -18,6 +21,7 @@ export async function switchyardSide(url, service) {
       const declaring = await createBus({ url, service, logger: silentLogger });
       try {
         await declaring.pull(topic, { waitMs: 0, max: 1 });
+        prepared.add(topic);
       } finally {
         await declaring.close();
       }
@@ -32,6 +36,26 @@ export async function switchyardSide(url, service) {
       return () => sub.close();
     },
     request: (topic, body) => bus.request(topic, body, { timeoutMs: 30_000 }),
-    close: () => bus.close(),
+    async close() {
+      await bus.close();
+      await removeGroups(url, service, prepared);
+    },
   };
+}
+
+/**
+ * The publish-only runs leave every message they published in the group prepare() declared (the
+ * broker keeps them for it, as it should). Removed after the run, or each bench run leaves
+ * thousands behind: the Pub/Sub emulator, which keeps them in its heap, slowed to a halt after a
+ * few runs. Through the transport, since the Bus API has no way to remove a group.
+ */
+async function removeGroups(url, service, topics) {
+  if (topics.size === 0) return;
+  const transport = await createTransport(new URL(url), { service, logger: silentLogger });
+  try {
+    await transport.connect();
+    for (const topic of topics) await transport.deleteGroup?.(topic, service);
+  } finally {
+    await transport.close();
+  }
 }
