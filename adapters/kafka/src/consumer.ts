@@ -17,7 +17,7 @@
  * reads them again.
  */
 import { ConnectionError, type Delivery, type Logger, type TransportConsumer, type WireMessage } from '@switchyard/core';
-import { ChangeSignal, delayHoldMs, errorMessage, KeyGate, retrying, settleOnce, sleep } from '@switchyard/core/spi';
+import { ChangeSignal, type DeliveryParts, delayHoldMs, errorMessage, KeyGate, retrying, settleOnce, sleep } from '@switchyard/core/spi';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage } from './wire.js';
@@ -58,6 +58,39 @@ class PartitionState {
   }
 }
 
+/**
+ * One handed-out record: what core settles. Methods on one object instead of a closure per
+ * settlement per message; settleOnce guards that only the first settlement counts.
+ */
+class InFlight implements DeliveryParts {
+  // Kafka keeps no delivery count (capabilities.deliveryCount 'absent'): core counts what this process
+  // sees by brokerId, stable per record in every redelivery and group (also the id of a record without ce_id).
+  readonly deliveryCount = 1;
+  readonly brokerId: string;
+
+  constructor(
+    private readonly consumer: GroupConsumer,
+    readonly state: PartitionState,
+    readonly message: WireMessage,
+    readonly offset: number,
+  ) {
+    this.brokerId = `${state.partition}:${offset}`;
+  }
+
+  ack(): void {
+    this.consumer.settle(this, false);
+  }
+
+  /** Never called: capabilities.nack is 'none'. Treat as abandon should a caller try. */
+  nack(): void {
+    this.consumer.settle(this, true);
+  }
+
+  abandon(): void {
+    this.consumer.settle(this, true);
+  }
+}
+
 export interface GroupConsumerOptions {
   readonly kafka: Kafka;
   readonly settings: KafkaSettings;
@@ -90,6 +123,8 @@ export class GroupConsumer implements TransportConsumer {
   /** True once the first join succeeded: later unrecoverable crashes restart the member. */
   private running = false;
   private readonly waitStep: number;
+  /** When a waiting eachBatch loop last asked kafkajs to heartbeat. */
+  private lastHeartbeat = 0;
 
   private get closed(): boolean {
     return this.lifetime.signal.aborted;
@@ -182,34 +217,47 @@ export class GroupConsumer implements TransportConsumer {
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const state = this.stateFor(batch.partition);
-    const halted = () => this.stopping || state.revoked || !isRunning() || isStale();
-    for (const message of batch.messages) {
-      if (halted()) return;
-      const offset = Number(message.offset);
-      if (state.next === undefined) state.next = offset;
-      if (!state.shouldDeliver(offset) || this.options.accept?.(message) === false) {
-        state.next = Math.max(state.next, offset + 1);
-        resolveOffset(message.offset);
-        continue;
-      }
-      const wire = fromKafkaMessage(message);
-      const holdMs = this.held < MAX_HELD ? delayHoldMs(wire, this.options.group) : 0;
-      if (holdMs > 0) {
-        // Emulated delay: hold it here, taking no handler slot and no key until it is due, so the
-        // messages behind it flow meanwhile. It stays uncommitted while held, at most core's short
-        // hold: core then republishes what is still not due, so a long delay never pins the commit.
-        this.hold(state, wire, offset, holdMs);
-        resolveOffset(message.offset);
-        continue;
-      }
-      while (this.busy(state, wire.key)) {
-        await this.changed.wait(this.waitStep);
+    // isStale() (a seek pending: our own rewind after an abandon) builds a key per call; only an
+    // abandoned offset in this partition can have caused one.
+    const halted = () => this.stopping || state.revoked || !isRunning() || (state.abandoned.size > 0 && isStale());
+    // Resolved once, when the loop ends: kafkajs fetches the partition again after the last
+    // resolved offset (autoCommit is off, so resolving commits nothing).
+    let resolved: string | undefined;
+    try {
+      for (const message of batch.messages) {
         if (halted()) return;
-        // Long handlers must not cost the membership: keep heartbeating while we wait.
-        await heartbeat();
+        const offset = Number(message.offset);
+        if (state.next === undefined) state.next = offset;
+        if (!state.shouldDeliver(offset) || this.options.accept?.(message) === false) {
+          state.next = Math.max(state.next, offset + 1);
+          resolved = message.offset;
+          continue;
+        }
+        const wire = fromKafkaMessage(message);
+        const holdMs = this.held < MAX_HELD ? delayHoldMs(wire, this.options.group) : 0;
+        if (holdMs > 0) {
+          // Emulated delay: hold it here, taking no handler slot and no key until it is due, so the
+          // messages behind it flow meanwhile. It stays uncommitted while held, at most core's short
+          // hold: core then republishes what is still not due, so a long delay never pins the commit.
+          this.hold(state, wire, offset, holdMs);
+          resolved = message.offset;
+          continue;
+        }
+        while (this.busy(state, wire.key)) {
+          await this.changed.wait(this.waitStep);
+          if (halted()) return;
+          // Long handlers must not cost the membership: keep heartbeating while we wait (kafkajs
+          // sends one per heartbeatInterval; asking more often only costs a call per wake-up).
+          if (Date.now() - this.lastHeartbeat >= this.waitStep) {
+            this.lastHeartbeat = Date.now();
+            await heartbeat();
+          }
+        }
+        this.deliver(state, wire, offset);
+        resolved = message.offset;
       }
-      this.deliver(state, wire, offset);
-      resolveOffset(message.offset);
+    } finally {
+      if (resolved !== undefined) resolveOffset(resolved);
     }
   }
 
@@ -242,35 +290,23 @@ export class GroupConsumer implements TransportConsumer {
   }
 
   private deliver(state: PartitionState, message: WireMessage, offset: number): void {
-    const { key } = message;
-    const { options } = this;
     state.take(offset);
-    state.keys.take(key);
+    state.keys.take(message.key);
     this.inFlight++;
-    const settle = (outcome: 'ack' | 'abandon') => {
-      this.inFlight--;
-      state.pending.delete(offset);
-      state.keys.release(key);
-      if (outcome === 'abandon' && !state.revoked) {
-        state.abandoned.add(offset);
-        this.rewind(state);
-      }
-      this.changed.notify();
-      if (!state.revoked) this.scheduleCommit();
-    };
-    options.onDelivery(
-      settleOnce({
-        message,
-        // Kafka keeps no delivery count (capabilities.deliveryCount 'absent'): core counts what this process
-        // sees by brokerId, stable per record in every redelivery and group (also the id of a record without ce_id).
-        deliveryCount: 1,
-        brokerId: `${state.partition}:${offset}`,
-        ack: () => settle('ack'),
-        // Never called: capabilities.nack is 'none'. Treat as abandon should a caller try.
-        nack: () => settle('abandon'),
-        abandon: () => settle('abandon'),
-      }),
-    );
+    this.options.onDelivery(settleOnce(new InFlight(this, state, message, offset)));
+  }
+
+  /** Core settled a delivery (once: settleOnce): free its slot and key, and commit or re-read. */
+  settle({ state, message, offset }: InFlight, abandoned: boolean): void {
+    this.inFlight--;
+    state.pending.delete(offset);
+    state.keys.release(message.key);
+    if (abandoned && !state.revoked) {
+      state.abandoned.add(offset);
+      this.rewind(state);
+    }
+    this.changed.notify();
+    if (!state.revoked) this.scheduleCommit();
   }
 
   /** Read an abandoned message again: seek its partition back to the lowest abandoned offset. */

@@ -76,6 +76,8 @@ export class KafkaTransport implements Transport {
   private readonly publisher: Publisher;
   /** Topics created (or found) by this transport; groups whose start offsets are set, by `<group id>\0<topic>`. */
   private readonly topics = new PromiseCache<string, void>();
+  /** Topics whose ensureTopic has succeeded (publish skips awaiting it). */
+  private readonly readyTopics = new Set<string>();
   private readonly groups = new PromiseCache<string, void>();
   private readonly consumers = new Set<GroupConsumer>();
   /** Aborted on close: retries in flight give up. */
@@ -114,17 +116,18 @@ export class KafkaTransport implements Transport {
   async publish({ topic, message }: PublishRequest): Promise<void> {
     this.assertOpen();
     const physical = physicalTopic(topic);
-    await this.ensureTopic(physical);
-    const record = toKafkaMessage(message);
+    // A topic known to exist is not awaited again: one await less on every publish.
+    if (!this.readyTopics.has(physical)) await this.ensureTopic(physical);
+    const size = wireSize(message);
     // A reply: to the shared replies topic, marked with the inbox it is for (replies.ts).
-    if (physical !== topic) record.headers = { ...record.headers, [INBOX_HEADER]: topic };
+    const reply = physical !== topic;
+    const record = toKafkaMessage(message, reply ? { [INBOX_HEADER]: topic } : undefined);
     try {
-      await this.publisher.send(physical, record, wireSize(message) + 64 + (physical === topic ? 0 : topic.length + INBOX_HEADER.length));
+      await this.publisher.send(physical, record, size + 64 + (reply ? topic.length + INBOX_HEADER.length : 0));
     } catch (err) {
       // The broker refuses this record for its size: the same publish can never succeed. (Records
       // this large travel alone in their produce request, so the error is about this one.)
-      if (isTooLarge(err) && wireSize(message) > MAX_PAYLOAD_BYTES)
-        throw new PayloadTooLargeError(topic, wireSize(message), MAX_PAYLOAD_BYTES + DEAD_LETTER_HEADROOM_BYTES, 'kafka');
+      if (isTooLarge(err) && size > MAX_PAYLOAD_BYTES) throw new PayloadTooLargeError(topic, size, MAX_PAYLOAD_BYTES + DEAD_LETTER_HEADROOM_BYTES, 'kafka');
       throw this.connectionError(`Publishing to "${topic}" on Kafka failed`, err, 'The message was not confirmed; retry the publish.');
     }
   }
@@ -242,6 +245,7 @@ export class KafkaTransport implements Transport {
       await this.retry(leaders, { initialDelayMs: 50, maxDelayMs: 500, deadlineMs: 30_000 }).catch((err: unknown) => {
         throw this.connectionError(`Kafka topic "${topic}" has no leader yet`, err);
       });
+      this.readyTopics.add(topic);
     });
   }
 

@@ -4,20 +4,53 @@
  * record value and the Switchyard key as the record key. Other headers pass through unchanged.
  * An event without data (core sends no content-type and no bytes) is a record with a null value,
  * as the binding prescribes; a null value is read back as an event without data.
+ *
+ * Both directions map names in one pass (what core's toBindingHeaders / fromBindingHeaders do
+ * with the `ce_` prefix, plus `content-type` in any case), with each name's translation cached:
+ * the same handful of names comes with every message.
  */
 import type { WireMessage } from '@switchyard/core';
-import { Attr, fromBindingHeaders, toBindingHeaders } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX } from '@switchyard/core/spi';
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 export const KAFKA_PREFIX = 'ce_';
 
-export function toKafkaMessage(wire: WireMessage): Message {
+/** Names cached per direction at most; names are foreign input on receive. */
+const NAME_CACHE_LIMIT = 1024;
+
+function nameCache(translate: (name: string) => string): (name: string) => string {
+  const cache = new Map<string, string>();
+  return (name) => {
+    let translated = cache.get(name);
+    if (translated === undefined) {
+      translated = translate(name);
+      if (cache.size < NAME_CACHE_LIMIT) cache.set(name, translated);
+    }
+    return translated;
+  };
+}
+
+/** ce-<attr> → ce_<attr>; other names as they are. */
+const kafkaName = nameCache((name) => (name.startsWith(CE_PREFIX) ? KAFKA_PREFIX + name.slice(CE_PREFIX.length) : name));
+
+/** ce_<attr> in any case → ce-<attr in lower case>; content-type in any case → content-type (the binding's name); others as they are. */
+const switchyardName = nameCache((name) => {
+  const lower = name.toLowerCase();
+  if (lower.startsWith(KAFKA_PREFIX)) return CE_PREFIX + lower.slice(KAFKA_PREFIX.length);
+  return lower === Attr.contentType ? Attr.contentType : name;
+});
+
+/** The record for `wire`; `extraHeaders` (already in Kafka form) are added after the message's own. */
+export function toKafkaMessage(wire: WireMessage, extraHeaders?: Readonly<Record<string, string>>): Message {
   const body = wire.body;
   const noData = body.byteLength === 0 && wire.headers[Attr.contentType] === undefined;
+  const headers: Record<string, string> = {};
+  for (const name in wire.headers) headers[kafkaName(name)] = wire.headers[name]!;
+  if (extraHeaders !== undefined) for (const name in extraHeaders) headers[name] = extraHeaders[name]!;
   return {
     key: wire.key ?? null,
     value: noData ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-    headers: toBindingHeaders(wire.headers, KAFKA_PREFIX),
+    headers,
   };
 }
 
@@ -28,14 +61,17 @@ export function headerText(headers: IHeaders | undefined, name: string): string 
 }
 
 export function fromKafkaMessage(message: KafkaMessage): WireMessage {
-  const raw: Record<string, string> = {};
-  for (const name of Object.keys(message.headers ?? {})) {
-    const text = headerText(message.headers, name);
-    if (text === undefined) continue;
-    // The binding names it `content-type`; accept any case from other producers.
-    raw[name.toLowerCase() === 'content-type' ? 'content-type' : name] = text;
+  const headers: Record<string, string> = {};
+  const raw = message.headers;
+  if (raw !== undefined) {
+    for (const name of Object.keys(raw)) {
+      const value = raw[name];
+      // A repeated header: its first value. A null value (or none) is no header.
+      const first = Array.isArray(value) ? value[0] : value;
+      if (first === undefined || first === null) continue;
+      headers[switchyardName(name)] = typeof first === 'string' ? first : first.toString();
+    }
   }
-  const headers = fromBindingHeaders(raw, KAFKA_PREFIX);
   const value = message.value;
   const body = value === null ? new Uint8Array(0) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   const key = message.key === null || message.key === undefined ? undefined : message.key.toString('utf8');
