@@ -161,6 +161,21 @@ describe('Batcher (publish micro-batching)', () => {
     expect((await batchSizes('now')).length).toBeGreaterThan(3);
   });
 
+  it("gather 'tick': an idle batcher sends at once what this turn added, without waiting out a macrotask", async () => {
+    const sent: number[][] = [];
+    const batcher = new Batcher<number>({ maxBatchBytes: 1000, gather: 'tick', send: async (items) => void sent.push(items) });
+    // A lone request or reply, and a burst issued in one synchronous turn (one batch).
+    const lone = batcher.add(1, 1);
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    expect(sent).toEqual([[1]]);
+    await lone;
+    await new Promise((resolve) => setImmediate(resolve)); // idle again (after a batch it waits a macrotask for callers' next items)
+    const burst = [2, 3, 4].map((n) => batcher.add(n, 1));
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    expect(sent).toEqual([[1], [2, 3, 4]]);
+    await Promise.all(burst);
+  });
+
   it('a send that throws synchronously fails its batch only', async () => {
     let calls = 0;
     const batcher = new Batcher<number>({

@@ -11,12 +11,14 @@ export interface BatcherOptions<T> {
   /** Most items in one batch (default: no limit besides bytes). */
   readonly maxBatchItems?: number;
   /**
-   * 'tick': before sending each batch, wait one macrotask (setImmediate) so that every add() of
-   * this turn joins it — above all the callers whose previous item the last batch just
-   * confirmed (their next add comes a few microtasks after the resolve). Without it (default
+   * 'tick': before sending each batch after the first, wait one macrotask (setImmediate) so that
+   * every add() of this turn joins it — above all the callers whose previous item the last batch
+   * just confirmed (their next add comes a few microtasks after the resolve). Without it (default
    * 'now') a batch goes as soon as the previous one is done, so N callers in a publish loop
    * alternate between a batch of N-1 and a batch of 1: about half of what explicit batches of N
-   * reach. Costs one macrotask per batch, not per item.
+   * reach. Costs one macrotask per batch, not per item. An idle batcher's first batch waits only
+   * for the adds of the current synchronous turn (a microtask): nobody's next add is pending
+   * then, and a lone publish (a request, a reply) does not wait out a macrotask.
    */
   readonly gather?: 'now' | 'tick';
   /** Send one batch (in arrival order). A rejection fails every item in it. */
@@ -53,7 +55,7 @@ export class Batcher<T> {
   private async flush(): Promise<void> {
     const { maxBatchBytes, maxBatchItems = Number.POSITIVE_INFINITY, send, gather = 'now' } = this.options;
     try {
-      if (gather === 'tick') await nextMacrotask();
+      if (gather === 'tick') await Promise.resolve();
       while (this.queue.length > 0) {
         const batch: Queued<T>[] = [];
         let bytes = 0;
