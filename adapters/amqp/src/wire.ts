@@ -17,7 +17,7 @@
  */
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
 import type { WireMessage } from '@switchyard/core';
-import { Attr, CE_PREFIX, DeadLetterHeader, ReplyAttr } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX, DeadLetterHeader, ReplyAttr, remembered } from '@switchyard/core/spi';
 import { isDirectReplyAddress } from './direct-reply.js';
 
 /** What Switchyard sends: the binding's preferred separator. */
@@ -55,29 +55,12 @@ const SURELY_SHORT = Math.floor(SHORTSTR_MAX / 3);
 /** Whether `value` fits an AMQP short string (255 bytes), measuring its bytes only when its length leaves doubt. */
 const isShortString = (value: string) => value.length <= SURELY_SHORT || Buffer.byteLength(value) <= SHORTSTR_MAX;
 
-/**
- * Header names seen before, translated once: the same dozen names come with every message, and
- * building them again (slice, concatenate, lowercase) per message was a measurable part of the
- * per-message cost. Bounded: names are foreign input on receive.
- */
-function nameCache(translate: (name: string) => string): (name: string) => string {
-  const cache = new Map<string, string>();
-  return (name) => {
-    let translated = cache.get(name);
-    if (translated === undefined) {
-      translated = translate(name);
-      if (cache.size < 1024) cache.set(name, translated);
-    }
-    return translated;
-  };
-}
-
-/** ce-<attr> → cloudEvents_<attr>; other names as they are. */
-const amqpName = nameCache((name) => (name.startsWith(CE_PREFIX) ? CE_AMQP_PREFIX + name.slice(CE_PREFIX.length) : name));
+/** ce-<attr> → cloudEvents_<attr>; other names as they are (translated once per name: remembered). */
+const amqpName = remembered((name) => (name.startsWith(CE_PREFIX) ? CE_AMQP_PREFIX + name.slice(CE_PREFIX.length) : name));
 
 /** cloudEvents_<attr> or cloudEvents:<attr>, in any case → ce-<attr in lower case>; other names as they are. */
 const BINDING_PREFIXES = [CE_AMQP_PREFIX.toLowerCase(), CE_AMQP_PREFIX_ALT.toLowerCase()];
-const switchyardName = nameCache((name) => {
+const switchyardName = remembered((name) => {
   const lower = name.toLowerCase();
   const prefix = BINDING_PREFIXES.find((p) => lower.startsWith(p));
   return prefix === undefined ? name : CE_PREFIX + lower.slice(prefix.length);

@@ -10,31 +10,16 @@
  * the same handful of names comes with every message.
  */
 import type { WireMessage } from '@switchyard/core';
-import { Attr, CE_PREFIX } from '@switchyard/core/spi';
+import { Attr, CE_PREFIX, remembered } from '@switchyard/core/spi';
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 export const KAFKA_PREFIX = 'ce_';
 
-/** Names cached per direction at most; names are foreign input on receive. */
-const NAME_CACHE_LIMIT = 1024;
-
-function nameCache(translate: (name: string) => string): (name: string) => string {
-  const cache = new Map<string, string>();
-  return (name) => {
-    let translated = cache.get(name);
-    if (translated === undefined) {
-      translated = translate(name);
-      if (cache.size < NAME_CACHE_LIMIT) cache.set(name, translated);
-    }
-    return translated;
-  };
-}
-
-/** ce-<attr> → ce_<attr>; other names as they are. */
-const kafkaName = nameCache((name) => (name.startsWith(CE_PREFIX) ? KAFKA_PREFIX + name.slice(CE_PREFIX.length) : name));
+/** ce-<attr> → ce_<attr>; other names as they are (translated once per name: remembered). */
+const kafkaName = remembered((name) => (name.startsWith(CE_PREFIX) ? KAFKA_PREFIX + name.slice(CE_PREFIX.length) : name));
 
 /** ce_<attr> in any case → ce-<attr in lower case>; content-type in any case → content-type (the binding's name); others as they are. */
-const switchyardName = nameCache((name) => {
+const switchyardName = remembered((name) => {
   const lower = name.toLowerCase();
   if (lower.startsWith(KAFKA_PREFIX)) return CE_PREFIX + lower.slice(KAFKA_PREFIX.length);
   return lower === Attr.contentType ? Attr.contentType : name;

@@ -18,6 +18,7 @@
  * where a topic's "~" subject has one: no stream captures a direct subject.
  */
 import { createHash } from 'node:crypto';
+import { remembered } from '@switchyard/core/spi';
 
 /** Stream and consumer names become file names on the server: stay well inside 255. */
 export const MAX_NAME = 200;
@@ -35,28 +36,12 @@ export interface Names {
   direct(topic: string): string;
 }
 
+/** Every publish and request derives its topic's names: each is derived once (remembered). */
 export function names(prefix: string): Names {
   return {
     subject: remembered((topic) => (topic.split('.').every((part) => part !== '') ? `${prefix}.${topic}` : `${prefix}.~${escapeName(topic)}`)),
     stream: remembered((topic) => `${prefix}_${escapeName(topic)}`),
     consumer: (group) => escapeName(group),
     direct: remembered((topic) => `${prefix}.~req.${escapeName(topic)}`),
-  };
-}
-
-/** Names most recently derived; an app has few topics, so it stays small. */
-const REMEMBERED = 1_000;
-
-/** Every publish and request derives its topic's names: derive each once (regexes and a hash otherwise). */
-function remembered(derive: (topic: string) => string): (topic: string) => string {
-  const known = new Map<string, string>();
-  return (topic) => {
-    let name = known.get(topic);
-    if (name === undefined) {
-      name = derive(topic);
-      if (known.size >= REMEMBERED) known.clear();
-      known.set(topic, name);
-    }
-    return name;
   };
 }

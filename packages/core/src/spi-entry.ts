@@ -24,5 +24,6 @@ export { Batcher, type BatcherOptions } from './kit/batcher.js';
 export { ChangeSignal } from './kit/change-signal.js';
 export { delayHoldMs } from './kit/delay-hold.js';
 export { PromiseCache } from './kit/promise-cache.js';
+export { remembered } from './kit/remembered.js';
 export { groupPolicyConflict } from './group-policy.js';
 export { probeHealth, type HealthReport } from './kit/probe-health.js';

@@ -1,6 +1,6 @@
 /** Pure tests of the adapter kit's per-key gate, change signal, delay hold, promise cache and publish micro-batcher (no broker, no bus). */
 import { describe, expect, it } from 'vitest';
-import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate, PromiseCache } from '../src/spi-entry.js';
+import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate, PromiseCache, remembered } from '../src/spi-entry.js';
 
 describe('KeyGate (one message per key in flight)', () => {
   it('holds a key while it is in flight; keyless messages never wait', () => {
@@ -260,5 +260,20 @@ describe('PromiseCache (create once, forget failures)', () => {
     await expect(first).rejects.toThrow('old attempt');
     expect(await second).toBe('replacement');
     expect(await cache.get('k', async () => 'not called')).toBe('replacement');
+  });
+});
+
+describe('remembered (a name translation computed once per input)', () => {
+  it('translates each input once, and starts over past its limit (inputs may be foreign)', () => {
+    const calls: string[] = [];
+    const upper = remembered((name) => {
+      calls.push(name);
+      return name.toUpperCase();
+    }, 2);
+    expect([upper('a'), upper('b'), upper('a'), upper('b')]).toEqual(['A', 'B', 'A', 'B']);
+    expect(calls).toEqual(['a', 'b']);
+    expect(upper('c')).toBe('C'); // a third input: the cache starts over with it
+    expect(upper('a')).toBe('A');
+    expect(calls).toEqual(['a', 'b', 'c', 'a']);
   });
 });
