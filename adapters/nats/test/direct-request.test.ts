@@ -1,11 +1,11 @@
 /** Direct requests (src/direct.ts): over core NATS to a live member, through the stream when none is live. */
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, createBus, type Message, RemoteHandlerError, silentLogger } from '@switchyard/core';
 import { cleanupAfterEach, Collector } from '@switchyard/conformance';
-import { NATS_URL, removeTestStreams } from './helpers.js';
+import { NATS_URL, removeTestStreams, plainConnection } from './helpers.js';
 
 const started = new Date();
 afterAll(() => removeTestStreams(started, ['direct.', 'switchyard.reply.']));
@@ -18,11 +18,7 @@ async function bus(): Promise<Bus> {
   return b;
 }
 
-async function plain(): Promise<NatsConnection> {
-  const nc = await connect({ servers: new URL(NATS_URL).host });
-  cleanups.push(() => nc.close());
-  return nc;
-}
+const plain = () => plainConnection(cleanups);
 
 /** Messages the topic's stream ever stored (its last sequence). */
 async function stored(nc: NatsConnection, topic: string): Promise<number> {

@@ -1,12 +1,12 @@
 /** What the conformance suite cannot see from the Bus API: JetStream specifics, across processes and against a hostile peer. */
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
-import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, ConfigurationError, createBus, DEFAULT_RETRY, type Message, NoResponderError, silentLogger, ValidationError } from '@switchyard/core';
 import { cleanupAfterEach, Collector } from '@switchyard/conformance';
 import { createNatsTransport, type NatsTransport } from '../src/transport.js';
-import { NATS_URL, removeTestStreams, urlWith } from './helpers.js';
+import { NATS_URL, removeTestStreams, urlWith, plainConnection } from './helpers.js';
 
 const started = new Date();
 afterAll(() => removeTestStreams(started, ['hard.', 'switchyard.reply.']));
@@ -27,11 +27,7 @@ async function bus(options: { url?: string; transport?: NatsTransport } = {}): P
   return b;
 }
 
-async function plain(): Promise<NatsConnection> {
-  const nc = await connect({ servers: new URL(NATS_URL).host });
-  cleanups.push(() => nc.close());
-  return nc;
-}
+const plain = () => plainConnection(cleanups);
 
 const policy = (maxAttempts: number, deadLetterTopic: string | false, ephemeral = false) => ({
   maxAttempts,

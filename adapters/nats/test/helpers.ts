@@ -2,9 +2,16 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 export const NATS_URL = process.env['SWITCHYARD_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+
+/** A plain nats.js connection (what another client sees of the server), closed by `cleanups` after the test. */
+export async function plainConnection(cleanups: (() => unknown)[]): Promise<NatsConnection> {
+  const nc = await connect({ servers: new URL(NATS_URL).host });
+  cleanups.push(() => nc.close());
+  return nc;
+}
 
 const brokersScript = fileURLToPath(new URL('../../../scripts/brokers', import.meta.url));
 

@@ -4,11 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { createInbox, headers, type Msg } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, createBus, type Message, silentLogger } from '@switchyard/core';
 import { cleanupAfterEach, Collector } from '@switchyard/conformance';
-import { NATS_URL, removeTestStreams } from './helpers.js';
+import { NATS_URL, removeTestStreams, plainConnection } from './helpers.js';
 
 const started = new Date();
 afterAll(() => removeTestStreams(started, ['interop.']));
@@ -20,11 +20,7 @@ async function bus(service: string): Promise<Bus> {
   return b;
 }
 
-async function plain(): Promise<NatsConnection> {
-  const nc = await connect({ servers: new URL(NATS_URL).host });
-  cleanups.push(() => nc.close());
-  return nc;
-}
+const plain = () => plainConnection(cleanups);
 
 const uid = () => randomUUID().slice(0, 8);
 
