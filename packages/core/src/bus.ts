@@ -83,7 +83,6 @@ const DAY_MS = 86_400_000;
 /** Pulled messages whose dead-letter publish failed come back this much later (growing with deliveries). */
 const PULL_DEAD_LETTER_RETRY = { maxAttempts: Number.MAX_SAFE_INTEGER, initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2 };
 
-/** What a message being handled passes on to what its handler sends. */
 type State = 'open' | 'closing' | 'closed';
 
 /** A message ready to send. */
@@ -138,7 +137,6 @@ export class Bus<C extends Contract = EmptyContract> {
     this.badTime = warnBadTimeOnce(logger);
   }
 
-  /** What the transport does natively, with header limits as core enforces them (portable limits applied). */
   /** The header limits every publish checks: the capabilities' already narrowed to the portable ones. */
   private get publishLimits(): HeaderLimits {
     const caps = this.capabilities;
@@ -146,6 +144,7 @@ export class Bus<C extends Contract = EmptyContract> {
     return this.headerLimits;
   }
 
+  /** What the transport does natively, with header limits as core enforces them (portable limits applied). */
   get capabilities(): Capabilities {
     this.effectiveCapabilities ??= withPortableLimits(this.transport.capabilities);
     return this.effectiveCapabilities;
@@ -543,7 +542,8 @@ export class Bus<C extends Contract = EmptyContract> {
     answered!.then(
       (reply) => {
         if (reply !== undefined) return this.requester.accept(reply);
-        // Nobody live: store it like any request. close() waits for this publish too.
+        // Nobody live: store it like any request (unless its caller gave up meanwhile). close() waits for this publish too.
+        if (!this.requester.isWaiting(id)) return;
         void this.track(async () => {
           try {
             await this.assertResponders(topic);

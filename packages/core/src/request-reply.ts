@@ -87,6 +87,11 @@ export class Requester {
     if (inbox) await (await inbox.catch(() => undefined))?.close();
   }
 
+  /** Whether the caller of `requestId` still waits (no reply, timeout, abort or close yet). */
+  isWaiting(requestId: string): boolean {
+    return this.pending.has(requestId);
+  }
+
   /** A reply that came back another way than the inbox (Transport.requestDirect). */
   accept(wire: WireMessage): void {
     this.onReply(wire);

@@ -44,6 +44,33 @@ describe('direct requests (Transport.requestDirect)', () => {
     expect(stored).toBe(0);
   });
 
+  it('a request whose caller gave up before the transport found no live member is not stored', async () => {
+    let noMember: (() => void) | undefined;
+    const bus = track(
+      await busWithout({}, undefined, {
+        requestDirect: () => new Promise<undefined>((resolve) => (noMember = () => resolve(undefined))),
+      }),
+    );
+    const t = topic('direct-gaveup');
+    const handled: unknown[] = [];
+    await bus.reply(t, (m) => {
+      handled.push(m.body);
+      return 'late';
+    });
+    const controller = new AbortController();
+    const asked = bus.request(t, 'stale', { signal: controller.signal });
+    await new Promise((resolve) => setImmediate(resolve)); // the direct request is out
+    controller.abort();
+    await expect(asked).rejects.toThrow();
+    noMember!(); // the stale request's answer from the transport: no live member
+    // A second request, stored the same way, is handled, and the stale one was never stored before it.
+    const fresh = bus.request(t, 'fresh');
+    await new Promise((resolve) => setImmediate(resolve));
+    noMember!();
+    await expect(fresh).resolves.toBe('late');
+    expect(handled).toEqual(['fresh']);
+  });
+
   it('a transport failure fails the request at once with ConnectionError, not at its timeout', async () => {
     const bus = track(
       await busWithout({}, undefined, {
