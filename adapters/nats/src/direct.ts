@@ -1,9 +1,10 @@
 /**
  * Direct requests over core NATS (Transport.requestDirect): a request goes straight to one live
  * member of each group answering requests on its topic (a queue subscription per group), not
- * through the topic's stream, and its reply comes back on the requester's direct-reply inbox (replies.ts). When no member
- * is live the server says so at once ("no responders") and core stores the request in the stream
- * instead, so a declared group that is down still answers it when it is back.
+ * through the topic's stream; the first reply comes back on the requester's direct-reply inbox
+ * (replies.ts). When no member is live the server says so at once ("no responders") and core
+ * stores the request in the stream instead, so a declared group that is down still answers it
+ * when it is back.
  *
  * Why not everything through the stream: a stored request costs a JetStream publish, a consumer
  * fetch and an ack before the handler even starts (about 1 ms here against 0.2 ms for core NATS,
