@@ -1,10 +1,9 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, Options } from 'amqplib';
 import { ClosedError, ConfigurationError, ConnectionError, isSwitchyardError, ValidationError } from '@switchyard/core';
-import { errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
+import { Deadlines, errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
-import { Deadlines } from './deadlines.js';
 import { DIRECT_REPLY_QUEUE, isDirectReplyAddress, learnReplyAddress, ReplyRoute } from './direct-reply.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';

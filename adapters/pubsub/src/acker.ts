@@ -1,12 +1,12 @@
 /**
  * Acks and ack-deadline changes batched per subscription (and, for modifyAckDeadline, per
- * deadline; see KeyedBatches): those of one event-loop turn, and those made while the previous
+ * deadline; see KeyedBatcher): those of one event-loop turn, and those made while the previous
  * request is in flight, go in one request. A request per message was most of the client's CPU on
  * the consume path. Each ack or deadline change resolves only when Pub/Sub answered the request
  * that carried it, and fails with that request's error.
  */
 import type { v1 } from '@google-cloud/pubsub';
-import { KeyedBatches } from './keyed-batches.js';
+import { KeyedBatcher } from '@switchyard/core/spi';
 
 /**
  * Pub/Sub takes up to 512 KiB per acknowledge or modifyAckDeadline request
@@ -19,19 +19,19 @@ const MAX_ACK_REQUEST_BYTES = 500 * 1024;
 const FRAMING_BYTES_PER_ACK_ID = 4;
 
 export class Acker {
-  private readonly acks: KeyedBatches<string>;
+  private readonly acks: KeyedBatcher<string>;
   /** Keyed by `<seconds> <subscription>` (a request carries one deadline). */
-  private readonly deadlines: KeyedBatches<string>;
+  private readonly deadlines: KeyedBatcher<string>;
 
   constructor(client: v1.SubscriberClient) {
     const limits = { maxBatchBytes: MAX_ACK_REQUEST_BYTES, maxBatchItems: MAX_ACK_IDS_PER_REQUEST };
-    this.acks = new KeyedBatches<string>({
+    this.acks = new KeyedBatcher<string>({
       ...limits,
       send: async (subscription, ackIds) => {
         await client.acknowledge({ subscription, ackIds });
       },
     });
-    this.deadlines = new KeyedBatches<string>({
+    this.deadlines = new KeyedBatcher<string>({
       ...limits,
       send: async (key, ackIds) => {
         const space = key.indexOf(' ');

@@ -1,5 +1,5 @@
 /**
- * Publishes batched per topic (a Publish request names one topic; see KeyedBatches): publishes of
+ * Publishes batched per topic (a Publish request names one topic; see KeyedBatcher): publishes of
  * one event-loop turn, and those that arrive while the topic's request is in flight, go out
  * together in the next request, in arrival order — one request per topic in flight, so a key's
  * messages reach Pub/Sub in the order they were published. Each publish resolves only when Pub/Sub
@@ -13,9 +13,8 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { v1 } from '@google-cloud/pubsub';
-import { retrying } from '@switchyard/core/spi';
+import { KeyedBatcher, retrying } from '@switchyard/core/spi';
 import { grpcCode } from './grpc-code.js';
-import { KeyedBatches } from './keyed-batches.js';
 import type { PubsubMessage } from './wire.js';
 
 /** Pub/Sub's limits per Publish request (cloud.google.com/pubsub/quotas): 1,000 messages… */
@@ -42,7 +41,7 @@ interface Outgoing {
 }
 
 export class Publisher {
-  private readonly batches = new KeyedBatches<Outgoing>({
+  private readonly batches = new KeyedBatcher<Outgoing>({
     maxBatchBytes: MAX_BATCH_BYTES,
     maxBatchItems: MAX_BATCH_MESSAGES,
     send: (topic, batch) => this.sendBatch(topic, batch),

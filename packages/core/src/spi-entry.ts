@@ -21,6 +21,8 @@ export { retrying, type RetryingOptions } from './kit/retrying.js';
 export { settleOnce, type DeliveryParts } from './kit/settle-once.js';
 export { KeyGate } from './kit/key-gate.js';
 export { Batcher, type BatcherOptions } from './kit/batcher.js';
+export { KeyedBatcher, type KeyedBatcherOptions } from './kit/keyed-batcher.js';
+export { Deadlines, type Deadline } from './kit/deadlines.js';
 export { ChangeSignal } from './kit/change-signal.js';
 export { delayHoldMs } from './kit/delay-hold.js';
 export { PromiseCache } from './kit/promise-cache.js';

@@ -1,6 +1,6 @@
 /** Pure tests of the adapter kit's per-key gate, change signal, delay hold, promise cache and publish micro-batcher (no broker, no bus). */
 import { describe, expect, it } from 'vitest';
-import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyGate, PromiseCache, remembered } from '../src/spi-entry.js';
+import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyedBatcher, KeyGate, PromiseCache, remembered } from '../src/spi-entry.js';
 
 describe('KeyGate (one message per key in flight)', () => {
   it('holds a key while it is in flight; keyless messages never wait', () => {
@@ -260,6 +260,30 @@ describe('PromiseCache (create once, forget failures)', () => {
     await expect(first).rejects.toThrow('old attempt');
     expect(await second).toBe('replacement');
     expect(await cache.get('k', async () => 'not called')).toBe('replacement');
+  });
+});
+
+describe('KeyedBatcher (one Batcher per destination)', () => {
+  it("batches each key on its own, in arrival order, and a failed request fails only its key's items", async () => {
+    const sent: [string, string[]][] = [];
+    const batcher = new KeyedBatcher<string>({
+      maxBatchBytes: 1000,
+      maxBatchItems: 10,
+      send: async (key, items) => {
+        sent.push([key, items]);
+        if (key === 'bad') throw new Error(`refused ${key}`);
+      },
+    });
+    const results = await Promise.allSettled([batcher.add('a', 'a1', 1), batcher.add('bad', 'x', 1), batcher.add('a', 'a2', 1), batcher.add('b', 'b1', 1)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(sent).toEqual([
+      ['a', ['a1', 'a2']],
+      ['bad', ['x']],
+      ['b', ['b1']],
+    ]);
+    // An idle key starts afresh: its next item goes in a request of its own.
+    await batcher.add('a', 'a3', 1);
+    expect(sent.at(-1)).toEqual(['a', ['a3']]);
   });
 });
 

@@ -1,13 +1,14 @@
 /**
- * Core's Batcher, one per key (a Pub/Sub request names one topic, or one subscription): items of
+ * Batcher, one per key, for brokers whose requests each name one destination (a Pub/Sub Publish
+ * names one topic, an Acknowledge one subscription): items of
  * one key added in one event-loop turn, and those added while the key's request is in flight, go
  * out together in the key's next request, one request per key in flight. A key's batcher exists
  * while it has unsettled items, so keys that come and go (reply topics, finished consumers) leave
  * nothing behind.
  */
-import { Batcher } from '@switchyard/core/spi';
+import { Batcher } from './batcher.js';
 
-export interface KeyedBatchesOptions<T> {
+export interface KeyedBatcherOptions<T> {
   /** Most bytes in one request. */
   readonly maxBatchBytes: number;
   /** Most items in one request. */
@@ -22,10 +23,10 @@ interface Entry<T> {
   unsettled: number;
 }
 
-export class KeyedBatches<T> {
+export class KeyedBatcher<T> {
   private readonly entries = new Map<string, Entry<T>>();
 
-  constructor(private readonly options: KeyedBatchesOptions<T>) {}
+  constructor(private readonly options: KeyedBatcherOptions<T>) {}
 
   /** Resolves when the request carrying `item` succeeded; rejects with its error. */
   async add(key: string, item: T, bytes: number): Promise<void> {

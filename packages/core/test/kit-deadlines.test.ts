@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Deadlines } from '../src/deadlines.js';
+import { Deadlines } from '../src/spi-entry.js';
 
 describe('Deadlines (confirm timeouts on one timer)', () => {
   beforeEach(() => vi.useFakeTimers());
