@@ -35,7 +35,7 @@ import { requestDirect, serveDirect } from './direct.js';
 import { type Names, names } from './names.js';
 import { type NatsSettings, parseNatsUrl } from './options.js';
 import { NoRespondersError, Replies } from './replies.js';
-import { fromNats, toNatsHeaders } from './wire.js';
+import { encodeNatsHeaders, fromNats, preEncoded, toNatsHeaders } from './wire.js';
 
 /** Oldest nats-server this adapter runs on: consumer metadata (how a group's policy is kept) came with 2.10. */
 export const MIN_SERVER_VERSION = '2.10.0';
@@ -254,11 +254,11 @@ export class NatsTransport implements Transport {
    */
   async publish({ topic, message }: PublishRequest): Promise<void> {
     const { replies } = this.open();
-    const headers = toNatsHeaders(message);
     // One id for every attempt of this publish: a retry after a lost ack is dropped by the
     // stream's duplicate window instead of stored twice. Never the message id: core republishes
     // copies (delayed, dead-lettered) that must not vanish as duplicates.
-    headers.set(MSG_ID_HEADER, randomUUID());
+    const headerBytes = encodeNatsHeaders(message, { server: { [MSG_ID_HEADER]: randomUUID() } });
+    const headers = preEncoded(headerBytes);
     const subject = this.names.subject(topic);
     const { publishTimeoutMs } = this.settings.options;
     await this.persist(
@@ -270,7 +270,7 @@ export class NatsTransport implements Transport {
           answer = await replies.request(subject, message.body, Math.min(5_000, publishTimeoutMs), headers);
         } catch (err) {
           if (/max_payload/.test(errorMessage(err))) {
-            const size = message.body.byteLength + Buffer.byteLength(headers.toString());
+            const size = message.body.byteLength + headerBytes.byteLength;
             throw new PayloadTooLargeError(topic, size, this.maxPayload, 'nats');
           }
           // No stream captures the subject (503): the stream is gone; declared again on the retry.

@@ -1,7 +1,10 @@
-import { headers } from '@nats-io/transport-node';
+import { headers, MsgHdrsImpl } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@switchyard/core';
-import { decodeValue, encodeValue, fromNats, toNatsHeaders } from '../src/wire.js';
+import { decodeValue, encodeNatsHeaders, encodeValue, fromNats, type HeaderOptions } from '../src/wire.js';
+
+/** What a plain nats.js client reads from the header bytes Switchyard sends. */
+const sent = (wire: Parameters<typeof encodeNatsHeaders>[0], options?: HeaderOptions) => MsgHdrsImpl.decode(encodeNatsHeaders(wire, options));
 
 const body = new Uint8Array([1, 2, 3]);
 
@@ -22,7 +25,7 @@ describe('CloudEvents NATS binding', () => {
 
   it('maps content-type to ce-datacontenttype and the key to ce-partitionkey, and back', () => {
     const wire = { body, key: 'k 1', headers: { 'ce-id': 'id 1', 'content-type': 'application/json', 'X-Mixed': ' v ' } };
-    const h = toNatsHeaders(wire);
+    const h = sent(wire);
     expect(h.get('ce-datacontenttype')).toBe('application/json');
     expect(h.get('ce-partitionkey')).toBe('k%201');
     expect(h.get('X-Mixed')).toBe('%20v%20');
@@ -41,14 +44,30 @@ describe('CloudEvents NATS binding', () => {
   });
 
   it('a header named like a mapped attribute still travels once, the later value winning', () => {
-    const h = toNatsHeaders({ body, headers: { 'content-type': 'text/plain', 'ce-datacontenttype': 'application/json', 'ce-id': 'a b' }, key: 'k1' });
+    const h = sent({ body, headers: { 'content-type': 'text/plain', 'ce-datacontenttype': 'application/json', 'ce-id': 'a b' }, key: 'k1' });
     expect(h.values('ce-datacontenttype')).toEqual(['application/json']);
     expect(h.values('ce-partitionkey')).toEqual(['k1']);
     expect(h.values('ce-id')).toEqual(['a%20b']);
   });
 
-  it('refuses headers the NATS server would act on', () => {
-    expect(() => toNatsHeaders({ body, headers: { 'Nats-Msg-Id': 'x' } })).toThrow(ValidationError);
-    expect(() => toNatsHeaders({ body, headers: { 'nats-rollup': 'all' } })).toThrow(/reserved by the NATS server/);
+  it('refuses headers the NATS server would act on, and names NATS cannot carry', () => {
+    expect(() => encodeNatsHeaders({ body, headers: { 'Nats-Msg-Id': 'x' } })).toThrow(ValidationError);
+    expect(() => encodeNatsHeaders({ body, headers: { 'nats-rollup': 'all' } })).toThrow(/reserved by the NATS server/);
+    for (const name of ['a b', 'a:b', 'ünï', '']) expect(() => encodeNatsHeaders({ body, headers: { [name]: 'v' } })).toThrow(/cannot travel over NATS/);
+  });
+
+  it('writes the server headers a send adds, and leaves out the one it omits', () => {
+    const wire = { body, headers: { 'ce-id': 'e1', 'ce-replyto': '_INBOX.x', note: 'n' } };
+    const h = sent(wire, { server: { 'Nats-Msg-Id': 'm-1' }, omit: 'ce-replyto' });
+    expect([...h].map(([name, values]) => [name, values])).toEqual([
+      ['ce-id', ['e1']],
+      ['note', ['n']],
+      ['Nats-Msg-Id', ['m-1']],
+    ]);
+    expect(fromNats(body, h)).toEqual({ body, headers: { 'ce-id': 'e1', note: 'n' } });
+  });
+
+  it('writes a header block a message without headers can still carry', () => {
+    expect(Buffer.from(encodeNatsHeaders({ body, headers: {} })).toString()).toBe('NATS/1.0\r\n\r\n');
   });
 });
