@@ -281,6 +281,8 @@ export class Bus<C extends Contract = EmptyContract> {
       const resSchema = responseSchema(this.contract, topic);
       const send = (request: WireMessage, reply: ReplyEnvelope) => sendReply(this.transport, request, this.service, reply);
       const concurrency = intInRange(options.concurrency, 1, 1, 10_000, 'concurrency');
+      const idempotency = resolveIdempotency(options.idempotency as IdempotencyOptions | undefined, group);
+      const keepsReply = idempotency !== undefined;
       const runner = new SubscriptionRunner({
         transport: this.transport,
         topic,
@@ -289,7 +291,7 @@ export class Bus<C extends Contract = EmptyContract> {
         policy: resolveRetryPolicy(false),
         deadLetterTopic: false,
         schema: this.schemaFor(topic, options.schema),
-        idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined, group),
+        idempotency,
         logger: this.logger,
         redeliveries: this.redeliveries,
         concurrency,
@@ -304,7 +306,8 @@ export class Bus<C extends Contract = EmptyContract> {
             reply = errorReply(err);
           }
           await send(wire, reply);
-          return serializeReply(reply);
+          // Kept only by idempotency (a duplicate gets the same reply): otherwise not serialized.
+          return keepsReply ? serializeReply(reply) : undefined;
         },
         onDuplicate: async (_msg, result, wire) => {
           if (result !== undefined) await send(wire, deserializeReply(result));
@@ -505,8 +508,11 @@ export class Bus<C extends Contract = EmptyContract> {
     if (options.correlationId !== undefined) publishOptions.correlationId = options.correlationId;
     // close() waits for the send; a reply still outstanding at close is rejected with ClosedError.
     const reply = await this.track(async () => {
-      const address = await this.requester.address();
-      const { id, wire } = await this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
+      // Both are synchronous after the first request (inbox open) and without an async schema.
+      const opened = this.requester.address();
+      const address = typeof opened === 'string' ? opened : await opened;
+      const prepared = this.prepare(topic, body, publishOptions, inherited, { [ReplyAttr.replyTo]: address });
+      const { id, wire } = prepared instanceof Promise ? await prepared : prepared;
       const direct = this.transport.requestDirect !== undefined;
       // The direct path learns of "no responders" from the broker itself (see askDirect).
       if (!direct) await this.assertResponders(topic);

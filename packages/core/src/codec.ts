@@ -167,7 +167,7 @@ export interface EnvelopeInput {
 let lastNowMs = -1;
 let lastNowIso = '';
 /** The current time as ce-time; messages published within one millisecond share the string. */
-function isoNow(): string {
+export function isoNow(): string {
   const now = Date.now();
   if (now !== lastNowMs) {
     lastNowMs = now;

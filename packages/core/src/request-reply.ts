@@ -4,7 +4,7 @@
  * Requests carry the inbox address in `ce-replyto`; replies carry the request id in `ce-inreplyto`.
  */
 import { randomUUID } from 'node:crypto';
-import { Attr, decodeBody, encodeBody, ReplyAttr, SPEC_VERSION } from './codec.js';
+import { Attr, decodeBody, encodeBody, isoNow, ReplyAttr, SPEC_VERSION } from './codec.js';
 import { validateBody } from './contract.js';
 import { ClosedError, errorMessage, RemoteHandlerError, RequestTimeoutError, SwitchyardError } from './errors.js';
 import { DEFAULT_RETRY } from './retry.js';
@@ -13,15 +13,55 @@ import type { StandardSchemaV1 } from './standard-schema.js';
 import { telemetryTarget, traceReply } from './telemetry.js';
 import type { Logger } from './types.js';
 
-interface Pending {
-  readonly topic: string;
-  readonly schema: StandardSchemaV1 | undefined;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
+/**
+ * One request waiting for its reply: settled once by the reply, its timeout, an abort or close.
+ * A class with methods rather than a closure per outcome: a request holds one object, not five.
+ */
+class Pending {
+  private readonly timer: NodeJS.Timeout;
+  private done = false;
+
+  constructor(
+    private readonly owner: Map<string, Pending>,
+    private readonly requestId: string,
+    readonly topic: string,
+    readonly schema: StandardSchemaV1 | undefined,
+    private readonly settle: (ok: boolean, value: unknown) => void,
+    timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(() => this.reject(new RequestTimeoutError(topic, timeoutMs)), timeoutMs);
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  /** The abort listener (an EventListener object, so no closure is made for it). */
+  handleEvent(): void {
+    const reason: unknown = this.signal?.reason;
+    this.reject(reason instanceof Error ? reason : new SwitchyardError('ERR_ABORTED', `Request on "${this.topic}" was aborted.`));
+  }
+
+  resolve(value: unknown): void {
+    if (this.finish()) this.settle(true, value);
+  }
+
+  reject(error: unknown): void {
+    if (this.finish()) this.settle(false, error);
+  }
+
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this);
+    this.owner.delete(this.requestId);
+    return true;
+  }
 }
 
 export class Requester {
   private inbox: Promise<Inbox> | undefined;
+  /** The inbox's address once it is open: requests after the first need no await for it. */
+  private openAddress: string | undefined;
   private readonly pending = new Map<string, Pending>();
 
   constructor(
@@ -30,12 +70,19 @@ export class Requester {
     private readonly logger: Logger,
   ) {}
 
-  /** The inbox address, created on first use. */
-  address(): Promise<string> {
-    this.inbox ??= this.openInbox().catch((err: unknown) => {
-      this.inbox = undefined;
-      throw err;
-    });
+  /** The inbox address: at once when the inbox is open, else once it is (created on first use). */
+  address(): string | Promise<string> {
+    if (this.openAddress !== undefined) return this.openAddress;
+    this.inbox ??= this.openInbox().then(
+      (inbox) => {
+        this.openAddress = inbox.address;
+        return inbox;
+      },
+      (err: unknown) => {
+        this.inbox = undefined;
+        throw err;
+      },
+    );
     return this.inbox.then((inbox) => inbox.address);
   }
 
@@ -45,33 +92,9 @@ export class Requester {
    */
   expect(requestId: string, topic: string, schema: StandardSchemaV1 | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(requestId);
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(signal?.reason instanceof Error ? signal.reason : new SwitchyardError('ERR_ABORTED', `Request on "${topic}" was aborted.`));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new RequestTimeoutError(topic, timeoutMs));
-      }, timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(requestId, {
-        topic,
-        schema,
-        resolve: (value) => {
-          cleanup();
-          resolve(value);
-        },
-        reject: (error) => {
-          cleanup();
-          reject(error);
-        },
-      });
-      if (signal?.aborted) onAbort();
+      const pending = new Pending(this.pending, requestId, topic, schema, (ok, value) => (ok ? resolve(value) : reject(value)), timeoutMs, signal);
+      this.pending.set(requestId, pending);
+      if (signal?.aborted) pending.handleEvent();
     });
   }
 
@@ -84,6 +107,7 @@ export class Requester {
     for (const pending of [...this.pending.values()]) pending.reject(new ClosedError());
     const inbox = this.inbox;
     this.inbox = undefined;
+    this.openAddress = undefined;
     if (inbox) await (await inbox.catch(() => undefined))?.close();
   }
 
@@ -186,7 +210,7 @@ export async function sendReply(transport: Transport, request: WireMessage, sour
     [Attr.id]: randomUUID(),
     [Attr.type]: `${request.headers[Attr.type] ?? 'reply'}.reply`,
     [Attr.source]: source,
-    [Attr.time]: new Date().toISOString(),
+    [Attr.time]: isoNow(),
     [ReplyAttr.inReplyTo]: requestId,
     [ReplyAttr.status]: reply.status,
   };
