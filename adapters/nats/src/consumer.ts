@@ -17,7 +17,7 @@ import type { WireMessage } from '@switchyard/core';
 import { type DeliveryParts, delayHoldMs, errorMessage, retrying, settleOnce } from '@switchyard/core/spi';
 import { PULL_EXPIRES_MS, PullSession } from './pull-session.js';
 import type { NatsTransport } from './transport.js';
-import { fromNats } from './wire.js';
+import { fromNatsMsg } from './wire.js';
 
 /** How long an ack waits for the server's confirmation. */
 const ACK_TIMEOUT_MS = 5_000;
@@ -181,7 +181,7 @@ export class GroupConsumer implements TransportConsumer {
     }
     // A copy of the body: the received bytes are a view of the socket's read buffer, which a
     // held message would otherwise keep whole (other messages, protocol lines and all).
-    const message = fromNats(new Uint8Array(msg.data), msg.headers);
+    const message = fromNatsMsg(msg, new Uint8Array(msg.data));
     const held = new Held(this, ackSubject, message, info.deliveryCount, info.streamSequence);
     const holdMs = delayHoldMs(message, this.target.group);
     if (holdMs === 0) {

@@ -20,7 +20,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Delivery, Logger, TransportConsumer, WireMessage } from '@switchyard/core';
 import { errorMessage, ReplyAttr } from '@switchyard/core/spi';
 import { NoRespondersError, type Replies } from './replies.js';
-import { fromNats, toNatsHeaders } from './wire.js';
+import { fromNatsMsg, toNatsHeaders } from './wire.js';
 
 /** Longest a stopping member waits for the server to confirm it takes no more direct requests. */
 const DRAIN_WAIT_MS = 2_000;
@@ -31,7 +31,7 @@ export async function requestDirect(replies: Replies, subject: string, message: 
     // No ce-replyto: the member answers the request's reply subject (directDelivery), and the
     // header would be 50 bytes more each way through the server.
     const reply = await replies.request(subject, message.body, waitMs, toNatsHeaders(message, { omit: ReplyAttr.replyTo }));
-    return fromNats(reply.data, reply.headers);
+    return fromNatsMsg(reply);
   } catch (err) {
     if (err instanceof NoRespondersError) return undefined;
     throw err;
@@ -65,7 +65,7 @@ export function serveDirect(nc: NatsConnection, subject: string, group: string, 
 }
 
 function directDelivery(msg: Msg, logger: Logger): Delivery {
-  const message = fromNats(msg.data, msg.headers);
+  const message = fromNatsMsg(msg);
   // The reply goes where this request's sender waits: its request subject (a ce-replyto it may carry names the stored path's inbox).
   message.headers[ReplyAttr.replyTo] = msg.reply!;
   return {

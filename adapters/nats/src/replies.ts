@@ -69,7 +69,8 @@ export class Replies {
     const waiting = this.pending.get(token);
     if (waiting === undefined) return; // timed out already
     this.pending.delete(token);
-    if (msg.headers?.code === 503 && msg.data.length === 0) waiting.reject(new NoRespondersError(`No responders on "${waiting.subject}"`));
+    // Data first: reading msg.headers makes nats.js decode them, which a reply's reader does anyway (fromNatsMsg).
+    if (msg.data.length === 0 && msg.headers?.code === 503) waiting.reject(new NoRespondersError(`No responders on "${waiting.subject}"`));
     else waiting.resolve(msg);
   }
 

@@ -35,7 +35,7 @@ import { requestDirect, serveDirect } from './direct.js';
 import { type Names, names } from './names.js';
 import { type NatsSettings, parseNatsUrl } from './options.js';
 import { NoRespondersError, Replies } from './replies.js';
-import { encodeNatsHeaders, fromNats, preEncoded, toNatsHeaders } from './wire.js';
+import { encodeNatsHeaders, fromNatsMsg, preEncoded, toNatsHeaders } from './wire.js';
 
 /** Oldest nats-server this adapter runs on: consumer metadata (how a group's policy is kept) came with 2.10. */
 export const MIN_SERVER_VERSION = '2.10.0';
@@ -489,7 +489,7 @@ export class NatsTransport implements Transport {
           return;
         }
         try {
-          onMessage(fromNats(msg.data, msg.headers));
+          onMessage(fromNatsMsg(msg));
         } catch (handleErr) {
           this.logger.warn('Handling a reply failed', { error: errorMessage(handleErr) });
         }

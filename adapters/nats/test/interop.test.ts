@@ -8,6 +8,7 @@ import { createInbox, headers, type Msg } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, createBus, type Message, silentLogger } from '@switchyard/core';
 import { cleanupAfterEach, Collector } from '@switchyard/conformance';
+import { fromNats, fromNatsMsg, receivedHeaderBlock } from '../src/wire.js';
 import { NATS_URL, removeTestStreams, plainConnection } from './helpers.js';
 
 const started = new Date();
@@ -107,5 +108,41 @@ describe('nats interop (CloudEvents NATS binding)', () => {
     expect(reply!.headers!.get('ce-inreplyto')).toBe('req-1');
     expect(reply!.headers!.get('ce-replystatus')).toBe('ok');
     expect(reply!.json()).toEqual({ echo: { n: 1 } });
+  });
+
+  it('reads the header bytes nats.js received as nats.js itself decodes them (the internals the adapter reads are there)', async () => {
+    const nc = await plain();
+    const subject = `interop.block.${uid()}`;
+    const received: Msg[] = [];
+    const all = new Promise<void>((resolve) => {
+      nc.subscribe(subject, {
+        callback: (_err, msg) => {
+          received.push(msg);
+          if (received.length === 2) resolve();
+        },
+      });
+    });
+    await nc.flush();
+    const h = headers();
+    h.append('CE-ID', 'e-1');
+    h.append('ce-type', 'order.placed');
+    h.append('Content-Type', 'text/plain');
+    h.append('note', ' spaced ünï ');
+    h.append('note', 'second value');
+    h.append('Nats-Msg-Id', 'server-only');
+    h.append('ce-partitionkey', 'k%201');
+    nc.publish(subject, 'with headers', { headers: h });
+    nc.publish(subject, 'without');
+    await all;
+    for (const msg of received) {
+      expect(receivedHeaderBlock(msg)).toBeDefined();
+      expect(fromNatsMsg(msg)).toEqual(fromNats(msg.data, msg.headers));
+    }
+    expect(fromNatsMsg(received[0]!)).toEqual({
+      body: received[0]!.data,
+      headers: { 'ce-id': 'e-1', 'ce-type': 'order.placed', note: 'spaced ünï', 'content-type': 'text/plain' },
+      key: 'k 1',
+    });
+    expect(fromNatsMsg(received[1]!).headers).toEqual({});
   });
 });
