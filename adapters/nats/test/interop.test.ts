@@ -124,13 +124,17 @@ describe('nats interop (CloudEvents NATS binding)', () => {
     });
     await nc.flush();
     const h = headers();
-    h.append('CE-ID', 'e-1');
-    h.append('ce-type', 'order.placed');
-    h.append('Content-Type', 'text/plain');
-    h.append('note', ' spaced ünï ');
-    h.append('note', 'second value');
-    h.append('Nats-Msg-Id', 'server-only');
-    h.append('ce-partitionkey', 'k%201');
+    // Mixed case, a repeated name, a plain Content-Type, a server header, spaces and UTF-8 in a value.
+    const sent = [
+      ['CE-ID', 'e-1'],
+      ['ce-type', 'order.placed'],
+      ['Content-Type', 'text/plain'],
+      ['note', ' spaced ünï '],
+      ['note', 'second value'],
+      ['Nats-Msg-Id', 'server-only'],
+      ['ce-partitionkey', 'k%201'],
+    ] as const;
+    for (const [name, value] of sent) h.append(name, value);
     nc.publish(subject, 'with headers', { headers: h });
     nc.publish(subject, 'without');
     await all;
