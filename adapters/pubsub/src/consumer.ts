@@ -42,6 +42,8 @@ export class PullConsumer {
   private readonly stopping = new AbortController();
   private loop: Promise<void> = Promise.resolve();
   private readonly returning = new Set<Promise<unknown>>();
+  /** Room (free prefetch) at which the next pull goes out. */
+  private readonly refillAt: number;
 
   constructor(
     private readonly transport: PubSubTransport,
@@ -49,7 +51,9 @@ export class PullConsumer {
     private readonly group: string,
     private readonly prefetch: number,
     private readonly onDelivery: (delivery: Delivery) => void,
-  ) {}
+  ) {
+    this.refillAt = Math.ceil(prefetch / 2);
+  }
 
   start(): void {
     this.loop = this.run();
@@ -62,11 +66,15 @@ export class PullConsumer {
   private async run(): Promise<void> {
     const { transport, topic, group } = this;
     while (!this.stopped) {
-      const room = Math.min(this.prefetch - this.outstanding, MAX_PULL_MESSAGES);
-      if (room <= 0 || this.held.size >= MAX_HELD) {
+      const free = this.prefetch - this.outstanding;
+      // Refilled in batches: while it holds more than half its prefetch it waits for more room,
+      // rather than pulling the one or two messages a handler just made room for (each pull is a
+      // round trip and ~0.3 ms of client CPU; at concurrency 1 that was a pull per message).
+      if (free < this.refillAt || this.held.size >= MAX_HELD) {
         await this.change.wait(60_000, this.stopping.signal);
         continue;
       }
+      const room = Math.min(free, MAX_PULL_MESSAGES);
       let received: ReceivedMessage[];
       try {
         // Until it works again or this consumer stops (a restarting emulator, a lost network).
