@@ -120,6 +120,7 @@ function utf8Bytes(text: string): Uint8Array {
 }
 
 function isJson(contentType: string): boolean {
+  if (contentType === JSON_TYPE) return true; // what Switchyard sends: no parsing of the label
   const base = contentType.split(';')[0]!.trim().toLowerCase();
   return base === JSON_TYPE || base.endsWith('+json');
 }
