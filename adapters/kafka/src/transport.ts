@@ -3,7 +3,7 @@ import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Logger } from
 import type { PublishRequest, Transport, TransportConsumer, TransportContext, TransportFactory } from '@switchyard/core';
 import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, PromiseCache, probeHealth, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type SASLOptions } from 'kafkajs';
-import { GroupConsumer } from './consumer.js';
+import { EPHEMERAL_COMMIT_DELAY_MS, GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
@@ -157,7 +157,8 @@ export class KafkaTransport implements Transport {
     const { kafka, settings, logger } = this;
     const accept = isInbox(topic) ? (message: KafkaMessage) => isReplyTo(message, topic) : undefined;
     const groupId = kafkaGroupId(topic, group);
-    const consumer = new GroupConsumer({ kafka, settings, logger, topic: physicalTopic(topic), group, groupId, prefetch: options.prefetch, onDelivery, accept });
+    const commitDelayMs = options.policy.ephemeral ? EPHEMERAL_COMMIT_DELAY_MS : 0;
+    const consumer = new GroupConsumer({ kafka, settings, logger, topic: physicalTopic(topic), group, groupId, prefetch: options.prefetch, onDelivery, accept, commitDelayMs });
     this.consumers.add(consumer);
     await consumer.start().catch((err: unknown) => {
       this.consumers.delete(consumer);
