@@ -102,7 +102,21 @@ export interface GroupConsumerOptions {
   readonly onDelivery: (delivery: Delivery) => void;
   /** Records of the topic this consumer hands out; the rest are skipped as settled (replies for other buses). */
   readonly accept: ((message: KafkaMessage) => boolean) | undefined;
+  /**
+   * 0: commit as soon as something settled (one commit request in flight at a time). Above 0:
+   * commit at most once per this many ms while running (and at close), for groups whose
+   * offsets only matter while this consumer lives (see EPHEMERAL_COMMIT_DELAY_MS).
+   */
+  readonly commitDelayMs: number;
 }
+
+/**
+ * Commit cadence of an ephemeral group (core's reply topics). Its offsets only matter should
+ * kafkajs restart this member within the bus's life: it then re-reads at most this long's worth
+ * of replies, which core drops (no request waits for them twice). The group is deleted on close.
+ * Committing each reply instead costs a request per reply: a sixth of a request/reply's.
+ */
+export const EPHEMERAL_COMMIT_DELAY_MS = 1000;
 
 export class GroupConsumer implements TransportConsumer {
   private consumer: Consumer | undefined;
@@ -119,6 +133,8 @@ export class GroupConsumer implements TransportConsumer {
   private closing: Promise<void> | undefined;
   private commitDirty = false;
   private committing: Promise<void> | undefined;
+  /** A delayed commit (commitDelayMs) is due when this fires. */
+  private commitTimer: NodeJS.Timeout | undefined;
   private generation = 0;
   /** True once the first join succeeded: later unrecoverable crashes restart the member. */
   private running = false;
@@ -325,8 +341,28 @@ export class GroupConsumer implements TransportConsumer {
 
   private scheduleCommit(): void {
     this.commitDirty = true;
+    if (this.committing !== undefined) return;
+    if (this.commitTimer !== undefined) {
+      if (!this.stopping) return;
+      // Stopping: what waits for the delay is committed now.
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+    }
+    if (this.options.commitDelayMs > 0 && !this.stopping && !this.closed) {
+      this.commitTimer = setTimeout(() => {
+        this.commitTimer = undefined;
+        this.startCommits();
+      }, this.options.commitDelayMs);
+      return;
+    }
+    this.startCommits();
+  }
+
+  private startCommits(): void {
     this.committing ??= this.commitLoop().finally(() => {
       this.committing = undefined;
+      // Delayed commits: what settled while this one was in flight goes with the next, after the delay.
+      if (this.commitDirty && this.options.commitDelayMs > 0 && !this.stopping && !this.closed) this.scheduleCommit();
     });
   }
 
@@ -344,6 +380,8 @@ export class GroupConsumer implements TransportConsumer {
         this.commitDirty = true;
         if (this.stopping) return;
       }
+      // Delayed commits: one per delay while running (startCommits schedules the next).
+      if (this.options.commitDelayMs > 0 && !this.stopping) return;
     }
   }
 
@@ -400,6 +438,8 @@ export class GroupConsumer implements TransportConsumer {
     await this.stop();
     await this.flushCommits(10_000);
     this.lifetime.abort();
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.changed.notify();

@@ -3,7 +3,7 @@ import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Logger } from
 import type { PublishRequest, Transport, TransportConsumer, TransportContext, TransportFactory } from '@switchyard/core';
 import { DEAD_LETTER_HEADROOM_BYTES, errorMessage, PromiseCache, probeHealth, retrying, scrubSecrets, wireSize, type RetryingOptions } from '@switchyard/core/spi';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type SASLOptions } from 'kafkajs';
-import { GroupConsumer } from './consumer.js';
+import { EPHEMERAL_COMMIT_DELAY_MS, GroupConsumer } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { parseKafkaUrl, type KafkaSettings } from './options.js';
 import { Publisher } from './publisher.js';
@@ -74,6 +74,15 @@ export class KafkaTransport implements Transport {
   private readonly admin = new PromiseCache<'admin', Admin>();
   private readonly offsetsCluster = new PromiseCache<'cluster', InternalCluster | undefined>();
   private readonly publisher: Publisher;
+  /**
+   * Replies go out on an idempotent producer of their own (connected on the first reply). A
+   * producer has one produce request in flight, so on the shared one a reply would wait behind
+   * an event batch in flight — or behind the very request it answers while the broker has not
+   * yet acknowledged it (the responder often reads a request before its producer's ack arrives,
+   * when requester and responder share a process). Order among replies still holds: they all go
+   * through this one.
+   */
+  private readonly replyPublisher: Publisher;
   /** Topics created (or found) by this transport; groups whose start offsets are set, by `<group id>\0<topic>`. */
   private readonly topics = new PromiseCache<string, void>();
   /** Topics whose ensureTopic has succeeded (publish skips awaiting it). */
@@ -97,6 +106,7 @@ export class KafkaTransport implements Transport {
       return connected(this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner, retry: KAFKAJS_RETRY }));
     };
     this.publisher = new Publisher(producer, settings.maxBatchBytes, settings.requestTimeout, logger);
+    this.replyPublisher = new Publisher(producer, settings.maxBatchBytes, settings.requestTimeout, logger);
   }
 
   private get closed(): boolean {
@@ -123,7 +133,8 @@ export class KafkaTransport implements Transport {
     const reply = physical !== topic;
     const record = toKafkaMessage(message, reply ? { [INBOX_HEADER]: topic } : undefined);
     try {
-      await this.publisher.send(physical, record, size + 64 + (reply ? topic.length + INBOX_HEADER.length : 0));
+      if (reply) await this.replyPublisher.send(physical, record, size + 64 + topic.length + INBOX_HEADER.length);
+      else await this.publisher.send(physical, record, size + 64);
     } catch (err) {
       // The broker refuses this record for its size: the same publish can never succeed. (Records
       // this large travel alone in their produce request, so the error is about this one.)
@@ -146,7 +157,8 @@ export class KafkaTransport implements Transport {
     const { kafka, settings, logger } = this;
     const accept = isInbox(topic) ? (message: KafkaMessage) => isReplyTo(message, topic) : undefined;
     const groupId = kafkaGroupId(topic, group);
-    const consumer = new GroupConsumer({ kafka, settings, logger, topic: physicalTopic(topic), group, groupId, prefetch: options.prefetch, onDelivery, accept });
+    const commitDelayMs = options.policy.ephemeral ? EPHEMERAL_COMMIT_DELAY_MS : 0;
+    const consumer = new GroupConsumer({ kafka, settings, logger, topic: physicalTopic(topic), group, groupId, prefetch: options.prefetch, onDelivery, accept, commitDelayMs });
     this.consumers.add(consumer);
     await consumer.start().catch((err: unknown) => {
       this.consumers.delete(consumer);
@@ -218,7 +230,7 @@ export class KafkaTransport implements Transport {
     this.lifetime.abort();
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
-    await this.publisher.close().catch(() => undefined);
+    await Promise.all([this.publisher.close(), this.replyPublisher.close()]).catch(() => undefined);
     const clients: Promise<{ disconnect(): Promise<void> } | undefined>[] = [...this.admin.clear(), ...this.offsetsCluster.clear()];
     await Promise.all(clients.map((client) => client.then((c) => c?.disconnect()).catch(() => undefined)));
   }

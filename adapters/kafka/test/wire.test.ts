@@ -4,13 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fromBindingHeaders, toBindingHeaders } from '@switchyard/core/spi';
-import type { KafkaMessage } from 'kafkajs';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
 import { fromKafkaMessage, KAFKA_PREFIX, toKafkaMessage } from '../src/wire.js';
 
 const body = new TextEncoder().encode('{"a":1}');
 
-function record(headers: KafkaMessage['headers'], key: Buffer | null = null): KafkaMessage {
-  return { key, value: Buffer.from(body), headers, offset: '0', timestamp: '0', attributes: 0, size: 0 };
+/** A record as kafkajs hands it out from a record batch (headers always present, no size). */
+function record(headers: IHeaders, key: Buffer | null = null): KafkaMessage {
+  return { key, value: Buffer.from(body), headers, offset: '0', timestamp: '0', attributes: 0 };
 }
 
 describe('kafka wire mapping', () => {
