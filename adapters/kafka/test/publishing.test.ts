@@ -18,6 +18,7 @@ async function transport(): Promise<Transport> {
   return t;
 }
 
+const EVENTS = 10;
 const message = (bytes: number): WireMessage => ({ body: new Uint8Array(bytes).fill(120), headers: { 'ce-id': randomUUID() } });
 
 describe('kafka publishing', () => {
@@ -30,11 +31,12 @@ describe('kafka publishing', () => {
     await t.publish({ topic: inbox, message: message(10) });
     const order: string[] = [];
     // ~600 kB each: one per produce request (maxBatchBytes 900 kB), so they go one round trip after another.
-    const events = Array.from({ length: 6 }, (_, n) => t.publish({ topic, message: message(600_000) }).then(() => void order.push(`event-${n}`)));
+    // Ten, so the reply's one small round trip has nine of theirs to finish in even on a busy machine.
+    const events = Array.from({ length: EVENTS }, (_, n) => t.publish({ topic, message: message(600_000) }).then(() => void order.push(`event-${n}`)));
     const reply = t.publish({ topic: inbox, message: message(10) }).then(() => void order.push('reply'));
     await Promise.all([...events, reply]);
-    // On one shared producer the reply would join the queue after all six (and be confirmed last).
-    expect(order.indexOf('reply')).toBeLessThan(order.indexOf('event-5'));
-    expect(order.filter((o) => o.startsWith('event-'))).toEqual(Array.from({ length: 6 }, (_, n) => `event-${n}`));
+    // On one shared producer the reply would join the queue after all of them (and be confirmed last).
+    expect(order.indexOf('reply')).toBeLessThan(order.indexOf(`event-${EVENTS - 1}`));
+    expect(order.filter((o) => o.startsWith('event-'))).toEqual(Array.from({ length: EVENTS }, (_, n) => `event-${n}`));
   });
 });
