@@ -7,6 +7,7 @@ import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection
 import { DIRECT_REPLY_QUEUE, isDirectReplyAddress, learnReplyAddress, ReplyRoute } from './direct-reply.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
+import { publish, publishConfirmed } from './send.js';
 import { closeQuietly } from './util.js';
 import { CE_REPLYTO_HEADER, checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
@@ -190,7 +191,7 @@ export class AmqpTransport implements Transport {
   /** One reply on `ch`: false if the channel is closed (try again on a fresh one). */
   private sendReply(ch: Channel, address: string, content: Buffer, options: Options.Publish): boolean {
     try {
-      if (!ch.publish('', address, content, options)) this.waitForDrain(ch);
+      if (!publish(ch, '', address, content, options)) this.waitForDrain(ch);
       return true;
     } catch (err) {
       if ((err as Error | undefined)?.name === 'IllegalOperationError') return false;
@@ -291,7 +292,7 @@ export class AmqpTransport implements Transport {
         else reject(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
       };
       try {
-        if (!ch.publish(exchange, routingKey, content, options, settle)) this.waitForDrain(ch);
+        if (!publishConfirmed(ch, exchange, routingKey, content, options, settle)) this.waitForDrain(ch);
       } catch (err) {
         // A closed channel refuses at once (IllegalOperationError): retried. Anything else failed
         // while encoding, after amqplib had counted this publish for a confirm: the channel's
