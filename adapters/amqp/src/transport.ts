@@ -4,6 +4,7 @@ import { Deadlines, errorMessage, MAX_DELAY_MS, redactUrl, retrying, type Retryi
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
+import { AmqpDeliveryParts, type Redeliveries } from './delivery.js';
 import { DIRECT_REPLY_QUEUE, isDirectReplyAddress, learnReplyAddress, ReplyRoute } from './direct-reply.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
@@ -49,7 +50,7 @@ interface Prerequisite {
 /** A queue declaration: the arguments to assert, or 'passive' (accept the queue as it is). */
 type QueueShape = Options.AssertQueue | 'passive';
 
-export class AmqpTransport implements Transport {
+export class AmqpTransport implements Transport, Redeliveries {
   readonly name = 'amqp';
   readonly telemetry = { system: 'rabbitmq' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
@@ -172,7 +173,7 @@ export class AmqpTransport implements Transport {
   async sendToInbox(address: string, message: WireMessage): Promise<void> {
     this.assertOpen();
     if (Buffer.byteLength(address) > 255) throw new ConfigurationError('Reply address is longer than 255 bytes; not an amqp inbox.');
-    const { content, options } = toAmqp(message, {}, false);
+    const { content, options } = toAmqp(message, undefined, false);
     refuseUnencodable('The reply to', address, options);
     // Connected with the reply channel open and nothing waiting for a drain (the usual case):
     // send at once; else (or if the channel turned out closed) through the retry loop.
@@ -212,6 +213,27 @@ export class AmqpTransport implements Transport {
     // The usual case — connected, topology declared on this connection, the channel open and not
     // waiting for a drain — publishes at once, without the retry loop's promises and closures.
     // A failure that can heal (the channel or connection went away) continues in that loop.
+    const conn = this.link.isOpen ? this.link.conn! : undefined;
+    const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
+    if (ready === undefined) return this.confirmPublishRetrying(exchange, routingKey, content, options, deadline, prepare, undefined);
+    try {
+      return await this.confirm(ready, exchange, routingKey, content, options);
+    } catch (err) {
+      if (isSwitchyardError(err)) throw err;
+      return this.confirmPublishRetrying(exchange, routingKey, content, options, deadline, prepare, ready);
+    }
+  }
+
+  /** confirmPublish's retry loop; `failedOn` is the channel a first try failed on. */
+  private async confirmPublishRetrying(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    deadline: number,
+    prepare: Prerequisite | undefined,
+    failedOn: ConfirmChannel | undefined,
+  ): Promise<void> {
     let refusals = 0;
     let refusedLast: ConfirmChannel | undefined;
     // One refusal per channel: a try right after one may still find the dying channel.
@@ -220,16 +242,7 @@ export class AmqpTransport implements Transport {
       refusedLast = ch;
       refusals += 1;
     };
-    const conn = this.link.isOpen ? this.link.conn! : undefined;
-    const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
-    if (ready !== undefined) {
-      try {
-        return await this.confirm(ready, exchange, routingKey, content, options);
-      } catch (err) {
-        if (isSwitchyardError(err)) throw err;
-        countRefusal(ready);
-      }
-    }
+    if (failedOn !== undefined) countRefusal(failedOn);
     const attempt = async (): Promise<void> => {
       // Connected, topology declared on this connection and the channel open: publish without
       // awaiting anything first; else wait for each of them.
@@ -551,35 +564,13 @@ export class AmqpTransport implements Transport {
   /** A received message as a core Delivery, settled once, on the channel it came from. */
   delivery(ch: Channel, msg: ConsumeMessage | GetMessage, queue: string): Delivery {
     const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
-    const deliveryCount = previousDeliveries + 1;
-    // Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages.
-    const onChannel = (settle: () => void) => {
-      try {
-        settle();
-      } catch (err) {
-        this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
-      }
-    };
-    const requeue = () => onChannel(() => ch.nack(msg, false, true));
-    return settleOnce({
-      message: wire,
-      deliveryCount,
-      ack: () => onChannel(() => ch.ack(msg)),
-      abandon: requeue,
-      nack: async ({ delayMs }) => {
-        if (delayMs <= 0) return requeue();
-        // Delayed redelivery without holding the message here: a confirmed copy into the delay
-        // bucket (carrying the deliveries used so far), then ack the original.
-        try {
-          const out = toAmqp(wire, { [DELIVERY_COUNT_HEADER]: String(deliveryCount) });
-          await this.publishDelayed(queue, out.content, out.options, delayMs, Date.now() + this.config.options.publishTimeoutMs);
-        } catch (err) {
-          this.logger.warn('Could not schedule a delayed redelivery; requeueing at once', { queue, error: errorMessage(err) });
-          return requeue();
-        }
-        onChannel(() => ch.ack(msg));
-      },
-    });
+    return settleOnce(new AmqpDeliveryParts(wire, previousDeliveries + 1, ch, msg, queue, this));
+  }
+
+  /** A delayed nack: a confirmed copy into the delay bucket, carrying the deliveries used so far. */
+  async redeliverLater(queue: string, message: WireMessage, deliveryCount: number, delayMs: number): Promise<void> {
+    const out = toAmqp(message, { [DELIVERY_COUNT_HEADER]: String(deliveryCount) });
+    await this.publishDelayed(queue, out.content, out.options, delayMs, Date.now() + this.config.options.publishTimeoutMs);
   }
 
   // ---------------------------------------------------------------- request/reply

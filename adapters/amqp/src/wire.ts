@@ -103,9 +103,12 @@ export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): st
   return undefined;
 }
 
-export function toAmqp(message: WireMessage, extraHeaders: Record<string, string> = {}, persistent = true): { content: Buffer; options: Options.Publish } {
-  // AMQP properties are short strings (up to 255 bytes): longer values only travel as headers.
-  const short = (value: string | undefined) => (value !== undefined && isShortString(value) ? value : undefined);
+/** AMQP properties are short strings (up to 255 bytes): longer values only travel as headers. */
+const short = (value: string | undefined) => (value !== undefined && isShortString(value) ? value : undefined);
+
+const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+export function toAmqp(message: WireMessage, extraHeaders: Readonly<Record<string, string>> = NO_EXTRA_HEADERS, persistent = true): { content: Buffer; options: Options.Publish } {
   const contentType = short(message.headers[Attr.contentType]);
   // One pass: the binding's names, and content-type left out when it rides as the property.
   const headers: Record<string, string> = {};
