@@ -135,7 +135,9 @@ export class AmqpTransport implements Transport, Redeliveries {
     this.assertOpen();
     const deadline = Date.now() + this.config.options.publishTimeoutMs;
     const { content, options } = toAmqp(message);
-    if (options.replyTo !== undefined && this.inboxes.size > 0) await this.replyToLiveInbox(options, deadline);
+    // A request from our inbox whose consumer is still the one core was told about goes as it is.
+    const route = options.replyTo === undefined ? undefined : this.inboxes.get(options.replyTo);
+    if (route !== undefined && route.live !== options.replyTo) await this.replyToLiveInbox(route, options, deadline);
     if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
     await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
   }
@@ -145,9 +147,7 @@ export class AmqpTransport implements Transport, Redeliveries {
    * was given dies with the inbox's first channel (a reconnect or channel error gives the inbox a
    * new consumer and token), and a reply sent there would be dropped.
    */
-  private async replyToLiveInbox(options: Options.Publish, deadline: number): Promise<void> {
-    const route = this.inboxes.get(options.replyTo!);
-    if (route === undefined) return;
+  private async replyToLiveInbox(route: ReplyRoute, options: Options.Publish, deadline: number): Promise<void> {
     const live = route.live ?? (await route.whenLive(deadline - Date.now()));
     if (live === options.replyTo) return;
     options.replyTo = live;

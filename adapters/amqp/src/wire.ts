@@ -150,11 +150,17 @@ function headerString(value: unknown): string | undefined {
 export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { wire: WireMessage; previousDeliveries: number } {
   const raw = (msg.properties.headers ?? {}) as Record<string, unknown>;
   // One pass, both binding prefixes (as core's fromBindingHeaders maps each): names as strings.
+  // The partition key is kept aside, not deleted afterwards: a delete puts the object V8 made for
+  // these headers into dictionary mode, and core reads them several times per message.
   const headers: Record<string, string> = {};
+  let key: string | undefined;
   for (const name in raw) {
     if (isInternal(name)) continue;
     const text = headerString(raw[name]);
-    if (text !== undefined) headers[switchyardName(name)] = text;
+    if (text === undefined) continue;
+    const translated = switchyardName(name);
+    if (translated === PARTITION_KEY) key = text;
+    else headers[translated] = text;
   }
   const props = msg.properties;
   if (typeof props.contentType === 'string' && props.contentType !== '') headers[Attr.contentType] = props.contentType;
@@ -165,8 +171,6 @@ export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { w
   // amq.rabbitmq.reply-to) is the only routable one, whatever a header says.
   const replyTo: unknown = props.replyTo;
   if (isDirectReplyAddress(replyTo)) headers[ReplyAttr.replyTo] = replyTo;
-  const key = headers[PARTITION_KEY];
-  delete headers[PARTITION_KEY];
   const wire: WireMessage = key === undefined || key === '' ? { body: msg.content, headers } : { body: msg.content, headers, key };
 
   // x-death lists the queues a message was dead-lettered from, latest first. Only a copy whose
