@@ -1,13 +1,14 @@
 /**
- * How a received message is settled on the channel it came from. One object per delivery with
+ * How a received message is settled, through the acks of the channel it came from. One object per delivery with
  * methods, not closures: core's settleOnce keeps it as the delivery's parts, and every message
  * consumed or pulled makes one (five closures and their context each, before).
  */
-import type { Channel, ConsumeMessage, GetMessage } from 'amqplib';
+import type { ConsumeMessage, GetMessage } from 'amqplib';
 import type { DeliveryParts, Logger, WireMessage } from '@switchyard/core/spi';
 import { errorMessage } from '@switchyard/core/spi';
+import type { ChannelAcks } from './acks.js';
 
-/** What settling needs from the transport: its logger, and the delay bucket for a delayed nack. */
+/** What a delayed nack needs from the transport: its logger, and the delay bucket. */
 export interface Redeliveries {
   readonly logger: Logger;
   /** A confirmed copy of `message` into the delay bucket, due back in `queue` after `delayMs`. */
@@ -18,26 +19,19 @@ export class AmqpDeliveryParts implements DeliveryParts {
   constructor(
     readonly message: WireMessage,
     readonly deliveryCount: number,
-    private readonly ch: Channel,
+    /** The acks of the channel it came from. */
+    private readonly acks: ChannelAcks,
     private readonly msg: ConsumeMessage | GetMessage,
     private readonly queue: string,
     private readonly redeliveries: Redeliveries,
   ) {}
 
   ack(): void {
-    try {
-      this.ch.ack(this.msg);
-    } catch (err) {
-      this.settledOnClosedChannel(err);
-    }
+    this.acks.ack(this.msg);
   }
 
   abandon(): void {
-    try {
-      this.ch.nack(this.msg, false, true);
-    } catch (err) {
-      this.settledOnClosedChannel(err);
-    }
+    this.acks.requeue(this.msg);
   }
 
   /**
@@ -54,10 +48,5 @@ export class AmqpDeliveryParts implements DeliveryParts {
       return this.abandon();
     }
     this.ack();
-  }
-
-  /** Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages. */
-  private settledOnClosedChannel(err: unknown): void {
-    this.redeliveries.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
   }
 }

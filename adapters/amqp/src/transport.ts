@@ -3,6 +3,7 @@ import { ClosedError, ConfigurationError, ConnectionError, isSwitchyardError, Va
 import { Deadlines, errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
+import { acksOf } from './acks.js';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
 import { AmqpDeliveryParts, type Redeliveries } from './delivery.js';
 import { DIRECT_REPLY_QUEUE, isDirectReplyAddress, learnReplyAddress, ReplyRoute } from './direct-reply.js';
@@ -564,8 +565,13 @@ export class AmqpTransport implements Transport, Redeliveries {
   /** A received message as a core Delivery, settled once, on the channel it came from. */
   delivery(ch: Channel, msg: ConsumeMessage | GetMessage, queue: string): Delivery {
     const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
-    return settleOnce(new AmqpDeliveryParts(wire, previousDeliveries + 1, ch, msg, queue, this));
+    const acks = acksOf(ch, this.settledOnClosedChannel);
+    acks.delivered(msg);
+    return settleOnce(new AmqpDeliveryParts(wire, previousDeliveries + 1, acks, msg, queue, this));
   }
+
+  /** Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages. */
+  private readonly settledOnClosedChannel = (err: unknown) => this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
 
   /** A delayed nack: a confirmed copy into the delay bucket, carrying the deliveries used so far. */
   async redeliverLater(queue: string, message: WireMessage, deliveryCount: number, delayMs: number): Promise<void> {
