@@ -132,13 +132,34 @@ export class AmqpTransport implements Transport, Redeliveries {
 
   // ---------------------------------------------------------------- publishing
 
-  async publish({ topic, message, delayMs }: PublishRequest): Promise<void> {
-    this.assertOpen();
-    const deadline = Date.now() + this.config.options.publishTimeoutMs;
-    const { content, options } = toAmqp(message);
-    // A request from our inbox whose consumer is still the one core was told about goes as it is.
-    const route = options.replyTo === undefined ? undefined : this.inboxes.get(options.replyTo);
-    if (route !== undefined && route.live !== options.replyTo) await this.replyToLiveInbox(route, options, deadline);
+  /**
+   * Not an async function: the usual publish is one confirmPublish, and an async frame of its own
+   * per publish (its promise and saved registers) was the adapter's largest allocation per message.
+   */
+  publish({ topic, message, delayMs }: PublishRequest): Promise<void> {
+    try {
+      this.assertOpen();
+      const deadline = Date.now() + this.config.options.publishTimeoutMs;
+      const { content, options } = toAmqp(message);
+      // A request from our inbox whose consumer is still the one core was told about goes as it is.
+      const route = options.replyTo === undefined ? undefined : this.inboxes.get(options.replyTo);
+      if (route !== undefined && route.live !== options.replyTo) return this.publishFromReattachedInbox(route, topic, content, options, delayMs, deadline);
+      if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
+      return this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private async publishFromReattachedInbox(
+    route: ReplyRoute,
+    topic: string,
+    content: Buffer,
+    options: Options.Publish,
+    delayMs: number | undefined,
+    deadline: number,
+  ): Promise<void> {
+    await this.replyToLiveInbox(route, options, deadline);
     if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
     await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
   }
@@ -206,23 +227,23 @@ export class AmqpTransport implements Transport, Redeliveries {
    * reconnect and publish again (until the deadline): the message may then arrive twice, never
    * zero times once this resolves.
    */
-  private async confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: Prerequisite): Promise<void> {
-    // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
-    // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
-    // counts the publish for a confirm.
-    refuseUnencodable('The message for', routingKey, options);
+  private confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: Prerequisite): Promise<void> {
+    try {
+      // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
+      // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
+      // counts the publish for a confirm.
+      refuseUnencodable('The message for', routingKey, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // The usual case — connected, topology declared on this connection, the channel open and not
-    // waiting for a drain — publishes at once, without the retry loop's promises and closures.
-    // A failure that can heal (the channel or connection went away) continues in that loop.
+    // waiting for a drain — publishes at once, without the retry loop's promises and closures (and
+    // without an async frame: the largest allocation per message it had). A failure that can heal
+    // (the channel or connection went away) continues in that loop.
     const conn = this.link.isOpen ? this.link.conn! : undefined;
     const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
     if (ready === undefined) return this.confirmPublishRetrying(exchange, routingKey, content, options, deadline, prepare, undefined);
-    try {
-      return await this.confirm(ready, exchange, routingKey, content, options);
-    } catch (err) {
-      if (isSwitchyardError(err)) throw err;
-      return this.confirmPublishRetrying(exchange, routingKey, content, options, deadline, prepare, ready);
-    }
+    return this.confirm(ready, exchange, routingKey, content, options, { deadline, prepare });
   }
 
   /** confirmPublish's retry loop; `failedOn` is the channel a first try failed on. */
@@ -287,13 +308,32 @@ export class AmqpTransport implements Transport, Redeliveries {
     }
   }
 
-  /** One publish on `ch`, resolved by its confirm. */
-  private confirm(ch: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+  /**
+   * One publish on `ch`, resolved by its confirm. With `retry` (a first try), a failure that can
+   * heal continues in confirmPublishRetrying instead of rejecting; Switchyard errors (a timeout, a
+   * nack, a message amqplib cannot encode) are final either way.
+   */
+  private confirm(
+    ch: ConfirmChannel,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    retry?: { deadline: number; prepare: Prerequisite | undefined },
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      let failed = false;
+      const fail = (err: unknown) => {
+        // Once: a publish that timed out must not be retried when its channel closes later.
+        if (failed) return;
+        failed = true;
+        if (retry === undefined || isSwitchyardError(err)) reject(err);
+        else this.confirmPublishRetrying(exchange, routingKey, content, options, retry.deadline, retry.prepare, ch).then(resolve, reject);
+      };
       // A blocked connection (resource alarm) or a stuck broker must not hang publish for ever.
       const deadline = this.confirmDeadlines.add(() => {
         const { withinMs } = this.confirmDeadlines;
-        reject(
+        fail(
           new ConnectionError(
             `RabbitMQ did not confirm the publish to "${routingKey}" within ${withinMs} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`,
           ),
@@ -302,8 +342,8 @@ export class AmqpTransport implements Transport, Redeliveries {
       const settle = (err: unknown) => {
         deadline.clear();
         if (!err) resolve();
-        else if (errorMessage(err) !== 'message nacked') reject(err);
-        else reject(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
+        else if (errorMessage(err) !== 'message nacked') fail(err);
+        else fail(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
       };
       try {
         if (!publishConfirmed(ch, exchange, routingKey, content, options, settle)) this.waitForDrain(ch);
