@@ -108,6 +108,20 @@ const short = (value: string | undefined) => (value !== undefined && isShortStri
 
 const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
+/**
+ * ce-time as whole seconds (the AMQP 0-9-1 timestamp property). Messages published together
+ * mostly share their ce-time to the millisecond: the last one parsed is remembered.
+ */
+let lastTime = '';
+let lastSeconds = Number.NaN;
+function epochSeconds(time: string): number {
+  if (time !== lastTime) {
+    lastSeconds = Math.floor(Date.parse(time) / 1000);
+    lastTime = time;
+  }
+  return lastSeconds;
+}
+
 export function toAmqp(message: WireMessage, extraHeaders: Readonly<Record<string, string>> = NO_EXTRA_HEADERS, persistent = true): { content: Buffer; options: Options.Publish } {
   const contentType = short(message.headers[Attr.contentType]);
   // One pass: the binding's names, and content-type left out when it rides as the property.
@@ -120,10 +134,11 @@ export function toAmqp(message: WireMessage, extraHeaders: Readonly<Record<strin
   for (const name in extraHeaders) headers[name] = extraHeaders[name]!;
   const { [Attr.id]: id, [Attr.correlationId]: correlationId, [ReplyAttr.replyTo]: replyTo, [Attr.time]: time } = message.headers;
   const options: Options.Publish = { persistent, headers, contentType, messageId: short(id), correlationId: short(correlationId), replyTo: short(replyTo) };
-  const seconds = time === undefined ? Number.NaN : Math.floor(Date.parse(time) / 1000);
+  const seconds = time === undefined ? Number.NaN : epochSeconds(time);
   if (!Number.isNaN(seconds)) options.timestamp = seconds;
   // A view, not a copy: core hands transports immutable bytes (see WireMessage).
-  return { content: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength), options };
+  const { body } = message;
+  return { content: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength), options };
 }
 
 /** amqplib's form of a native AMQP timestamp field value (seconds since the epoch). */
