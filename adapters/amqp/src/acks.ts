@@ -17,11 +17,17 @@
  */
 import type { Channel, Message } from 'amqplib';
 
+/**
+ * What amqplib's ack and nack read of a message: its tag. Deliveries keep only the tag, so the
+ * message amqplib decoded (its properties and header table) is not held while a handler runs.
+ */
+const byTag = (deliveryTag: number) => ({ fields: { deliveryTag } }) as Message;
+
 export class ChannelAcks {
-  /** Deliveries handed out and not settled, by tag, oldest first (tags grow per channel). */
-  private readonly unsettled = new Map<number, Message>();
+  /** Tags of deliveries handed out and not settled, oldest first (tags grow per channel). */
+  private readonly unsettled = new Set<number>();
   /** Acked, not yet sent. */
-  private readonly acked = new Map<number, Message>();
+  private readonly acked = new Set<number>();
   private scheduled = false;
   private readonly flushSoon = () => this.flush();
 
@@ -31,22 +37,22 @@ export class ChannelAcks {
     private readonly onClosed: (err: unknown) => void,
   ) {}
 
-  delivered(msg: Message): void {
-    this.unsettled.set(msg.fields.deliveryTag, msg);
+  delivered(tag: number): void {
+    this.unsettled.add(tag);
   }
 
-  ack(msg: Message): void {
-    this.acked.set(msg.fields.deliveryTag, msg);
+  ack(tag: number): void {
+    this.acked.add(tag);
     if (this.scheduled) return;
     this.scheduled = true;
     process.nextTick(this.flushSoon);
   }
 
   /** Back to the queue at once (nack with requeue). */
-  requeue(msg: Message): void {
-    this.unsettled.delete(msg.fields.deliveryTag);
+  requeue(tag: number): void {
+    this.unsettled.delete(tag);
     try {
-      this.ch.nack(msg, false, true);
+      this.ch.nack(byTag(tag), false, true);
     } catch (err) {
       this.onClosed(err);
     }
@@ -56,18 +62,18 @@ export class ChannelAcks {
   flush(): void {
     this.scheduled = false;
     if (this.acked.size === 0) return;
-    let upTo: Message | undefined;
-    for (const [tag, msg] of this.unsettled) {
+    let upTo: number | undefined;
+    for (const tag of this.unsettled) {
       if (!this.acked.has(tag)) break;
       this.unsettled.delete(tag);
       this.acked.delete(tag);
-      upTo = msg;
+      upTo = tag;
     }
     try {
-      if (upTo !== undefined) this.ch.ack(upTo, true);
-      for (const [tag, msg] of this.acked) {
+      if (upTo !== undefined) this.ch.ack(byTag(upTo), true);
+      for (const tag of this.acked) {
         this.unsettled.delete(tag);
-        this.ch.ack(msg);
+        this.ch.ack(byTag(tag));
       }
     } catch (err) {
       this.onClosed(err);

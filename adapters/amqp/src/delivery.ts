@@ -3,7 +3,6 @@
  * methods, not closures: core's settleOnce keeps it as the delivery's parts, and every message
  * consumed or pulled makes one (five closures and their context each, before).
  */
-import type { ConsumeMessage, GetMessage } from 'amqplib';
 import type { DeliveryParts, Logger, WireMessage } from '@switchyard/core/spi';
 import { errorMessage } from '@switchyard/core/spi';
 import type { ChannelAcks } from './acks.js';
@@ -21,17 +20,18 @@ export class AmqpDeliveryParts implements DeliveryParts {
     readonly deliveryCount: number,
     /** The acks of the channel it came from. */
     private readonly acks: ChannelAcks,
-    private readonly msg: ConsumeMessage | GetMessage,
+    /** Its delivery tag on that channel. */
+    private readonly tag: number,
     private readonly queue: string,
     private readonly redeliveries: Redeliveries,
   ) {}
 
   ack(): void {
-    this.acks.ack(this.msg);
+    this.acks.ack(this.tag);
   }
 
   abandon(): void {
-    this.acks.requeue(this.msg);
+    this.acks.requeue(this.tag);
   }
 
   /**

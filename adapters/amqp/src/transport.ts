@@ -606,8 +606,9 @@ export class AmqpTransport implements Transport, Redeliveries {
   delivery(ch: Channel, msg: ConsumeMessage | GetMessage, queue: string): Delivery {
     const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
     const acks = acksOf(ch, this.settledOnClosedChannel);
-    acks.delivered(msg);
-    return settleOnce(new AmqpDeliveryParts(wire, previousDeliveries + 1, acks, msg, queue, this));
+    const tag = msg.fields.deliveryTag;
+    acks.delivered(tag);
+    return settleOnce(new AmqpDeliveryParts(wire, previousDeliveries + 1, acks, tag, queue, this));
   }
 
   /** Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages. */
