@@ -3,10 +3,13 @@ import { ClosedError, ConfigurationError, ConnectionError, isSwitchyardError, Va
 import { Deadlines, errorMessage, MAX_DELAY_MS, redactUrl, retrying, type RetryingOptions, settleOnce } from '@switchyard/core/spi';
 import type { Capabilities, ConsumeOptions, Delivery, GroupPolicy, Inbox, Logger, PublishRequest } from '@switchyard/core/spi';
 import type { Transport, TransportConsumer, TransportContext, WireMessage } from '@switchyard/core/spi';
+import { acksOf } from './acks.js';
 import { type ChannelSlot, channelErrors, channelSlot, Link } from './connection.js';
+import { AmqpDeliveryParts, type Redeliveries } from './delivery.js';
 import { DIRECT_REPLY_QUEUE, isDirectReplyAddress, learnReplyAddress, ReplyRoute } from './direct-reply.js';
 import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
+import { publish, publishConfirmed } from './send.js';
 import { closeQuietly } from './util.js';
 import { CE_REPLYTO_HEADER, checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
@@ -48,7 +51,7 @@ interface Prerequisite {
 /** A queue declaration: the arguments to assert, or 'passive' (accept the queue as it is). */
 type QueueShape = Options.AssertQueue | 'passive';
 
-export class AmqpTransport implements Transport {
+export class AmqpTransport implements Transport, Redeliveries {
   readonly name = 'amqp';
   readonly telemetry = { system: 'rabbitmq' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
@@ -129,11 +132,34 @@ export class AmqpTransport implements Transport {
 
   // ---------------------------------------------------------------- publishing
 
-  async publish({ topic, message, delayMs }: PublishRequest): Promise<void> {
-    this.assertOpen();
-    const deadline = Date.now() + this.config.options.publishTimeoutMs;
-    const { content, options } = toAmqp(message);
-    if (options.replyTo !== undefined && this.inboxes.size > 0) await this.replyToLiveInbox(options, deadline);
+  /**
+   * Not an async function: the usual publish is one confirmPublish, and an async frame of its own
+   * per publish (its promise and saved registers) was the adapter's largest allocation per message.
+   */
+  publish({ topic, message, delayMs }: PublishRequest): Promise<void> {
+    try {
+      this.assertOpen();
+      const deadline = Date.now() + this.config.options.publishTimeoutMs;
+      const { content, options } = toAmqp(message);
+      // A request from our inbox whose consumer is still the one core was told about goes as it is.
+      const route = options.replyTo === undefined ? undefined : this.inboxes.get(options.replyTo);
+      if (route !== undefined && route.live !== options.replyTo) return this.publishFromReattachedInbox(route, topic, content, options, delayMs, deadline);
+      if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
+      return this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private async publishFromReattachedInbox(
+    route: ReplyRoute,
+    topic: string,
+    content: Buffer,
+    options: Options.Publish,
+    delayMs: number | undefined,
+    deadline: number,
+  ): Promise<void> {
+    await this.replyToLiveInbox(route, options, deadline);
     if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
     await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
   }
@@ -143,9 +169,7 @@ export class AmqpTransport implements Transport {
    * was given dies with the inbox's first channel (a reconnect or channel error gives the inbox a
    * new consumer and token), and a reply sent there would be dropped.
    */
-  private async replyToLiveInbox(options: Options.Publish, deadline: number): Promise<void> {
-    const route = this.inboxes.get(options.replyTo!);
-    if (route === undefined) return;
+  private async replyToLiveInbox(route: ReplyRoute, options: Options.Publish, deadline: number): Promise<void> {
     const live = route.live ?? (await route.whenLive(deadline - Date.now()));
     if (live === options.replyTo) return;
     options.replyTo = live;
@@ -171,7 +195,7 @@ export class AmqpTransport implements Transport {
   async sendToInbox(address: string, message: WireMessage): Promise<void> {
     this.assertOpen();
     if (Buffer.byteLength(address) > 255) throw new ConfigurationError('Reply address is longer than 255 bytes; not an amqp inbox.');
-    const { content, options } = toAmqp(message, {}, false);
+    const { content, options } = toAmqp(message, undefined, false);
     refuseUnencodable('The reply to', address, options);
     // Connected with the reply channel open and nothing waiting for a drain (the usual case):
     // send at once; else (or if the channel turned out closed) through the retry loop.
@@ -190,7 +214,7 @@ export class AmqpTransport implements Transport {
   /** One reply on `ch`: false if the channel is closed (try again on a fresh one). */
   private sendReply(ch: Channel, address: string, content: Buffer, options: Options.Publish): boolean {
     try {
-      if (!ch.publish('', address, content, options)) this.waitForDrain(ch);
+      if (!publish(ch, '', address, content, options)) this.waitForDrain(ch);
       return true;
     } catch (err) {
       if ((err as Error | undefined)?.name === 'IllegalOperationError') return false;
@@ -203,14 +227,35 @@ export class AmqpTransport implements Transport {
    * reconnect and publish again (until the deadline): the message may then arrive twice, never
    * zero times once this resolves.
    */
-  private async confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: Prerequisite): Promise<void> {
-    // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
-    // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
-    // counts the publish for a confirm.
-    refuseUnencodable('The message for', routingKey, options);
+  private confirmPublish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish, deadline: number, prepare?: Prerequisite): Promise<void> {
+    try {
+      // Core refuses oversized metadata it publishes, but a foreign message passed on (delayed
+      // redelivery) keeps the headers it came with: refuse what amqplib cannot encode, before it
+      // counts the publish for a confirm.
+      refuseUnencodable('The message for', routingKey, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // The usual case — connected, topology declared on this connection, the channel open and not
-    // waiting for a drain — publishes at once, without the retry loop's promises and closures.
-    // A failure that can heal (the channel or connection went away) continues in that loop.
+    // waiting for a drain — publishes at once, without the retry loop's promises and closures (and
+    // without an async frame: the largest allocation per message it had). A failure that can heal
+    // (the channel or connection went away) continues in that loop.
+    const conn = this.link.isOpen ? this.link.conn! : undefined;
+    const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
+    if (ready === undefined) return this.confirmPublishRetrying(exchange, routingKey, content, options, deadline, prepare, undefined);
+    return this.confirm(ready, exchange, routingKey, content, options, { deadline, prepare });
+  }
+
+  /** confirmPublish's retry loop; `failedOn` is the channel a first try failed on. */
+  private async confirmPublishRetrying(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    deadline: number,
+    prepare: Prerequisite | undefined,
+    failedOn: ConfirmChannel | undefined,
+  ): Promise<void> {
     let refusals = 0;
     let refusedLast: ConfirmChannel | undefined;
     // One refusal per channel: a try right after one may still find the dying channel.
@@ -219,16 +264,7 @@ export class AmqpTransport implements Transport {
       refusedLast = ch;
       refusals += 1;
     };
-    const conn = this.link.isOpen ? this.link.conn! : undefined;
-    const ready = conn !== undefined && this.drained === undefined && (prepare === undefined || this.declaredOn(prepare.key, conn)) ? this.publisher.ready(conn) : undefined;
-    if (ready !== undefined) {
-      try {
-        return await this.confirm(ready, exchange, routingKey, content, options);
-      } catch (err) {
-        if (isSwitchyardError(err)) throw err;
-        countRefusal(ready);
-      }
-    }
+    if (failedOn !== undefined) countRefusal(failedOn);
     const attempt = async (): Promise<void> => {
       // Connected, topology declared on this connection and the channel open: publish without
       // awaiting anything first; else wait for each of them.
@@ -272,13 +308,32 @@ export class AmqpTransport implements Transport {
     }
   }
 
-  /** One publish on `ch`, resolved by its confirm. */
-  private confirm(ch: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+  /**
+   * One publish on `ch`, resolved by its confirm. With `retry` (a first try), a failure that can
+   * heal continues in confirmPublishRetrying instead of rejecting; Switchyard errors (a timeout, a
+   * nack, a message amqplib cannot encode) are final either way.
+   */
+  private confirm(
+    ch: ConfirmChannel,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    retry?: { deadline: number; prepare: Prerequisite | undefined },
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      let failed = false;
+      const fail = (err: unknown) => {
+        // Once: a publish that timed out must not be retried when its channel closes later.
+        if (failed) return;
+        failed = true;
+        if (retry === undefined || isSwitchyardError(err)) reject(err);
+        else this.confirmPublishRetrying(exchange, routingKey, content, options, retry.deadline, retry.prepare, ch).then(resolve, reject);
+      };
       // A blocked connection (resource alarm) or a stuck broker must not hang publish for ever.
       const deadline = this.confirmDeadlines.add(() => {
         const { withinMs } = this.confirmDeadlines;
-        reject(
+        fail(
           new ConnectionError(
             `RabbitMQ did not confirm the publish to "${routingKey}" within ${withinMs} ms (is the connection blocked by a resource alarm?). It may still arrive; retry the publish if it must.`,
           ),
@@ -287,11 +342,11 @@ export class AmqpTransport implements Transport {
       const settle = (err: unknown) => {
         deadline.clear();
         if (!err) resolve();
-        else if (errorMessage(err) !== 'message nacked') reject(err);
-        else reject(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
+        else if (errorMessage(err) !== 'message nacked') fail(err);
+        else fail(new ConnectionError(`RabbitMQ refused the message for "${routingKey}" (publisher nack); it was not stored. Retry the publish.`, { cause: err }));
       };
       try {
-        if (!ch.publish(exchange, routingKey, content, options, settle)) this.waitForDrain(ch);
+        if (!publishConfirmed(ch, exchange, routingKey, content, options, settle)) this.waitForDrain(ch);
       } catch (err) {
         // A closed channel refuses at once (IllegalOperationError): retried. Anything else failed
         // while encoding, after amqplib had counted this publish for a confirm: the channel's
@@ -550,35 +605,19 @@ export class AmqpTransport implements Transport {
   /** A received message as a core Delivery, settled once, on the channel it came from. */
   delivery(ch: Channel, msg: ConsumeMessage | GetMessage, queue: string): Delivery {
     const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
-    const deliveryCount = previousDeliveries + 1;
-    // Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages.
-    const onChannel = (settle: () => void) => {
-      try {
-        settle();
-      } catch (err) {
-        this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
-      }
-    };
-    const requeue = () => onChannel(() => ch.nack(msg, false, true));
-    return settleOnce({
-      message: wire,
-      deliveryCount,
-      ack: () => onChannel(() => ch.ack(msg)),
-      abandon: requeue,
-      nack: async ({ delayMs }) => {
-        if (delayMs <= 0) return requeue();
-        // Delayed redelivery without holding the message here: a confirmed copy into the delay
-        // bucket (carrying the deliveries used so far), then ack the original.
-        try {
-          const out = toAmqp(wire, { [DELIVERY_COUNT_HEADER]: String(deliveryCount) });
-          await this.publishDelayed(queue, out.content, out.options, delayMs, Date.now() + this.config.options.publishTimeoutMs);
-        } catch (err) {
-          this.logger.warn('Could not schedule a delayed redelivery; requeueing at once', { queue, error: errorMessage(err) });
-          return requeue();
-        }
-        onChannel(() => ch.ack(msg));
-      },
-    });
+    const acks = acksOf(ch, this.settledOnClosedChannel);
+    const tag = msg.fields.deliveryTag;
+    acks.delivered(tag);
+    return settleOnce(new AmqpDeliveryParts(wire, previousDeliveries + 1, acks, tag, queue, this));
+  }
+
+  /** Settling on a channel that died is moot (amqplib throws): RabbitMQ redelivers those messages. */
+  private readonly settledOnClosedChannel = (err: unknown) => this.logger.debug('Settling on a closed channel; RabbitMQ redelivers the message', { error: errorMessage(err) });
+
+  /** A delayed nack: a confirmed copy into the delay bucket, carrying the deliveries used so far. */
+  async redeliverLater(queue: string, message: WireMessage, deliveryCount: number, delayMs: number): Promise<void> {
+    const out = toAmqp(message, { [DELIVERY_COUNT_HEADER]: String(deliveryCount) });
+    await this.publishDelayed(queue, out.content, out.options, delayMs, Date.now() + this.config.options.publishTimeoutMs);
   }
 
   // ---------------------------------------------------------------- request/reply

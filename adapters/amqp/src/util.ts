@@ -1,3 +1,5 @@
+import { flushAcks } from './acks.js';
+
 /** Whether `promise` settled (either way) within ms; it is left running otherwise. */
 export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -7,7 +9,12 @@ export async function settledWithin(promise: Promise<unknown>, ms: number): Prom
   return settled;
 }
 
-/** Close a channel or connection, but don't wait for ever on a connection that is silently gone. */
+/**
+ * Close a channel or connection, but don't wait for ever on a connection that is silently gone. A
+ * channel first sends the acks it batched (closing would requeue those messages).
+ */
 export async function closeQuietly(closable: { close(): Promise<void> } | undefined, timeoutMs = 2000): Promise<void> {
-  if (closable !== undefined) await settledWithin(closable.close(), timeoutMs);
+  if (closable === undefined) return;
+  flushAcks(closable);
+  await settledWithin(closable.close(), timeoutMs);
 }

@@ -103,9 +103,26 @@ export function checkHeaderTable(headers: Readonly<Record<string, unknown>>): st
   return undefined;
 }
 
-export function toAmqp(message: WireMessage, extraHeaders: Record<string, string> = {}, persistent = true): { content: Buffer; options: Options.Publish } {
-  // AMQP properties are short strings (up to 255 bytes): longer values only travel as headers.
-  const short = (value: string | undefined) => (value !== undefined && isShortString(value) ? value : undefined);
+/** AMQP properties are short strings (up to 255 bytes): longer values only travel as headers. */
+const short = (value: string | undefined) => (value !== undefined && isShortString(value) ? value : undefined);
+
+const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * ce-time as whole seconds (the AMQP 0-9-1 timestamp property). Messages published together
+ * mostly share their ce-time to the millisecond: the last one parsed is remembered.
+ */
+let lastTime = '';
+let lastSeconds = Number.NaN;
+function epochSeconds(time: string): number {
+  if (time !== lastTime) {
+    lastSeconds = Math.floor(Date.parse(time) / 1000);
+    lastTime = time;
+  }
+  return lastSeconds;
+}
+
+export function toAmqp(message: WireMessage, extraHeaders: Readonly<Record<string, string>> = NO_EXTRA_HEADERS, persistent = true): { content: Buffer; options: Options.Publish } {
   const contentType = short(message.headers[Attr.contentType]);
   // One pass: the binding's names, and content-type left out when it rides as the property.
   const headers: Record<string, string> = {};
@@ -117,10 +134,11 @@ export function toAmqp(message: WireMessage, extraHeaders: Record<string, string
   for (const name in extraHeaders) headers[name] = extraHeaders[name]!;
   const { [Attr.id]: id, [Attr.correlationId]: correlationId, [ReplyAttr.replyTo]: replyTo, [Attr.time]: time } = message.headers;
   const options: Options.Publish = { persistent, headers, contentType, messageId: short(id), correlationId: short(correlationId), replyTo: short(replyTo) };
-  const seconds = time === undefined ? Number.NaN : Math.floor(Date.parse(time) / 1000);
+  const seconds = time === undefined ? Number.NaN : epochSeconds(time);
   if (!Number.isNaN(seconds)) options.timestamp = seconds;
   // A view, not a copy: core hands transports immutable bytes (see WireMessage).
-  return { content: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength), options };
+  const { body } = message;
+  return { content: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength), options };
 }
 
 /** amqplib's form of a native AMQP timestamp field value (seconds since the epoch). */
@@ -147,11 +165,17 @@ function headerString(value: unknown): string | undefined {
 export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { wire: WireMessage; previousDeliveries: number } {
   const raw = (msg.properties.headers ?? {}) as Record<string, unknown>;
   // One pass, both binding prefixes (as core's fromBindingHeaders maps each): names as strings.
+  // The partition key is kept aside, not deleted afterwards: a delete puts the object V8 made for
+  // these headers into dictionary mode, and core reads them several times per message.
   const headers: Record<string, string> = {};
+  let key: string | undefined;
   for (const name in raw) {
     if (isInternal(name)) continue;
     const text = headerString(raw[name]);
-    if (text !== undefined) headers[switchyardName(name)] = text;
+    if (text === undefined) continue;
+    const translated = switchyardName(name);
+    if (translated === PARTITION_KEY) key = text;
+    else headers[translated] = text;
   }
   const props = msg.properties;
   if (typeof props.contentType === 'string' && props.contentType !== '') headers[Attr.contentType] = props.contentType;
@@ -162,8 +186,6 @@ export function fromAmqp(msg: ConsumeMessage | GetMessage, quorum: boolean): { w
   // amq.rabbitmq.reply-to) is the only routable one, whatever a header says.
   const replyTo: unknown = props.replyTo;
   if (isDirectReplyAddress(replyTo)) headers[ReplyAttr.replyTo] = replyTo;
-  const key = headers[PARTITION_KEY];
-  delete headers[PARTITION_KEY];
   const wire: WireMessage = key === undefined || key === '' ? { body: msg.content, headers } : { body: msg.content, headers, key };
 
   // x-death lists the queues a message was dead-lettered from, latest first. Only a copy whose

@@ -30,6 +30,19 @@ describe('amqp wire translation', () => {
     }
   });
 
+  it("sets the timestamp property from each message's ce-time (the last one parsed is remembered), and sends a Buffer body as it is", () => {
+    const at = (time: string) => toAmqp({ body: new Uint8Array(0), headers: { 'ce-time': time } }).options.timestamp;
+    expect(at('2026-11-24T07:16:23.308Z')).toBe(1_795_504_583);
+    expect(at('2026-11-24T07:16:23.308Z')).toBe(1_795_504_583);
+    expect(at('2026-11-24T07:16:24.001Z')).toBe(1_795_504_584);
+    expect(at('not a time')).toBeUndefined();
+    expect(at('2026-11-24T07:16:23.308Z')).toBe(1_795_504_583);
+    const body = Buffer.from('{"a":1}');
+    expect(toAmqp({ body, headers: {} }).content).toBe(body);
+    const view = new Uint8Array([1, 2, 3]);
+    expect(toAmqp({ body: view, headers: {} }).content).toEqual(Buffer.from([1, 2, 3]));
+  });
+
   it('keeps properties to 255 bytes by their UTF-8 size, not their length', () => {
     const wide = 'é'.repeat(128); // 128 characters, 256 bytes
     const { options } = toAmqp({ body: new Uint8Array(0), headers: { 'ce-id': wide, 'ce-correlationid': 'é'.repeat(127) } });
