@@ -604,10 +604,12 @@ export class AmqpTransport implements Transport, Redeliveries {
 
   /** A received message as a core Delivery, settled once, on the channel it came from. */
   delivery(ch: Channel, msg: ConsumeMessage | GetMessage, queue: string): Delivery {
-    const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
+    // Announced before anything else can throw: an unannounced tag could be settled by a later
+    // ack with `multiple` (acks.ts), an announced one that is never settled only stops that.
     const acks = acksOf(ch, this.settledOnClosedChannel);
     const tag = msg.fields.deliveryTag;
     acks.delivered(tag);
+    const { wire, previousDeliveries } = fromAmqp(msg, this.quorum);
     return settleOnce(new AmqpDeliveryParts(wire, previousDeliveries + 1, acks, tag, queue, this));
   }
 
