@@ -10,9 +10,17 @@ export interface Deadline {
   clear(): void;
 }
 
-interface Entry {
-  readonly dueAt: number;
-  readonly expire: () => void;
+/** One timeout, its own handle (one object per operation, not an entry, a handle and a closure). */
+class Entry implements Deadline {
+  constructor(
+    private readonly entries: Set<Entry>,
+    readonly dueAt: number,
+    readonly expire: () => void,
+  ) {}
+
+  clear(): void {
+    this.entries.delete(this);
+  }
 }
 
 export class Deadlines {
@@ -26,13 +34,13 @@ export class Deadlines {
 
   /** Call `expire` if clear() was not called within `withinMs`. */
   add(expire: () => void): Deadline {
-    const entry: Entry = { dueAt: Date.now() + this.withinMs, expire };
+    const entry = new Entry(this.entries, Date.now() + this.withinMs, expire);
     this.entries.add(entry);
     if (this.timer === undefined) {
       this.timer = setInterval(() => this.sweep(), this.periodMs);
       this.timer.unref();
     }
-    return { clear: () => this.entries.delete(entry) };
+    return entry;
   }
 
   get size(): number {
