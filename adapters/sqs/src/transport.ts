@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -101,7 +102,7 @@ export class SqsTransport implements Transport {
     setMaxListeners(0, this.closing.signal);
     this.names = new QueueNames(options.prefix, options.fifo);
     this.client = createSqsClient(settings);
-    this.sender = new Batcher((url, entries) => this.sendBatch(url, entries), MAX_SQS_MESSAGE_BYTES);
+    this.sender = new Batcher((url, entries) => this.sendBatch(url, entries), MAX_SQS_MESSAGE_BYTES, { soonWhenIdle: true });
     this.deleter = new Batcher((url, handles) => this.deleteBatch(url, handles), Number.POSITIVE_INFINITY);
     this.capabilities = {
       persistent: true,
@@ -599,6 +600,10 @@ class Poller {
           }),
         );
       }
+      // The next receive waits for a macrotask: what the handlers do first (a reply's send, acks)
+      // goes to SQS before it. The SDK spends as much CPU building a receive as a send, and a
+      // reply stuck behind it is latency on the requester's side; the long poll loses nothing.
+      if (messages.length > 0) await nextMacrotask();
     }
   }
 
