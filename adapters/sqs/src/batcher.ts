@@ -7,11 +7,12 @@
  * When to send: by default each call waits for the next macrotask (setImmediate), so that the
  * calls of every I/O callback the event loop runs meanwhile — above all the callers the last
  * answers released, whose next calls come a few awaits later — join one request. A batcher made
- * with `soonWhenIdle` sends at the end of the current turn instead (once the microtasks have
- * run) while none of its requests is in flight: a lone message (a request, its reply) then does
- * not wait behind the other work of the loop, and the calls of one turn still go together (a
- * loop of publishes reaches here through the same awaits). Acks keep the default: nobody waits
- * for them, and a delete built at once would go ahead of the answers the loop has yet to read.
+ * with `soonWhenIdle` sends a call to a queue none of its requests is in flight to at the end of
+ * the current turn instead (once the microtasks have run): a lone message (a request, its reply)
+ * then does not wait behind the other work of the loop, and the calls of one turn still go
+ * together (a loop of publishes reaches here through the same awaits). Acks keep the default:
+ * nobody waits for them, and a delete built at once would go ahead of the answers the loop has
+ * yet to read.
  */
 export interface BatchEntryError {
   readonly Code?: string | undefined;
@@ -41,9 +42,10 @@ export type SendBatch<E, R> = (queueUrl: string, entries: E[]) => Promise<(R | E
 
 export class Batcher<E, R> {
   private pending = new Map<string, Pending<E, R>[]>();
-  private scheduled = false;
-  /** Requests sent and not yet answered. */
-  private inFlight = 0;
+  /** The flush to come: at the end of this turn, or after the next macrotask. */
+  private scheduled: 'soon' | 'later' | undefined;
+  /** Requests sent and not yet answered, per queue. */
+  private readonly inFlight = new Map<string, number>();
   private readonly flushNow = () => this.flush();
 
   constructor(
@@ -57,16 +59,19 @@ export class Batcher<E, R> {
       const list = this.pending.get(queueUrl) ?? [];
       list.push({ entry, size, resolve, reject });
       this.pending.set(queueUrl, list);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        if (this.inFlight === 0 && this.options.soonWhenIdle === true) process.nextTick(this.flushNow);
-        else setImmediate(this.flushNow);
+      // A flush already scheduled for later is overtaken (it then finds nothing to send).
+      if (this.options.soonWhenIdle === true && !this.inFlight.has(queueUrl) && this.scheduled !== 'soon') {
+        this.scheduled = 'soon';
+        process.nextTick(this.flushNow);
+      } else if (this.scheduled === undefined) {
+        this.scheduled = 'later';
+        setImmediate(this.flushNow);
       }
     });
   }
 
   private flush(): void {
-    this.scheduled = false;
+    this.scheduled = undefined;
     const maxEntries = this.options.maxEntries ?? 10;
     const pending = this.pending;
     this.pending = new Map();
@@ -87,7 +92,7 @@ export class Batcher<E, R> {
   }
 
   private async sendChunk(queueUrl: string, chunk: Pending<E, R>[]): Promise<void> {
-    this.inFlight++;
+    this.inFlight.set(queueUrl, (this.inFlight.get(queueUrl) ?? 0) + 1);
     try {
       const results = await this.send(
         queueUrl,
@@ -101,7 +106,9 @@ export class Batcher<E, R> {
     } catch (err) {
       for (const p of chunk) p.reject(err);
     } finally {
-      this.inFlight--;
+      const left = this.inFlight.get(queueUrl)! - 1;
+      if (left === 0) this.inFlight.delete(queueUrl);
+      else this.inFlight.set(queueUrl, left);
     }
   }
 }

@@ -35,6 +35,23 @@ describe('Batcher', () => {
     await expect(Promise.all([first, second])).resolves.toEqual([undefined, undefined]);
   });
 
+  it('soonWhenIdle: a queue with nothing in flight goes at the end of the turn while another queue has a request in flight', async () => {
+    const { batcher, requests } = recording({ soonWhenIdle: true });
+    void batcher.add('requests', 'a');
+    await macrotask();
+    expect(requests).toHaveLength(1);
+    let sentBeforeMacrotask: number | undefined;
+    setImmediate(() => (sentBeforeMacrotask = requests.length));
+    void batcher.add('replies', 'b');
+    await macrotask();
+    expect(sentBeforeMacrotask).toBe(2);
+    expect(requests.map((r) => [r.url, r.entries])).toEqual([
+      ['requests', ['a']],
+      ['replies', ['b']],
+    ]);
+    for (const r of requests) r.answer();
+  });
+
   it('by default (acks), idle too: calls wait for the next macrotask', async () => {
     const { batcher, requests } = recording();
     let sentBeforeMacrotask: number | undefined;
