@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -15,7 +14,7 @@ import {
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   SetQueueAttributesCommand,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import {
   ClosedError,
@@ -35,6 +34,7 @@ import {
 } from '@switchyard/core';
 import { errorMessage, probeHealth, retrying, settleOnce } from '@switchyard/core/spi';
 import { Batcher, EntryError } from './batcher.js';
+import { createSqsClient } from './client.js';
 import { QueueNames } from './names.js';
 import { parseSqsUrl, type SqsSettings } from './options.js';
 import { fromSqs, MAX_SQS_MESSAGE_BYTES, toSqs } from './wire.js';
@@ -44,8 +44,6 @@ export const MAX_PAYLOAD_BYTES = 720 * 1024;
 /** Longest visibility SQS allows from a receive is 12 h; core holds a delivery at most 1 h before settling it. */
 const MAX_NACK_DELAY_MS = 11 * 3_600_000;
 const MAX_VISIBILITY_S = 43_200;
-/** How long close() waits at most for a receive in flight beyond its long-poll wait. */
-const REQUEST_SLACK_MS = 15_000;
 const PRINTABLE_ID = /^[\x21-\x7e]{1,128}$/;
 /**
  * Receives that ended in a release (the consumer had stopped; the message never reached a
@@ -80,7 +78,8 @@ export class SqsTransport implements Transport {
   readonly telemetry = { system: 'aws_sqs' }; // messaging.system, as the OpenTelemetry conventions name it
   readonly capabilities: Capabilities;
   readonly names: QueueNames;
-  private readonly client: SQSClient;
+  /** Every command of this transport goes through it. */
+  readonly client: SQSClient;
   private readonly queueUrls = new Map<string, Promise<string>>();
   /** topic → its group queue URLs as last listed (plus those declared here since). */
   private readonly topicGroups = new Map<string, { urls: Set<string>; listedAt: number; listing?: Promise<Set<string>> }>();
@@ -102,21 +101,8 @@ export class SqsTransport implements Transport {
     // Every retry loop of this transport listens on it.
     setMaxListeners(0, this.closing.signal);
     this.names = new QueueNames(options.prefix, options.fifo);
-    const agent = { keepAlive: true, maxSockets: 256 };
-    this.client = new SQSClient({
-      ...(settings.region === undefined ? {} : { region: settings.region }),
-      ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-      ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
-      // Retries go through core's retrying(), where each call site decides what is worth repeating.
-      maxAttempts: 1,
-      requestHandler: {
-        httpAgent: new HttpAgent(agent),
-        httpsAgent: new HttpsAgent(agent),
-        connectionTimeout: 5000,
-        requestTimeout: options.waitTimeSeconds * 1000 + REQUEST_SLACK_MS,
-      },
-    });
-    this.sender = new Batcher((url, entries) => this.sendBatch(url, entries), MAX_SQS_MESSAGE_BYTES);
+    this.client = createSqsClient(settings);
+    this.sender = new Batcher((url, entries) => this.sendBatch(url, entries), MAX_SQS_MESSAGE_BYTES, { soonWhenIdle: true });
     this.deleter = new Batcher((url, handles) => this.deleteBatch(url, handles), Number.POSITIVE_INFINITY);
     this.capabilities = {
       persistent: true,
@@ -614,6 +600,10 @@ class Poller {
           }),
         );
       }
+      // The next receive waits for a macrotask: what the handlers do first (a reply's send, acks)
+      // goes to SQS before it. The SDK spends as much CPU building a receive as a send, and a
+      // reply stuck behind it is latency on the requester's side; the long poll loses nothing.
+      if (messages.length > 0) await nextMacrotask();
     }
   }
 

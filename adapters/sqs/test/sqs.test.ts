@@ -1,8 +1,8 @@
 /** The adapter's own behaviour on the real server: discovery, backstop, FIFO, sizes, late acks. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { createBus, PayloadTooLargeError, silentLogger, type Bus, type Message } from '@switchyard/core';
-import { createTransport } from '@switchyard/core/spi';
+import { createBus, DEFAULT_RETRY, PayloadTooLargeError, silentLogger, type Bus, type Delivery, type GroupPolicy, type Message } from '@switchyard/core';
+import { createTransport, type WireMessage } from '@switchyard/core/spi';
 import { QueueNames } from '../src/names.js';
 import type { SqsTransport } from '../src/transport.js';
 import { deleteQueues, plainClient, testUrl } from './helpers.js';
@@ -133,6 +133,46 @@ describe('settling', () => {
       expect(await transport.exists('late.ack', 'g')).toBe(false);
       expect(await transport.exists('late.ack')).toBe(false);
       void names;
+    } finally {
+      await transport.close();
+    }
+  });
+});
+
+describe('receive loop', () => {
+  const policy: GroupPolicy = { maxAttempts: 1, retry: DEFAULT_RETRY, deadLetterTopic: false, concurrency: 1, ephemeral: true };
+  const json = (text: string): WireMessage => ({ body: new TextEncoder().encode(JSON.stringify(text)), headers: { 'content-type': 'application/json' } });
+
+  it('what a handler sends as it gets a message (a reply) goes to SQS before the next receive', async () => {
+    const { url } = await bus({ groupCacheMs: '300000' });
+    const transport = (await createTransport(new URL(url), { service: 'raw', logger: silentLogger })) as SqsTransport;
+    // Before the first command: the client resolves each command's middleware once (cacheMiddleware).
+    const commands: string[] = [];
+    transport.client.middlewareStack.add(
+      (next, context) => (args) => {
+        commands.push(String(context.commandName).replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    try {
+      await transport.connect();
+      await transport.declareGroup('loop.reply', 'g');
+      await transport.publish({ topic: 'loop.reply', message: json('warm') }); // the reply topic's groups are listed now
+      const delivered = inbox<Delivery>();
+      const consumer = await transport.consume('loop.request', 'g', { prefetch: 10, policy }, (delivery) => {
+        commands.push('(delivered)');
+        delivered.push(delivery);
+        void transport.publish({ topic: 'loop.reply', message: json('reply') });
+      });
+      await transport.publish({ topic: 'loop.request', message: json('request') });
+      const delivery = await delivered.next();
+      await delivery.ack();
+      await consumer.stop();
+      await consumer.close();
+      const after = commands.slice(commands.indexOf('(delivered)') + 1);
+      expect(after.indexOf('SendMessageBatch')).toBeGreaterThanOrEqual(0);
+      expect(after.indexOf('SendMessageBatch')).toBeLessThan(after.indexOf('ReceiveMessage'));
     } finally {
       await transport.close();
     }
