@@ -8,13 +8,10 @@ import { Agent as HttpsAgent } from 'node:https';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SqsSettings } from './options.js';
 
-/**
- * The SDK's requestTimeout beyond the long-poll wait. (This SDK version only logs a warning when
- * it passes; it ends the request only with throwOnRequestTimeout, which is not set.)
- */
+/** How much longer than the long-poll wait a request may take before it fails (requestTimeout). */
 const REQUEST_SLACK_MS = 15_000;
 
-export function createSqsClient(settings: SqsSettings): SQSClient {
+export function createSqsClient(settings: SqsSettings, requestSlackMs = REQUEST_SLACK_MS): SQSClient {
   const agent = { keepAlive: true, maxSockets: 256 };
   const client = new SQSClient({
     ...(settings.region === undefined ? {} : { region: settings.region }),
@@ -29,7 +26,11 @@ export function createSqsClient(settings: SqsSettings): SQSClient {
       httpAgent: new HttpAgent(agent),
       httpsAgent: new HttpsAgent(agent),
       connectionTimeout: 5000,
-      requestTimeout: settings.options.waitTimeSeconds * 1000 + REQUEST_SLACK_MS,
+      requestTimeout: settings.options.waitTimeSeconds * 1000 + requestSlackMs,
+      // Without it the SDK only prints a warning to the console when requestTimeout passes and
+      // keeps waiting: a command to an endpoint that accepted the connection and went silent
+      // would never end (connect, publish, a receive loop).
+      throwOnRequestTimeout: true,
     },
   });
   // The SDK's logger middleware copies every command's input and output through its
