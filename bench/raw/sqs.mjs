@@ -22,7 +22,8 @@ const queueName = (topic) => `raw-${topic.replace(/\W/g, '-')}`;
 
 export async function sqsSide(url) {
   const { host } = new URL(url);
-  const client = new SQSClient({ endpoint: `http://${host}`, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  // cacheMiddleware: the SDK's own throughput option, which the adapter uses too (a fair baseline is the fastest plain client).
+  const client = new SQSClient({ endpoint: `http://${host}`, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, cacheMiddleware: true });
   const urls = new Map();
   const closers = new Set();
   const declare = async (topic) => {
