@@ -79,12 +79,21 @@ export function publishFields(exchange: string, routingKey: string, options: Opt
   };
 }
 
+const FOR_PUBLISH = ['sendMessage'] as const;
+const FOR_CONFIRMED_PUBLISH = ['sendMessage', 'pushConfirmCallback'] as const;
+
+/** The channel's internals when it has all of `needed`, else undefined (publish through amqplib). */
+function internalsOf(ch: Channel, needed: readonly (keyof ChannelInternals)[]): Required<ChannelInternals> | undefined {
+  const internals = ch as unknown as ChannelInternals;
+  return needed.every((name) => typeof internals[name] === 'function') ? (internals as Required<ChannelInternals>) : undefined;
+}
+
 /** `ch.publish(...)`: false when the channel's buffer is full (wait for 'drain'). */
 export function publish(ch: Channel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish): boolean {
-  const internals = ch as unknown as ChannelInternals;
-  const fields = typeof internals.sendMessage === 'function' ? publishFields(exchange, routingKey, options) : undefined;
+  const internals = internalsOf(ch, FOR_PUBLISH);
+  const fields = internals && publishFields(exchange, routingKey, options);
   if (fields === undefined) return ch.publish(exchange, routingKey, content, options);
-  return internals.sendMessage!(fields, fields, content);
+  return internals!.sendMessage(fields, fields, content);
 }
 
 /**
@@ -93,10 +102,9 @@ export function publish(ch: Channel, exchange: string, routingKey: string, conte
  * channel's confirm numbering one ahead (the caller retires the channel).
  */
 export function publishConfirmed(ch: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish, cb: (err: unknown) => void): boolean {
-  const internals = ch as unknown as ChannelInternals;
-  const direct = typeof internals.sendMessage === 'function' && typeof internals.pushConfirmCallback === 'function';
-  const fields = direct ? publishFields(exchange, routingKey, options) : undefined;
+  const internals = internalsOf(ch, FOR_CONFIRMED_PUBLISH);
+  const fields = internals && publishFields(exchange, routingKey, options);
   if (fields === undefined) return ch.publish(exchange, routingKey, content, options, cb);
-  internals.pushConfirmCallback!(cb);
-  return internals.sendMessage!(fields, fields, content);
+  internals!.pushConfirmCallback(cb);
+  return internals!.sendMessage(fields, fields, content);
 }

@@ -142,11 +142,15 @@ export class AmqpTransport implements Transport, Redeliveries {
       // A request from our inbox whose consumer is still the one core was told about goes as it is.
       const route = options.replyTo === undefined ? undefined : this.inboxes.get(options.replyTo);
       if (route !== undefined && route.live !== options.replyTo) return this.publishFromReattachedInbox(route, topic, content, options, delayMs, deadline);
-      if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
-      return this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
+      return this.publishNowOrDelayed(topic, content, options, delayMs, deadline);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  private publishNowOrDelayed(topic: string, content: Buffer, options: Options.Publish, delayMs: number | undefined, deadline: number): Promise<void> {
+    if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
+    return this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
   }
 
   private async publishFromReattachedInbox(
@@ -158,8 +162,7 @@ export class AmqpTransport implements Transport, Redeliveries {
     deadline: number,
   ): Promise<void> {
     await this.replyToLiveInbox(route, options, deadline);
-    if (delayMs !== undefined && delayMs > 0) return this.publishDelayed(topic, content, options, delayMs, deadline);
-    await this.confirmPublish(this.names.topicsExchange, topic, content, options, deadline, this.exchangesDeclared);
+    await this.publishNowOrDelayed(topic, content, options, delayMs, deadline);
   }
 
   /**
