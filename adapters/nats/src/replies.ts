@@ -69,7 +69,7 @@ export class Replies {
     const waiting = this.pending.get(token);
     if (waiting === undefined) return; // timed out already
     this.pending.delete(token);
-    // Data first: reading msg.headers makes nats.js decode them, which a reply's reader does anyway (fromNatsMsg).
+    // Data first: reading msg.headers makes nats.js decode them, which fromNatsMsg spares a reply.
     if (msg.data.length === 0 && msg.headers?.code === 503) waiting.reject(new NoRespondersError(`No responders on "${waiting.subject}"`));
     else waiting.resolve(msg);
   }
