@@ -8,7 +8,7 @@
  * that channel with `reply-to = amq.rabbitmq.reply-to`. The token names the consumer (it stays
  * the same for every publish on the channel while the consumer lives), so the inbox learns it
  * once, from one probe RabbitMQ returns as unroutable, and requests can then carry it from any
- * channel: in the `cloudEvents_replyto` header a plain client can read and in `reply-to`.
+ * channel, in `reply-to`.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ConnectionError } from '@switchyard/core';

@@ -12,7 +12,7 @@ import { delayBucket, names, type Names } from './names.js';
 import { resolveConfig, type ResolvedConfig } from './options.js';
 import { publish, publishConfirmed } from './send.js';
 import { closeQuietly } from './util.js';
-import { CE_REPLYTO_HEADER, checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
+import { checkHeaderTable, DELAY_BUCKET_HEADER, DELIVERY_COUNT_HEADER, fromAmqp, toAmqp } from './wire.js';
 
 /**
  * The native backstop on quorum queues: x-delivery-limit = max(20, 2 × maxAttempts) unless the
@@ -172,9 +172,7 @@ export class AmqpTransport implements Transport, Redeliveries {
    */
   private async replyToLiveInbox(route: ReplyRoute, options: Options.Publish, deadline: number): Promise<void> {
     const live = route.live ?? (await route.whenLive(deadline - Date.now()));
-    if (live === options.replyTo) return;
-    options.replyTo = live;
-    (options.headers as Record<string, string>)[CE_REPLYTO_HEADER] = live;
+    options.replyTo = live; // a direct reply-to address travels in reply-to alone (toAmqp)
   }
 
   /** Through the delay bucket; on expiry RabbitMQ dead-letters it to the topics exchange with `routingKey`. */

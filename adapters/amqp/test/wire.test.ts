@@ -30,6 +30,19 @@ describe('amqp wire translation', () => {
     }
   });
 
+  it('sends a direct reply-to address in reply-to alone, any other reply address also as a header; both read back as ce-replyto', () => {
+    const direct = 'amq.rabbitmq.reply-to.g1h2AA5yZXBseQ==.abc';
+    const request = (replyTo: string) => toAmqp({ body: new Uint8Array(0), headers: { 'ce-id': 'i', 'ce-replyto': replyTo } }).options;
+    const viaProperty = request(direct);
+    expect(viaProperty.replyTo).toBe(direct);
+    expect(viaProperty.headers).toEqual({ cloudEvents_id: 'i' });
+    expect(fromAmqp(received(viaProperty.headers, { replyTo: viaProperty.replyTo }), false).wire.headers['ce-replyto']).toBe(direct);
+    const ownQueue = request('plain-client.replies');
+    expect(ownQueue.replyTo).toBe('plain-client.replies');
+    expect(ownQueue.headers).toEqual({ cloudEvents_id: 'i', cloudEvents_replyto: 'plain-client.replies' });
+    expect(fromAmqp(received(ownQueue.headers, { replyTo: ownQueue.replyTo }), false).wire.headers['ce-replyto']).toBe('plain-client.replies');
+  });
+
   it("sets the timestamp property from each message's ce-time (the last one parsed is remembered), and sends a Buffer body as it is", () => {
     const at = (time: string) => toAmqp({ body: new Uint8Array(0), headers: { 'ce-time': time } }).options.timestamp;
     expect(at('2026-11-24T07:16:23.308Z')).toBe(1_795_504_583);
