@@ -37,8 +37,9 @@ if (first === '--summary') {
   const topic = `bench.profile.${key}.${process.pid}`;
   const state = await scenario.setup(side, topic, scenario.count);
   const started = performance.now();
-  await scenario.run(side, topic, scenario.count, state);
-  console.log(`${name} ${scenario.name} (${which}): ${Math.round(scenario.count / ((performance.now() - started) / 1000))}/s`);
+  const result = await scenario.run(side, topic, scenario.count, state);
+  const latency = result?.p50 === undefined ? '' : `  p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms`;
+  console.log(`${name} ${scenario.name} (${which}): ${Math.round(scenario.count / ((performance.now() - started) / 1000))}/s${latency}`);
   await scenario.teardown?.(state);
   await side.close();
 }
