@@ -165,16 +165,32 @@ export interface EnvelopeInput {
   readonly extraHeaders?: Readonly<Record<string, string>>;
 }
 
-let lastNowMs = -1;
-let lastNowIso = '';
-/** The current time as ce-time; messages published within one millisecond share the string. */
+/** The current time as ce-time (RFC 3339 in UTC with milliseconds, as Date#toISOString writes it). */
 export function isoNow(): string {
-  const now = Date.now();
-  if (now !== lastNowMs) {
-    lastNowMs = now;
-    lastNowIso = new Date(now).toISOString();
+  return isoTime(Date.now());
+}
+
+let lastMs = Number.NaN;
+let lastIso = '';
+let lastSecond = Number.NaN;
+let secondPrefix = '';
+/**
+ * `new Date(ms).toISOString()`, for ms of years 0–9999. Messages published within one millisecond
+ * share the string, and within one second its first 20 characters: toISOString costs about 0.5 µs
+ * even when hot, more on a request path that ran cold while it waited a round trip, and every
+ * sequential publish and reply is in a millisecond of its own.
+ */
+export function isoTime(ms: number): string {
+  if (ms === lastMs) return lastIso;
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20); // "YYYY-MM-DDTHH:MM:SS."
   }
-  return lastNowIso;
+  const millis = ms - second * 1000;
+  lastMs = ms;
+  lastIso = `${secondPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  return lastIso;
 }
 
 /** A wire message built for one publish, whose headers that publish may still add to (trace context). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError, ValidationError, type Message } from '../src/index.js';
 import { closeAfterEach, memoryBus, topic, waitFor } from './helpers.js';
 import { decodeBody, encodeBody, fromBindingHeaders, toBindingHeaders, wireSize } from '../src/spi-entry.js';
-import { decodeMessage, encodeMessage, userHeaders } from '../src/codec.js';
+import { decodeMessage, encodeMessage, isoTime, userHeaders } from '../src/codec.js';
 
 describe('CloudEvents binary-mode codec', () => {
   it('labels JSON, text and bytes and decodes them back', () => {
@@ -73,6 +73,21 @@ describe('CloudEvents binary-mode codec', () => {
     expect(() => decodeMessage(wire({ 'ce-specversion': '' }), 't', 1)).toThrow(DecodeError);
     expect(decodeMessage(wire({ 'ce-specversion': '1.0', 'ce-id': 'y' }), 't', 1)).toMatchObject({ id: 'y', body: { a: 1 } });
     expect(decodeMessage(wire({}), 't', 1).body).toEqual({ a: 1 });
+  });
+
+  it('writes ce-time as Date#toISOString does, across millisecond, second, day and year boundaries and when the clock goes back', () => {
+    const start = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+    const times: number[] = [];
+    for (let ms = start; ms < start + 2_100; ms += 7) times.push(ms, ms); // each twice: the same millisecond again
+    times.push(
+      start + 5,
+      Date.UTC(1970, 0, 1),
+      Date.UTC(2026, 0, 1, 0, 0, 0, 9),
+      Date.UTC(2026, 0, 1, 0, 0, 0, 99),
+      Date.UTC(2026, 0, 1, 0, 0, 0, 100),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+    );
+    for (const ms of times) expect(isoTime(ms)).toBe(new Date(ms).toISOString());
   });
 
   it('maps the canonical ce- prefix to a binding prefix and back', () => {
