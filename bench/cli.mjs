@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * npm run bench [-- --broker amqp,kafka] [--reps 3] [--scale 2] [--only publish-64,e2e-c16] [--url <broker url>]
- * Env: BENCH_BROKERS, BENCH_REPS, BENCH_SCALE, BENCH_ONLY (same meanings); broker URLs from
+ *                 [--raw-wire plain|cloudevents]
+ * Env: BENCH_BROKERS, BENCH_REPS, BENCH_SCALE, BENCH_ONLY, BENCH_RAW_WIRE (same meanings); broker URLs from
  * SWITCHYARD_TEST_<BROKER>_URL. Prints one line per scenario and writes bench-results/<time>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,15 @@ import { parseArgs } from 'node:util';
 import { runBench } from './index.mjs';
 
 const { values } = parseArgs({
-  options: { broker: { type: 'string' }, reps: { type: 'string' }, scale: { type: 'string' }, only: { type: 'string' }, url: { type: 'string' }, out: { type: 'string' } },
+  options: {
+    broker: { type: 'string' },
+    reps: { type: 'string' },
+    scale: { type: 'string' },
+    only: { type: 'string' },
+    url: { type: 'string' },
+    out: { type: 'string' },
+    'raw-wire': { type: 'string' },
+  },
 });
 const list = (text) =>
   text
@@ -31,6 +40,7 @@ const report = await runBench({
   reps: number(values.reps ?? process.env.BENCH_REPS, 'reps'),
   scale: number(values.scale ?? process.env.BENCH_SCALE, 'scale'),
   only: list(values.only ?? process.env.BENCH_ONLY),
+  rawWire: values['raw-wire'] ?? process.env.BENCH_RAW_WIRE,
   log: (line) => console.log(line),
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

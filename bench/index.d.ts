@@ -13,6 +13,12 @@ export interface BenchOptions {
   scale?: number;
   /** Scenario keys to run: publish-seq, publish-64, e2e-c1, e2e-c16, rr-seq, rr-32, inflight. Default all. */
   only?: string[];
+  /**
+   * What the raw sides send besides the body: 'plain' (nothing but what their request/reply needs;
+   * default) or 'cloudevents' (Switchyard's CloudEvents attributes in the broker's binding, to tell
+   * Switchyard's own cost from the cost of carrying that metadata). memory's anchors ignore it.
+   */
+  rawWire?: 'plain' | 'cloudevents';
   /** Called with each printed line (`scenario raw switchyard ratio ...`). Default: nothing. */
   log?: (line: string) => void;
 }
@@ -60,6 +66,7 @@ export interface BenchReport {
   node: string;
   reps: number;
   scale: number;
+  rawWire: 'plain' | 'cloudevents';
   brokers: BrokerReport[];
 }
 

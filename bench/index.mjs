@@ -8,6 +8,7 @@
  * See README.md for the scenarios, the guarantees each raw baseline keeps, options and the report.
  */
 import { redactUrl } from '@switchyard/core/spi';
+import { RAW_WIRES } from './lib/cloudevents.mjs';
 import { inFlightMemory, runPair, scenarios } from './lib/scenarios.mjs';
 import { switchyardSide } from './lib/switchyard-side.mjs';
 
@@ -25,32 +26,32 @@ export const BROKERS = {
   amqp: {
     env: 'SWITCHYARD_TEST_RABBITMQ_URL',
     url: 'amqp://guest:guest@127.0.0.1:5672',
-    raw: async (url) => ({ raw: await (await import('./raw/amqp.mjs')).amqpSide(url) }),
+    raw: async (url, options) => ({ raw: await (await import('./raw/amqp.mjs')).amqpSide(url, options) }),
     counts: { publishSeq: 1_000, publish64: 5_000, e2e1: 2_000, e2e16: 5_000, requestSeq: 500, request32: 2_000, inFlight: 200 },
   },
   kafka: {
     env: 'SWITCHYARD_TEST_KAFKA_URL',
     url: 'kafka://127.0.0.1:9092',
-    raw: async (url) => ({ raw: await (await import('./raw/kafka.mjs')).kafkaSide(url) }),
+    raw: async (url, options) => ({ raw: await (await import('./raw/kafka.mjs')).kafkaSide(url, options) }),
     // inFlight 0: raw kafkajs (eachBatch) fetches nothing more for a partition until its batch's handlers finish, so it cannot park N handlers.
     counts: { publishSeq: 300, publish64: 5_000, e2e1: 2_000, e2e16: 5_000, requestSeq: 100, request32: 500, inFlight: 0 },
   },
   nats: {
     env: 'SWITCHYARD_TEST_NATS_URL',
     url: 'nats://127.0.0.1:4222',
-    raw: async (url) => ({ raw: await (await import('./raw/nats.mjs')).natsSide(url) }),
+    raw: async (url, options) => ({ raw: await (await import('./raw/nats.mjs')).natsSide(url, options) }),
     counts: { publishSeq: 1_000, publish64: 5_000, e2e1: 2_000, e2e16: 5_000, requestSeq: 500, request32: 2_000, inFlight: 200 },
   },
   sqs: {
     env: 'SWITCHYARD_TEST_SQS_URL',
     url: 'sqs://127.0.0.1:9324',
-    raw: async (url) => ({ raw: await (await import('./raw/sqs.mjs')).sqsSide(url) }),
+    raw: async (url, options) => ({ raw: await (await import('./raw/sqs.mjs')).sqsSide(url, options) }),
     counts: { publishSeq: 200, publish64: 1_000, e2e1: 500, e2e16: 1_000, requestSeq: 100, request32: 300, inFlight: 100 },
   },
   pubsub: {
     env: 'SWITCHYARD_TEST_PUBSUB_URL',
     url: 'gcppubsub://switchyard-test?emulator=127.0.0.1:8085',
-    raw: async (url) => ({ raw: await (await import('./raw/pubsub.mjs')).pubsubSide(url) }),
+    raw: async (url, options) => ({ raw: await (await import('./raw/pubsub.mjs')).pubsubSide(url, options) }),
     counts: { publishSeq: 200, publish64: 1_000, e2e1: 500, e2e16: 1_000, requestSeq: 50, request32: 300, inFlight: 100 },
   },
 };
@@ -85,27 +86,32 @@ export function formatResult(broker, r) {
  *   reps     — repetitions per side (default 3); medians are reported
  *   scale    — multiplies every message count (default 1)
  *   only     — scenario keys to run: publish-seq, publish-64, e2e-c1, e2e-c16, rr-seq, rr-32, inflight
+ *   rawWire  — 'plain' (default: raw sides send bodies alone) or 'cloudevents' (raw sides send
+ *              Switchyard's CloudEvents attributes in their broker's binding; not memory's anchors)
  *   log      — line printer (default: nothing)
  * Resolves to { startedAt, node, host, reps, brokers: [{ broker, url, results, inFlight, error? }] }.
  */
 export async function runBench(options = {}) {
   const log = options.log ?? (() => undefined);
   const reps = options.reps ?? 3;
+  const rawWire = options.rawWire ?? 'plain';
+  if (!RAW_WIRES.includes(rawWire)) throw new Error(`bench: raw wire "${rawWire}" is unknown; use ${RAW_WIRES.join(' or ')}.`);
   const scale = options.scale ?? 1;
   const only = options.only ? new Set(options.only) : undefined;
   const targets = options.url ? [{ name: brokerOf(String(options.url)), url: String(options.url) }] : (options.brokers ?? Object.keys(BROKERS)).map((b) => ({ name: brokerOf(b) }));
   const run = Math.random().toString(36).slice(2, 8);
-  const report = { startedAt: new Date().toISOString(), node: process.version, reps, scale, brokers: [] };
+  const report = { startedAt: new Date().toISOString(), node: process.version, reps, scale, rawWire, brokers: [] };
   for (const target of targets) {
     const spec = BROKERS[target.name];
     const url = target.url ?? (spec.env ? process.env[spec.env] : undefined) ?? spec.url;
     const entry = { broker: target.name, url: redactUrl(new URL(url)), results: [], inFlight: undefined };
     report.brokers.push(entry);
-    log(`\n== ${target.name} (${entry.url}) — ${reps} reps, alternating; medians. scenario  raw  switchyard  ratio`);
+    const rawLabel = rawWire === 'cloudevents' && target.name !== 'memory' ? 'raw+CloudEvents' : 'raw';
+    log(`\n== ${target.name} (${entry.url}) — ${reps} reps, alternating; medians. scenario  ${rawLabel}  switchyard  ratio`);
     const counts = Object.fromEntries(Object.entries(spec.counts).map(([k, v]) => [k, v === 0 ? 0 : Math.max(1, Math.round(v * scale))]));
     let sides;
     try {
-      const { raw, anchors } = await spec.raw(url);
+      const { raw, anchors } = await spec.raw(url, { wire: rawWire });
       sides = { raw, switchyard: await switchyardSide(url, `bench-${run}`), anchors };
       const topicFor = (key, which, rep) => `bench.${key}.${which === 'raw' ? 'r' : 's'}.${run}.${rep}`;
       for (const scenario of scenarios(counts)) {

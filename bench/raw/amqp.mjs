@@ -6,11 +6,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import amqplib from 'amqplib';
+import { eventAttributes, prefixed, replyAttributes } from '../lib/cloudevents.mjs';
 import { decode, encode, pool, prefetchFor } from '../lib/pool.mjs';
 
 const QUORUM = { durable: true, arguments: { 'x-queue-type': 'quorum' } };
 
-export async function amqpSide(url) {
+/** --raw-wire cloudevents: the attributes as the adapter sends them (headers, and message-id / correlation-id / timestamp). */
+const amqpMetadata = (attributes) => ({
+  headers: prefixed(attributes, 'cloudEvents_'),
+  messageId: attributes.id,
+  correlationId: attributes.correlationid,
+  timestamp: Math.floor(Date.now() / 1000),
+});
+
+export async function amqpSide(url, { wire = 'plain' } = {}) {
+  const ce = wire === 'cloudevents';
   const conn = await amqplib.connect(url.replace(/^amqp:\/\/\//, 'amqp://'), { noDelay: true });
   const confirm = await conn.createConfirmChannel();
   const plain = await conn.createChannel();
@@ -54,7 +64,9 @@ export async function amqpSide(url) {
     async publish(queue, body) {
       await declare(queue);
       await new Promise((resolve, reject) =>
-        confirm.sendToQueue(queue, encode(body), { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
+        confirm.sendToQueue(queue, encode(body), { persistent: true, contentType: 'application/json', ...(ce ? amqpMetadata(eventAttributes(queue)) : {}) }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
       );
     },
     consume: (queue, concurrency, handler) =>
@@ -65,15 +77,16 @@ export async function amqpSide(url) {
     serve: (queue, concurrency, answer) =>
       consumer(queue, concurrency, async (ch, msg) => {
         const reply = await answer(decode(msg.content));
-        ch.sendToQueue(msg.properties.replyTo, encode(reply), { correlationId: msg.properties.correlationId, contentType: 'application/json' });
+        const metadata = ce ? amqpMetadata(replyAttributes(queue, msg.properties.messageId)) : { correlationId: msg.properties.correlationId };
+        ch.sendToQueue(msg.properties.replyTo, encode(reply), { ...metadata, contentType: 'application/json' });
         ch.ack(msg);
       }),
     async request(queue, body) {
       const ch = await replyChannel();
-      const correlationId = randomUUID();
+      const metadata = ce ? amqpMetadata(eventAttributes(queue)) : { correlationId: randomUUID() };
       return new Promise((resolve) => {
-        pending.set(correlationId, resolve);
-        ch.sendToQueue(queue, encode(body), { replyTo: 'amq.rabbitmq.reply-to', correlationId, contentType: 'application/json' });
+        pending.set(metadata.correlationId, resolve);
+        ch.sendToQueue(queue, encode(body), { replyTo: 'amq.rabbitmq.reply-to', ...metadata, contentType: 'application/json' });
       });
     },
     async close() {

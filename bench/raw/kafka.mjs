@@ -8,12 +8,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { eventAttributes, prefixed, replyAttributes } from '../lib/cloudevents.mjs';
 import { decode, encode, pool, prefetchFor } from '../lib/pool.mjs';
 
 const PARTITIONS = 4;
 const MAX_WAIT_MS = 250; // the adapter's maxWaitTime default
 
-export async function kafkaSide(url) {
+/** --raw-wire cloudevents: the attributes as the adapter sends them (CloudEvents Kafka binding). */
+const kafkaHeaders = (attributes) => ({ ...prefixed(attributes, 'ce_'), 'content-type': 'application/json' });
+/** The request/reply headers: the raw protocol's own, or the binding's. */
+const PLAIN_NAMES = { id: 'id', replyTo: 'reply-to', inReplyTo: 'in-reply-to' };
+const CE_NAMES = { id: 'ce_id', replyTo: 'ce_replyto', inReplyTo: 'ce_inreplyto' };
+
+export async function kafkaSide(url, { wire = 'plain' } = {}) {
+  const ce = wire === 'cloudevents';
+  const names = ce ? CE_NAMES : PLAIN_NAMES;
+  const record = (topic, value) => (ce ? { value, headers: kafkaHeaders(eventAttributes(topic)) } : { value });
   const brokers = new URL(url).host.split(',');
   const kafka = new Kafka({ clientId: 'bench-raw', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -57,7 +67,7 @@ export async function kafkaSide(url) {
     (inbox ??= (async () => {
       const topic = `bench.raw.replies.${randomUUID().slice(0, 8)}`;
       await consume(topic, 256, async (message) => {
-        const id = message.headers?.['in-reply-to']?.toString();
+        const id = message.headers?.[names.inReplyTo]?.toString();
         const resolve = pending.get(id);
         pending.delete(id);
         resolve?.(decode(message.value));
@@ -69,27 +79,30 @@ export async function kafkaSide(url) {
     prepare: declare,
     async publish(topic, body) {
       await declare(topic);
-      await send(topic, [{ value: encode(body) }]);
+      await send(topic, [record(topic, encode(body))]);
     },
     async publishBatch(topic, bodies) {
       await declare(topic);
       await send(
         topic,
-        bodies.map((b) => ({ value: encode(b) })),
+        bodies.map((b) => record(topic, encode(b))),
       );
     },
     consume: (topic, concurrency, handler) => consume(topic, concurrency, (message) => Promise.resolve(handler(decode(message.value)))),
     serve: (topic, concurrency, answer) =>
       consume(topic, concurrency, async (message) => {
         const reply = await answer(decode(message.value));
-        await send(message.headers['reply-to'].toString(), [{ value: encode(reply), headers: { 'in-reply-to': message.headers.id } }]);
+        const requestId = message.headers[names.id];
+        const headers = ce ? kafkaHeaders(replyAttributes(topic, requestId.toString())) : { [names.inReplyTo]: requestId };
+        await send(message.headers[names.replyTo].toString(), [{ value: encode(reply), headers }]);
       }),
     async request(topic, body) {
       const replyTo = await replyTopic();
       await declare(topic);
-      const id = randomUUID();
-      const reply = new Promise((resolve) => pending.set(id, resolve));
-      await send(topic, [{ value: encode(body), headers: { id, 'reply-to': replyTo } }]);
+      const attributes = ce ? eventAttributes(topic) : { id: randomUUID() };
+      const reply = new Promise((resolve) => pending.set(attributes.id, resolve));
+      const headers = ce ? kafkaHeaders(attributes) : { [names.id]: attributes.id };
+      await send(topic, [{ value: encode(body), headers: { ...headers, [names.replyTo]: replyTo } }]);
       return reply;
     },
     async close() {

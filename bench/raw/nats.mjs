@@ -6,12 +6,22 @@
  * with an inbox (nc.request) and a queue-group subscription answering.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { eventAttributes, replyAttributes } from '../lib/cloudevents.mjs';
 import { decode, encode, pool, prefetchFor } from '../lib/pool.mjs';
 
 const streamOf = (topic) => `raw_${topic.replace(/\W/g, '_')}`;
 
-export async function natsSide(url) {
+/** --raw-wire cloudevents: the attributes as the adapter sends them (CloudEvents NATS binding), through nats.js's headers. */
+function withAttributes(attributes) {
+  const headers = natsHeaders();
+  for (const name in attributes) headers.append(`ce-${name}`, attributes[name]);
+  headers.append('ce-datacontenttype', 'application/json');
+  return { headers };
+}
+
+export async function natsSide(url, { wire = 'plain' } = {}) {
+  const ce = wire === 'cloudevents';
   const nc = await connect({ servers: new URL(url).host });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
@@ -36,7 +46,7 @@ export async function natsSide(url) {
       await group(topic, 1);
     },
     async publish(topic, body) {
-      await js.publish(topic, encode(body));
+      await js.publish(topic, encode(body), ce ? withAttributes(eventAttributes(topic)) : undefined);
     },
     async consume(topic, concurrency, handler) {
       const consumer = await group(topic, concurrency);
@@ -58,11 +68,12 @@ export async function natsSide(url) {
     },
     async serve(topic, concurrency, answer) {
       const run = pool(concurrency);
-      const sub = nc.subscribe(topic, { queue: 'bench', callback: (_err, msg) => run(async () => msg.respond(encode(await answer(decode(msg.data))))) });
+      const reply = (msg, body) => msg.respond(encode(body), ce ? withAttributes(replyAttributes(topic, msg.headers?.get('ce-id'))) : undefined);
+      const sub = nc.subscribe(topic, { queue: 'bench', callback: (_err, msg) => run(async () => reply(msg, await answer(decode(msg.data)))) });
       await nc.flush();
       return async () => sub.unsubscribe();
     },
-    request: async (topic, body) => decode((await nc.request(topic, encode(body), { timeout: 30_000 })).data),
+    request: async (topic, body) => decode((await nc.request(topic, encode(body), { timeout: 30_000, ...(ce ? withAttributes(eventAttributes(topic)) : {}) })).data),
     async close() {
       for (const stream of streams) await jsm.streams.delete(stream).catch(() => undefined);
       await nc.drain();

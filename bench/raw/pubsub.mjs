@@ -9,11 +9,20 @@
 import { randomUUID } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
 import { PubSub } from '@google-cloud/pubsub';
+import { eventAttributes, prefixed, replyAttributes } from '../lib/cloudevents.mjs';
 import { pool, prefetchFor } from '../lib/pool.mjs';
 
 const BATCHING = { maxMessages: 64, maxMilliseconds: 1 };
 
-export async function pubsubSide(url) {
+/** --raw-wire cloudevents: the attributes as the adapter sends them (each ce-* an attribute, and content-type). */
+const pubsubAttributes = (attributes) => ({ ...prefixed(attributes, 'ce-'), 'content-type': 'application/json' });
+/** The request/reply attributes: the raw protocol's own, or the binding's. */
+const PLAIN_NAMES = { id: 'id', replyTo: 'replyTo', inReplyTo: 'inReplyTo' };
+const CE_NAMES = { id: 'ce-id', replyTo: 'ce-replyto', inReplyTo: 'ce-inreplyto' };
+
+export async function pubsubSide(url, { wire = 'plain' } = {}) {
+  const ce = wire === 'cloudevents';
+  const names = ce ? CE_NAMES : PLAIN_NAMES;
   const parsed = new URL(url);
   const emulator = parsed.searchParams.get('emulator');
   const [host, port] = emulator ? [emulator.slice(0, emulator.lastIndexOf(':')), Number(emulator.slice(emulator.lastIndexOf(':') + 1))] : [undefined, undefined];
@@ -59,8 +68,9 @@ export async function pubsubSide(url) {
     (inbox ??= (async () => {
       const name = `replies-${randomUUID().slice(0, 8)}`;
       await consume(name, 256, async (m) => {
-        const resolve = pending.get(m.attributes.inReplyTo);
-        pending.delete(m.attributes.inReplyTo);
+        const id = m.attributes[names.inReplyTo];
+        const resolve = pending.get(id);
+        pending.delete(id);
         resolve?.(JSON.parse(m.data.toString('utf8')));
       });
       return name;
@@ -71,18 +81,19 @@ export async function pubsubSide(url) {
     async prepare(name) {
       await subscription(name, 1);
     },
-    publish: (name, body) => publish(name, body),
+    publish: (name, body) => publish(name, body, ce ? pubsubAttributes(eventAttributes(name)) : undefined),
     consume: (name, concurrency, handler) => consume(name, concurrency, (m) => handler(JSON.parse(m.data.toString('utf8')))),
     serve: (name, concurrency, answer) =>
       consume(name, concurrency, async (m) => {
         const reply = await answer(JSON.parse(m.data.toString('utf8')));
-        await publish(m.attributes.replyTo, reply, { inReplyTo: m.attributes.id });
+        const requestId = m.attributes[names.id];
+        await publish(m.attributes[names.replyTo], reply, ce ? pubsubAttributes(replyAttributes(name, requestId)) : { [names.inReplyTo]: requestId });
       }),
     async request(name, body) {
       const replyTo = await replyTopic();
-      const id = randomUUID();
-      const reply = new Promise((resolve) => pending.set(id, resolve));
-      await publish(name, body, { id, replyTo });
+      const attributes = ce ? eventAttributes(name) : { id: randomUUID() };
+      const reply = new Promise((resolve) => pending.set(attributes.id, resolve));
+      await publish(name, body, { ...(ce ? pubsubAttributes(attributes) : { [names.id]: attributes.id }), [names.replyTo]: replyTo });
       return reply;
     },
     async close() {

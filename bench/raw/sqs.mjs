@@ -16,11 +16,29 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { eventAttributes, replyAttributes } from '../lib/cloudevents.mjs';
 import { encode, pool, prefetchFor } from '../lib/pool.mjs';
 
 const queueName = (topic) => `raw-${topic.replace(/\W/g, '-')}`;
 
-export async function sqsSide(url) {
+const text = (value) => ({ DataType: 'String', StringValue: value });
+/**
+ * --raw-wire cloudevents: the attributes as the adapter packs them — ce-id, ce-type, ce-source,
+ * ce-specversion, ce-time, ce-correlationid and content-type each as an attribute, the others
+ * (ce-replyto, ce-inreplyto, ce-replystatus) in one JSON attribute switchyard-headers.
+ */
+function sqsAttributes({ inreplyto, replystatus, ...individual }, packed = {}) {
+  const out = { 'content-type': text('application/json') };
+  for (const name in individual) out[`ce-${name}`] = text(individual[name]);
+  if (inreplyto !== undefined) Object.assign(packed, { 'ce-inreplyto': inreplyto, 'ce-replystatus': replystatus });
+  if (Object.keys(packed).length > 0) out['switchyard-headers'] = text(JSON.stringify(packed));
+  return out;
+}
+const packedHeader = (m, name) => JSON.parse(m.MessageAttributes?.['switchyard-headers']?.StringValue ?? '{}')[name];
+
+export async function sqsSide(url, { wire = 'plain' } = {}) {
+  const ce = wire === 'cloudevents';
+  const eventMetadata = (topic) => (ce ? sqsAttributes(eventAttributes(topic)) : undefined);
   const { host } = new URL(url);
   // cacheMiddleware: the SDK's own throughput option, which the adapter uses too (a fair baseline is the fastest plain client).
   const client = new SQSClient({ endpoint: `http://${host}`, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, cacheMiddleware: true });
@@ -95,7 +113,7 @@ export async function sqsSide(url) {
       const topic = `replies-${randomUUID().slice(0, 8)}`;
       const QueueUrl = await declare(topic);
       await consume(topic, 256, async (m) => {
-        const id = m.MessageAttributes?.inReplyTo?.StringValue;
+        const id = ce ? packedHeader(m, 'ce-inreplyto') : m.MessageAttributes?.inReplyTo?.StringValue;
         const resolve = pending.get(id);
         pending.delete(id);
         resolve?.(JSON.parse(m.Body));
@@ -105,32 +123,40 @@ export async function sqsSide(url) {
   return {
     label: 'raw',
     prepare: declare,
-    publish: (topic, body) => send(topic, body),
+    publish: (topic, body) => send(topic, body, eventMetadata(topic)),
     async publishBatch(topic, bodies) {
       const QueueUrl = await declare(topic);
       const chunks = [];
       for (let i = 0; i < bodies.length; i += 10) chunks.push(bodies.slice(i, i + 10));
       await Promise.all(
-        chunks.map((chunk) => client.send(new SendMessageBatchCommand({ QueueUrl, Entries: chunk.map((b, i) => ({ Id: String(i), MessageBody: encode(b).toString('utf8') })) }))),
+        chunks.map((chunk) =>
+          client.send(
+            new SendMessageBatchCommand({
+              QueueUrl,
+              Entries: chunk.map((b, i) => ({ Id: String(i), MessageBody: encode(b).toString('utf8'), MessageAttributes: eventMetadata(topic) })),
+            }),
+          ),
+        ),
       );
     },
     consume: (topic, concurrency, handler) => consume(topic, concurrency, (m) => handler(JSON.parse(m.Body))),
     serve: (topic, concurrency, answer) =>
       consume(topic, concurrency, async (m) => {
         const reply = await answer(JSON.parse(m.Body));
+        const requestId = m.MessageAttributes[ce ? 'ce-id' : 'id'].StringValue;
         await client.send(
           new SendMessageCommand({
-            QueueUrl: m.MessageAttributes.replyTo.StringValue,
+            QueueUrl: ce ? packedHeader(m, 'ce-replyto') : m.MessageAttributes.replyTo.StringValue,
             MessageBody: JSON.stringify(reply),
-            MessageAttributes: { inReplyTo: { DataType: 'String', StringValue: m.MessageAttributes.id.StringValue } },
+            MessageAttributes: ce ? sqsAttributes(replyAttributes(topic, requestId)) : { inReplyTo: text(requestId) },
           }),
         );
       }),
     async request(topic, body) {
       const replyTo = await replyQueue();
-      const id = randomUUID();
-      const reply = new Promise((resolve) => pending.set(id, resolve));
-      await send(topic, body, { id: { DataType: 'String', StringValue: id }, replyTo: { DataType: 'String', StringValue: replyTo } });
+      const attributes = ce ? eventAttributes(topic) : { id: randomUUID() };
+      const reply = new Promise((resolve) => pending.set(attributes.id, resolve));
+      await send(topic, body, ce ? sqsAttributes(attributes, { 'ce-replyto': replyTo }) : { id: text(attributes.id), replyTo: text(replyTo) });
       return reply;
     },
     async close() {
