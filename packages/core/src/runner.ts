@@ -157,7 +157,10 @@ export class SubscriptionRunner {
     if (drainTimeoutMs === undefined) {
       await all;
     } else {
-      const timedOut = await Promise.race([all.then(() => false), sleep(drainTimeoutMs).then(() => true)]);
+      // The limit's timer ends with the drain: left running, it kept the process alive until it ran out.
+      const drained = new AbortController();
+      const limit = sleep(drainTimeoutMs, drained.signal).then(() => !drained.signal.aborted);
+      const timedOut = await Promise.race([all.then(() => false), limit]).finally(() => drained.abort());
       if (timedOut) {
         this.abandoning.abort();
         // All at once: settle() marks each settled before its first await, so a handler that
