@@ -403,14 +403,19 @@ export class GroupConsumer implements TransportConsumer {
 
   /** On close: commit what can be committed, trying again until done or timeoutMs has passed. */
   private async flushCommits(timeoutMs: number): Promise<void> {
-    const deadline = AbortSignal.timeout(timeoutMs);
+    // Ends at the deadline or when the flush is done: a sleep still running after a commit that
+    // came back first kept the process alive for the rest of timeoutMs after close().
+    const over = new AbortController();
+    const deadline = AbortSignal.any([AbortSignal.timeout(timeoutMs), over.signal]);
     const flush = async () => {
       if (this.uncommitted().length > 0) this.scheduleCommit();
       await Promise.race([this.committing, sleep(timeoutMs, deadline)]);
       if (this.uncommitted().length > 0) throw new Error('offsets not committed yet');
     };
     // What stays uncommitted is read again by the group's next member.
-    await retrying(flush, { initialDelayMs: 50, maxDelayMs: 1000, signal: deadline }).catch(() => undefined);
+    await retrying(flush, { initialDelayMs: 50, maxDelayMs: 1000, signal: deadline })
+      .catch(() => undefined)
+      .finally(() => over.abort());
   }
 
   async stop(): Promise<void> {

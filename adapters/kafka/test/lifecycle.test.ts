@@ -1,5 +1,7 @@
 /** What a closed bus leaves behind on the broker, and request/reply over the shared replies topic. */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { createBus, silentLogger, type Bus, type Logger, type Transport, type WireMessage } from '@switchyard/core';
@@ -46,6 +48,26 @@ function strayCounter(): { logger: Logger; strays: string[] } {
 const ephemeral = { maxAttempts: 1, retry: { maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 1, factor: 2 }, deadLetterTopic: false as const, concurrency: 16, ephemeral: true };
 
 describe('kafka bus close', () => {
+  it('a process whose bus consumed and closed has no timer left running (the close-time commit flush ends with the commit)', async () => {
+    // A child process on the built packages, where nothing else holds timers: what is still
+    // active after close() would keep an app alive (the flush's 10 s deadline did).
+    const topic = `close.timers.${uid()}`;
+    const script = `
+      const { createBus } = await import('@switchyard/core');
+      const bus = await createBus({ url: ${JSON.stringify(KAFKA_URL)}, service: 'close-timers' });
+      let handled;
+      const done = new Promise((resolve) => { handled = resolve; });
+      await bus.subscribe(${JSON.stringify(topic)}, () => handled(), { deadLetter: false });
+      await bus.publish(${JSON.stringify(topic)}, { n: 1 });
+      await done;
+      await bus.close();
+      console.log(JSON.stringify(process.getActiveResourcesInfo()));
+      process.exit(0);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 });
+    const active = JSON.parse(stdout.trim().split('\n').pop()!) as string[];
+    expect(active).not.toContain('Timeout');
+  });
+
   it('a bus that made requests and closed leaves no reply topic, group or offsets; the services that replied keep publishing', async () => {
     const a = await admin();
     const probe = await transport();
