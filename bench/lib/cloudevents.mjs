@@ -35,3 +35,16 @@ export function prefixed(attributes, prefix) {
   for (const name in attributes) out[prefix + name] = attributes[name];
   return out;
 }
+
+/**
+ * A binding that carries the attributes as string headers under `prefix` (Kafka's `ce_`, Pub/Sub's
+ * `ce-`) with the media type as `content-type`: a message's headers, and the names request/reply
+ * uses for the request id, reply address and answered id — the binding's, or with `plain` the raw
+ * protocol's own.
+ */
+export function headerBinding(prefix, plainNames) {
+  return {
+    headers: (attributes) => ({ ...prefixed(attributes, prefix), 'content-type': 'application/json' }),
+    names: (wire) => (wire === 'cloudevents' ? { id: `${prefix}id`, replyTo: `${prefix}replyto`, inReplyTo: `${prefix}inreplyto` } : plainNames),
+  };
+}

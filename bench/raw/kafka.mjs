@@ -8,21 +8,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { eventAttributes, prefixed, replyAttributes } from '../lib/cloudevents.mjs';
+import { eventAttributes, headerBinding, replyAttributes } from '../lib/cloudevents.mjs';
 import { decode, encode, pool, prefetchFor } from '../lib/pool.mjs';
 
 const PARTITIONS = 4;
 const MAX_WAIT_MS = 250; // the adapter's maxWaitTime default
 
 /** --raw-wire cloudevents: the attributes as the adapter sends them (CloudEvents Kafka binding). */
-const kafkaHeaders = (attributes) => ({ ...prefixed(attributes, 'ce_'), 'content-type': 'application/json' });
-/** The request/reply headers: the raw protocol's own, or the binding's. */
-const PLAIN_NAMES = { id: 'id', replyTo: 'reply-to', inReplyTo: 'in-reply-to' };
-const CE_NAMES = { id: 'ce_id', replyTo: 'ce_replyto', inReplyTo: 'ce_inreplyto' };
+const binding = headerBinding('ce_', { id: 'id', replyTo: 'reply-to', inReplyTo: 'in-reply-to' });
+const kafkaHeaders = binding.headers;
 
 export async function kafkaSide(url, { wire = 'plain' } = {}) {
   const ce = wire === 'cloudevents';
-  const names = ce ? CE_NAMES : PLAIN_NAMES;
+  const names = binding.names(wire);
   const record = (topic, value) => (ce ? { value, headers: kafkaHeaders(eventAttributes(topic)) } : { value });
   const brokers = new URL(url).host.split(',');
   const kafka = new Kafka({ clientId: 'bench-raw', brokers, logLevel: logLevel.NOTHING });

@@ -9,20 +9,18 @@
 import { randomUUID } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
 import { PubSub } from '@google-cloud/pubsub';
-import { eventAttributes, prefixed, replyAttributes } from '../lib/cloudevents.mjs';
+import { eventAttributes, headerBinding, replyAttributes } from '../lib/cloudevents.mjs';
 import { pool, prefetchFor } from '../lib/pool.mjs';
 
 const BATCHING = { maxMessages: 64, maxMilliseconds: 1 };
 
 /** --raw-wire cloudevents: the attributes as the adapter sends them (each ce-* an attribute, and content-type). */
-const pubsubAttributes = (attributes) => ({ ...prefixed(attributes, 'ce-'), 'content-type': 'application/json' });
-/** The request/reply attributes: the raw protocol's own, or the binding's. */
-const PLAIN_NAMES = { id: 'id', replyTo: 'replyTo', inReplyTo: 'inReplyTo' };
-const CE_NAMES = { id: 'ce-id', replyTo: 'ce-replyto', inReplyTo: 'ce-inreplyto' };
+const binding = headerBinding('ce-', { id: 'id', replyTo: 'replyTo', inReplyTo: 'inReplyTo' });
+const pubsubAttributes = binding.headers;
 
 export async function pubsubSide(url, { wire = 'plain' } = {}) {
   const ce = wire === 'cloudevents';
-  const names = ce ? CE_NAMES : PLAIN_NAMES;
+  const names = binding.names(wire);
   const parsed = new URL(url);
   const emulator = parsed.searchParams.get('emulator');
   const [host, port] = emulator ? [emulator.slice(0, emulator.lastIndexOf(':')), Number(emulator.slice(emulator.lastIndexOf(':') + 1))] : [undefined, undefined];
