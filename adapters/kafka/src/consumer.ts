@@ -17,7 +17,7 @@
  * reads them again.
  */
 import { ConnectionError, type Delivery, type Logger, type TransportConsumer, type WireMessage } from '@switchyard/core';
-import { ChangeSignal, type DeliveryParts, delayHoldMs, errorMessage, KeyGate, retrying, settleOnce, sleep } from '@switchyard/core/spi';
+import { ChangeSignal, type DeliveryParts, delayHoldMs, errorMessage, KeyGate, outlasts, retrying, settleOnce } from '@switchyard/core/spi';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaSettings } from './options.js';
 import { fromKafkaMessage } from './wire.js';
@@ -194,11 +194,7 @@ export class GroupConsumer implements TransportConsumer {
     const partitionsConsumedConcurrently = Math.max(1, Math.min(prefetch, 32));
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch: (payload) => this.eachBatch(payload) });
     const timeoutMs = sessionTimeout + rebalanceTimeout + 30_000;
-    const joinedOrFailed = new AbortController();
-    const timeout = sleep(timeoutMs, joinedOrFailed.signal).then(() => {
-      if (!joinedOrFailed.signal.aborted) throw new Error(`no group assignment within ${timeoutMs} ms`);
-    });
-    await Promise.race([join, timeout]).finally(() => joinedOrFailed.abort());
+    if (await outlasts(join, timeoutMs)) throw new Error(`no group assignment within ${timeoutMs} ms`);
     this.running = true;
     if (this.stopping) this.pause();
   }
@@ -403,19 +399,17 @@ export class GroupConsumer implements TransportConsumer {
 
   /** On close: commit what can be committed, trying again until done or timeoutMs has passed. */
   private async flushCommits(timeoutMs: number): Promise<void> {
-    // Ends at the deadline or when the flush is done: a sleep still running after a commit that
-    // came back first kept the process alive for the rest of timeoutMs after close().
-    const over = new AbortController();
-    const deadline = AbortSignal.any([AbortSignal.timeout(timeoutMs), over.signal]);
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const endsAt = Date.now() + timeoutMs;
     const flush = async () => {
       if (this.uncommitted().length > 0) this.scheduleCommit();
-      await Promise.race([this.committing, sleep(timeoutMs, deadline)]);
+      // outlasts, not a race with sleep: a sleep left running after the commit came back kept the
+      // process alive for the rest of timeoutMs after close().
+      if (this.committing !== undefined) await outlasts(this.committing, Math.max(0, endsAt - Date.now()));
       if (this.uncommitted().length > 0) throw new Error('offsets not committed yet');
     };
     // What stays uncommitted is read again by the group's next member.
-    await retrying(flush, { initialDelayMs: 50, maxDelayMs: 1000, signal: deadline })
-      .catch(() => undefined)
-      .finally(() => over.abort());
+    await retrying(flush, { initialDelayMs: 50, maxDelayMs: 1000, signal: deadline }).catch(() => undefined);
   }
 
   async stop(): Promise<void> {

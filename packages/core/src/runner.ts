@@ -18,7 +18,7 @@ import { backoffDelay } from './retry.js';
 import { DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
 import type { RedeliveryCounter } from './redeliveries.js';
 import { Slots } from './slots.js';
-import { sleep } from './sleep.js';
+import { outlasts, sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import { countDeadLetterFailure, runInContext, telemetryTarget, traceProcess, traceSettle, type SettleOperation, type TelemetryTarget } from './telemetry.js';
@@ -157,11 +157,7 @@ export class SubscriptionRunner {
     if (drainTimeoutMs === undefined) {
       await all;
     } else {
-      // The limit's timer ends with the drain: left running, it kept the process alive until it ran out.
-      const drained = new AbortController();
-      const limit = sleep(drainTimeoutMs, drained.signal).then(() => !drained.signal.aborted);
-      const timedOut = await Promise.race([all.then(() => false), limit]).finally(() => drained.abort());
-      if (timedOut) {
+      if (await outlasts(all, drainTimeoutMs)) {
         this.abandoning.abort();
         // All at once: settle() marks each settled before its first await, so a handler that
         // returns on the abort cannot ack what is being handed back while a slow abandon (one

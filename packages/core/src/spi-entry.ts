@@ -13,7 +13,7 @@ export { errorMessage } from './errors.js';
 export { captureTraceContext, runInTraceContext, type TraceContext } from './telemetry.js';
 export { checkPublish, MAX_DELAY_MS, PUBLISH_OPTIONS } from './publish-checks.js';
 export { backoffDelay } from './retry.js';
-export { sleep } from './sleep.js';
+export { outlasts, sleep } from './sleep.js';
 export { EMULATED_DELAY_HOLD_MS } from './group-copy.js';
 export { DEAD_LETTER_HEADROOM_BYTES, PORTABLE_LIMITS } from './limits.js';
 export { Attr, DeadLetterHeader, InternalHeader, ReplyAttr, CE_PREFIX, toBindingHeaders, fromBindingHeaders, encodeBody, decodeBody, wireSize } from './codec.js';

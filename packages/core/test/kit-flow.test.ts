@@ -1,6 +1,6 @@
 /** Pure tests of the adapter kit's per-key gate, change signal, delay hold, promise cache and publish micro-batcher (no broker, no bus). */
 import { describe, expect, it } from 'vitest';
-import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyedBatcher, KeyGate, PromiseCache, remembered } from '../src/spi-entry.js';
+import { Attr, Batcher, ChangeSignal, delayHoldMs, EMULATED_DELAY_HOLD_MS, InternalHeader, KeyedBatcher, KeyGate, outlasts, PromiseCache, remembered } from '../src/spi-entry.js';
 
 describe('KeyGate (one message per key in flight)', () => {
   it('holds a key while it is in flight; keyless messages never wait', () => {
@@ -66,6 +66,21 @@ describe('ChangeSignal (wake loops waiting for a change)', () => {
     await aborted;
     await signal.wait(60_000, controller.signal); // already aborted: at once
     expect(signal.waiting).toBe(0);
+  });
+});
+
+describe('outlasts (a time limit on work)', () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  it('is false when the work resolves first, and leaves no timer running', async () => {
+    const before = timers();
+    expect(await outlasts(Promise.resolve('done'), 600_000)).toBe(false);
+    expect(timers()).toBe(before);
+  });
+
+  it('is true once the time is up while the work goes on, and rejects with the work if it fails first', async () => {
+    expect(await outlasts(new Promise(() => undefined), 10)).toBe(true);
+    await expect(outlasts(Promise.reject(new Error('broken')), 600_000)).rejects.toThrow('broken');
   });
 });
 
