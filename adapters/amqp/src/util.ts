@@ -1,12 +1,12 @@
+import { outlasts } from '@switchyard/core/spi';
 import { flushAcks } from './acks.js';
 
 /** Whether `promise` settled (either way) within ms; it is left running otherwise. */
 export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  const settled = await Promise.race([promise.then(() => true).catch(() => true), timedOut]);
-  clearTimeout(timer);
-  return settled;
+  return !(await outlasts(
+    promise.catch(() => undefined),
+    ms,
+  ));
 }
 
 /**

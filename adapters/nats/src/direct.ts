@@ -18,7 +18,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Delivery, Logger, TransportConsumer, WireMessage } from '@switchyard/core';
-import { errorMessage, ReplyAttr } from '@switchyard/core/spi';
+import { errorMessage, outlasts, ReplyAttr } from '@switchyard/core/spi';
 import { NoRespondersError, type Replies } from './replies.js';
 import { fromNatsMsg, toNatsHeaders } from './wire.js';
 
@@ -56,9 +56,10 @@ export function serveDirect(nc: NatsConnection, subject: string, group: string, 
     if (sub.isClosed() || sub.isDraining()) return;
     // Drained: requests already on their way here are still handed over; new ones go to other
     // members. A drain waits for the server, so a connection that is down cuts it short.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([sub.drain().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_WAIT_MS)))]);
-    clearTimeout(timer);
+    await outlasts(
+      sub.drain().catch(() => undefined),
+      DRAIN_WAIT_MS,
+    );
     if (!sub.isClosed()) sub.unsubscribe();
   };
   return { stop, close: stop };

@@ -29,7 +29,7 @@ import {
   ValidationError,
   type WireMessage,
 } from '@switchyard/core';
-import { errorMessage, groupPolicyConflict, PromiseCache, retrying, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
+import { errorMessage, groupPolicyConflict, outlasts, PromiseCache, retrying, scrubSecrets, urlSecrets } from '@switchyard/core/spi';
 import { GroupConsumer, type GroupTarget } from './consumer.js';
 import { requestDirect, serveDirect } from './direct.js';
 import { type Names, names } from './names.js';
@@ -563,9 +563,10 @@ export class NatsTransport implements Transport {
     const nc = this.connection?.nc;
     if (nc === undefined || nc.isClosed()) return;
     // Flush what is buffered (acks, naks) before closing; a server that is gone does not hold us up.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([nc.flush().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
-    clearTimeout(timer);
+    await outlasts(
+      nc.flush().catch(() => undefined),
+      2_000,
+    );
     await nc.close().catch(() => undefined);
   }
 }
