@@ -152,10 +152,12 @@ export class SqsTransport implements Transport {
       ...(this.names.fifo ? fifoIds(message) : {}),
     };
     const urls = await this.groupsOf(topic);
-    await Promise.all([...urls].map((url) => this.sendTo(topic, url, entry, out.size)));
+    // A reply whose inbox is gone has nobody waiting for it (its requester closed): not worth a wait.
+    const waitForMissingQueue = message.headers['ce-inreplyto'] === undefined;
+    await Promise.all([...urls].map((url) => this.sendTo(topic, url, entry, out.size, waitForMissingQueue)));
   }
 
-  private async sendTo(topic: string, url: string, entry: SendEntry, size: number): Promise<void> {
+  private async sendTo(topic: string, url: string, entry: SendEntry, size: number, waitForMissingQueue: boolean): Promise<void> {
     try {
       await retrying(() => this.sender.add(url, entry, size), {
         initialDelayMs: 100,
@@ -164,11 +166,11 @@ export class SqsTransport implements Transport {
         signal: this.closing.signal,
         // A queue that does not exist may be one a restarting server has not restored yet (ElasticMQ
         // answers before it has): waited out like an outage, not taken for a deleted group at once.
-        retryIf: (err) => !isPermanent(err) || named(err, 'QueueDoesNotExist'),
+        retryIf: (err) => !isPermanent(err) || (waitForMissingQueue && named(err, 'QueueDoesNotExist')),
       });
     } catch (err) {
       if (named(err, 'QueueDoesNotExist')) {
-        // Still gone after publishTimeoutMs: the group was deleted since we listed it; it wants nothing more.
+        // Still gone after publishTimeoutMs (a reply: at once): the group was deleted; it wants nothing more.
         this.logger.info('A group queue of the topic no longer exists; publishing on without it', { topic, queue: url });
         this.topicGroups.get(topic)?.urls.delete(url);
         return;
@@ -201,7 +203,13 @@ export class SqsTransport implements Transport {
     return entries.map((_, i) => failed.get(String(i)));
   }
 
-  /** The topic's group queues: listed by name prefix, trusted for groupCacheMs (a group declared elsewhere shows up after that). */
+  /**
+   * The topic's group queues: listed by name prefix, trusted for groupCacheMs (a group declared
+   * elsewhere shows up after that). A listing only adds: a group it leaves out may be one a
+   * restarting server has not restored yet (ElasticMQ lists none of its queues for seconds after it
+   * answers), and dropping it would confirm publishes that reach nobody. A group leaves the set when
+   * a send finds its queue gone (sendTo), or when this transport deletes it.
+   */
   private async groupsOf(topic: string): Promise<Set<string>> {
     let entry = this.topicGroups.get(topic);
     if (!entry) {
@@ -213,16 +221,11 @@ export class SqsTransport implements Transport {
     current.listing ??= this.listGroups(topic)
       .then((urls) => {
         for (const url of urls) current.urls.add(url);
-        for (const url of current.urls) if (!urls.has(url) && !this.declaredUrl(url)) current.urls.delete(url);
         current.listedAt = Date.now();
         return current.urls;
       })
       .finally(() => (current.listing = undefined));
     return current.listing;
-  }
-
-  private declaredUrl(url: string): boolean {
-    return [...this.pollers].some((p) => p.url === url);
   }
 
   private async listGroups(topic: string): Promise<Set<string>> {

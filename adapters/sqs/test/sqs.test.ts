@@ -54,6 +54,37 @@ describe('fan-out', () => {
   });
 });
 
+describe('replies', () => {
+  it('a reply whose inbox queue is gone (its requester closed) is dropped at once, not retried for publishTimeoutMs', async () => {
+    const { url, prefix } = testUrl({ publishTimeoutMs: '600000' });
+    prefixes.push(prefix);
+    const dropped = inbox<string>();
+    const logger = { ...silentLogger, info: (message: string) => dropped.push(message) };
+    const responder = await createBus({ url, service: 'responder', logger });
+    const requester = await createBus({ url, service: 'requester', logger: silentLogger });
+    buses.push(responder, requester);
+    const started = inbox<number>();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await responder.reply('late.reply', async (req) => {
+      const { n } = req.body as { n: number };
+      started.push(n);
+      if (n === 2) await gate;
+      return { n };
+    });
+    // The first reply lets the responder's publisher learn the requester's inbox queue.
+    expect(await requester.request('late.reply', { n: 1 }, { timeoutMs: 30_000 })).toEqual({ n: 1 });
+    const late = requester.request('late.reply', { n: 2 }, { timeoutMs: 60_000 }).catch((err: Error) => err);
+    expect(await started.next()).toBe(1);
+    expect(await started.next()).toBe(2);
+    await requester.close(); // deletes its inbox queue
+    expect(await late).toMatchObject({ code: expect.any(String) });
+    release();
+    // With publishTimeoutMs at 10 minutes, this arrives only if the reply did not wait for the queue to come back.
+    expect(await dropped.next()).toMatch(/no longer exists/);
+  });
+});
+
 describe('native backstop', () => {
   it('the group queue gets a redrive policy above maxAttempts into its dead-letter queue, and SQS moves a crash loop there', async () => {
     const { bus: b, names } = await bus({ redriveMargin: '1' });
