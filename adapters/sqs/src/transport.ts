@@ -72,13 +72,6 @@ export function isPermanent(err: unknown): boolean {
 const named = (err: unknown, ...names: string[]) => names.includes((err as Error | undefined)?.name ?? '');
 /** The message is no longer ours to settle: deleted, or its visibility ran out and someone else has it. */
 const isGone = (err: unknown) => named(err, 'ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue', 'QueueDoesNotExist');
-/**
- * Whether a settlement (delete, visibility change) is worth sending again. A queue that does not
- * exist may be one a restarting server has not restored yet (ElasticMQ answers before it has, and
- * restores the message with its receipt): retried within the settlement's deadline, not taken for
- * a deleted queue at once, which would leave the message to come back as a duplicate.
- */
-const settlementRetryable = (err: unknown) => !isPermanent(err) || named(err, 'QueueDoesNotExist');
 
 export class SqsTransport implements Transport {
   readonly name = 'sqs';
@@ -440,7 +433,7 @@ export class SqsTransport implements Transport {
 
   private async deleteMessage(url: string, receipt: string): Promise<void> {
     try {
-      await retrying(() => this.deleter.add(url, receipt), { initialDelayMs: 100, maxDelayMs: 2000, deadlineMs: 30_000, retryIf: settlementRetryable });
+      await retrying(() => this.deleter.add(url, receipt), { initialDelayMs: 100, maxDelayMs: 2000, deadlineMs: 30_000, retryIf: (err) => !isPermanent(err) });
     } catch (err) {
       // "Invalid receipt handle": already deleted, or its visibility ran out and it went to someone else.
       if (isGone(err)) return this.logger.debug('Ack of a message SQS no longer holds for us', { url, error: errorMessage(err) });
@@ -461,7 +454,7 @@ export class SqsTransport implements Transport {
         initialDelayMs: 100,
         maxDelayMs: 2000,
         deadlineMs: 10_000,
-        retryIf: settlementRetryable,
+        retryIf: (err) => !isPermanent(err),
       });
       return true;
     } catch (err) {

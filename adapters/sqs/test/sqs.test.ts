@@ -1,6 +1,6 @@
 /** The adapter's own behaviour on the real server: discovery, backstop, FIFO, sizes, late acks. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { createBus, DEFAULT_RETRY, PayloadTooLargeError, silentLogger, type Bus, type Delivery, type GroupPolicy, type Message } from '@switchyard/core';
 import { createTransport, type WireMessage } from '@switchyard/core/spi';
 import { QueueNames } from '../src/names.js';
@@ -51,6 +51,46 @@ describe('fan-out', () => {
     await publisher.publish('fan.topic', { n: 2 });
     expect((await one.next()).body).toEqual({ n: 2 });
     expect((await two.next()).body).toEqual({ n: 2 });
+  });
+});
+
+describe('a group queue that is missing for a while', () => {
+  // What a publisher sees while a restarting ElasticMQ has not restored its queues yet (for seconds
+  // after it answers, with many queues or messages): the group queue is not listed, and a send says
+  // QueueDoesNotExist; then it is back. Reproduced here by deleting the queue and creating it again.
+  it('a publisher keeps the group it knows and sends once the queue is back, rather than confirm a publish that reached no queue', async () => {
+    const { url, names } = await bus({ groupCacheMs: '0' });
+    const transport = (await createTransport(new URL(url), { service: 'raw', logger: silentLogger })) as SqsTransport;
+    const retrying = inbox<void>();
+    transport.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          if (context.commandName === 'SendMessageBatchCommand' && (err as Error).name === 'QueueDoesNotExist') retrying.push();
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'watchMissingQueue' },
+    );
+    const message = (n: number): WireMessage => ({ body: new TextEncoder().encode(String(n)), headers: { 'content-type': 'application/json' } });
+    try {
+      await transport.connect();
+      await transport.declareGroup('missing.queue', 'g');
+      await transport.publish({ topic: 'missing.queue', message: message(1) }); // listed: the publisher knows g
+      const name = names.groupQueue('missing.queue', 'g');
+      const queue = await queueUrl(name);
+      await client.send(new DeleteQueueCommand({ QueueUrl: queue }));
+      // groupCacheMs=0: this publish lists the groups again, and the listing leaves g out.
+      const publishing = transport.publish({ topic: 'missing.queue', message: message(2) });
+      expect(await Promise.race([publishing.then(() => 'confirmed'), retrying.next().then(() => 'waiting for the queue')])).toBe('waiting for the queue');
+      await client.send(new CreateQueueCommand({ QueueName: name }));
+      await publishing;
+      const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: queue, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }));
+      expect(Messages.map((m) => m.Body)).toEqual(['2']);
+    } finally {
+      await transport.close();
+    }
   });
 });
 
