@@ -160,15 +160,14 @@ export const lifecycleCases: ConformanceCase[] = [
       await h.options.restartBroker!();
       await publishing;
       expect(confirmed.size).toBe(total);
-      // On a timeout, say which confirmed messages never arrived (and how many publishes were
-      // retried), so a loss can be traced to its batch and its restart.
+      // Every confirmed number arrives (progress counts distinct ones). On a timeout, say which never
+      // did and how many publishes were retried, so a loss can be traced to its batch and restart.
       await progress.waitFor(total, 300_000).catch((err: Error) => {
         const missing = [...confirmed].filter((n) => !received.has(n)).sort((a, b) => a - b);
         throw new Error(
           `${err.message} Missing ${missing.length} confirmed: ${missing.slice(0, 100).join(', ')}${missing.length > 100 ? ', …' : ''} (${failures} publishes retried).`,
         );
       });
-      expect([...confirmed].filter((n) => !received.has(n))).toEqual([]);
     },
   },
 ];
