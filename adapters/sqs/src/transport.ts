@@ -32,7 +32,7 @@ import {
   type TransportContext,
   type WireMessage,
 } from '@switchyard/core';
-import { errorMessage, probeHealth, retrying, settleOnce } from '@switchyard/core/spi';
+import { Attr, errorMessage, probeHealth, ReplyAttr, retrying, settleOnce } from '@switchyard/core/spi';
 import { Batcher, EntryError } from './batcher.js';
 import { createSqsClient } from './client.js';
 import { QueueNames } from './names.js';
@@ -153,7 +153,7 @@ export class SqsTransport implements Transport {
     };
     const urls = await this.groupsOf(topic);
     // A reply whose inbox is gone has nobody waiting for it (its requester closed): not worth a wait.
-    const waitForMissingQueue = message.headers['ce-inreplyto'] === undefined;
+    const waitForMissingQueue = message.headers[ReplyAttr.inReplyTo] === undefined;
     await Promise.all([...urls].map((url) => this.sendTo(topic, url, entry, out.size, waitForMissingQueue)));
   }
 
@@ -522,13 +522,13 @@ export class SqsTransport implements Transport {
  * SQS does not drop them as duplicates of the original; requests (ce-replyto) are never dropped.
  */
 function fifoIds(message: WireMessage): { groupId: string; dedupId: string } {
-  const id = message.headers['ce-id'];
+  const id = message.headers[Attr.id];
   const copy = Object.entries(message.headers)
-    .filter(([name]) => name.startsWith('x-switchyard-') || name === 'ce-notbefore')
+    .filter(([name]) => name.startsWith('x-switchyard-') || name === Attr.notBefore)
     .sort(([a], [b]) => (a < b ? -1 : 1));
   const hash = (text: string) => createHash('sha256').update(text).digest('hex');
   // A request must reach its replier every time it is sent: a retry expects its (idempotently kept) reply again.
-  const unique = id === undefined || message.headers['ce-replyto'] !== undefined ? randomUUID() : id;
+  const unique = id === undefined || message.headers[ReplyAttr.replyTo] !== undefined ? randomUUID() : id;
   const dedupId = unique === id && copy.length === 0 && PRINTABLE_ID.test(id) ? id : hash(JSON.stringify([unique, copy]));
   const key = message.key;
   return { groupId: key === undefined ? dedupId : PRINTABLE_ID.test(key) ? key : hash(key), dedupId };
