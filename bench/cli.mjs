@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run bench [-- --broker amqp,kafka] [--reps 3] [--scale 2] [--only publish-64,e2e-c16] [--url <broker url>]
- *                 [--raw-wire plain|cloudevents]
+ *                 [--raw-wire cloudevents|plain]
  * Env: BENCH_BROKERS, BENCH_REPS, BENCH_SCALE, BENCH_ONLY, BENCH_RAW_WIRE (same meanings); broker URLs from
  * SWITCHYARD_TEST_<BROKER>_URL. Prints one line per scenario and writes bench-results/<time>.json.
  */

@@ -14,9 +14,10 @@ export interface BenchOptions {
   /** Scenario keys to run: publish-seq, publish-64, e2e-c1, e2e-c16, rr-seq, rr-32, inflight. Default all. */
   only?: string[];
   /**
-   * What the raw sides send besides the body: 'plain' (nothing but what their request/reply needs;
-   * default) or 'cloudevents' (Switchyard's CloudEvents attributes in the broker's binding, to tell
-   * Switchyard's own cost from the cost of carrying that metadata). memory's anchors ignore it.
+   * What the raw sides send besides the body: 'cloudevents' (default: Switchyard's CloudEvents
+   * attributes in the broker's binding, the metadata its wire contract carries, so a ratio is
+   * Switchyard's own cost) or 'plain' (nothing but what their request/reply needs, to show what
+   * carrying that metadata costs). memory's anchors ignore it.
    */
   rawWire?: 'plain' | 'cloudevents';
   /** Called with each printed line (`scenario raw switchyard ratio ...`). Default: nothing. */

@@ -8,7 +8,7 @@
  * See README.md for the scenarios, the guarantees each raw baseline keeps, options and the report.
  */
 import { redactUrl } from '@switchyard/core/spi';
-import { RAW_WIRES } from './lib/cloudevents.mjs';
+import { DEFAULT_RAW_WIRE, RAW_WIRES } from './lib/cloudevents.mjs';
 import { inFlightMemory, runPair, scenarios } from './lib/scenarios.mjs';
 import { switchyardSide } from './lib/switchyard-side.mjs';
 
@@ -92,15 +92,15 @@ export function formatResult(broker, r) {
  *   reps     — repetitions per side (default 3); medians are reported
  *   scale    — multiplies every message count (default 1)
  *   only     — scenario keys to run: publish-seq, publish-64, e2e-c1, e2e-c16, rr-seq, rr-32, inflight
- *   rawWire  — 'plain' (default: raw sides send bodies alone) or 'cloudevents' (raw sides send
- *              Switchyard's CloudEvents attributes in their broker's binding; not memory's anchors)
+ *   rawWire  — 'cloudevents' (default: raw sides send Switchyard's CloudEvents attributes in their
+ *              broker's binding; not memory's anchors) or 'plain' (raw sides send bodies alone)
  *   log      — line printer (default: nothing)
  * Resolves to { startedAt, node, host, reps, brokers: [{ broker, url, results, inFlight, error? }] }.
  */
 export async function runBench(options = {}) {
   const log = options.log ?? (() => undefined);
   const reps = options.reps ?? 3;
-  const rawWire = options.rawWire ?? 'plain';
+  const rawWire = options.rawWire ?? DEFAULT_RAW_WIRE;
   if (!RAW_WIRES.includes(rawWire)) throw new Error(`bench: raw wire "${rawWire}" is unknown; use ${RAW_WIRES.join(' or ')}.`);
   const scale = options.scale ?? 1;
   const only = options.only ? new Set(options.only) : undefined;

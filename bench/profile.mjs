@@ -3,11 +3,12 @@
  * One side of one scenario, for a CPU profile:
  *   node --cpu-prof --cpu-prof-dir=prof bench/profile.mjs <broker> <scenario key> [switchyard|raw] [count]
  *   node bench/profile.mjs --summary prof/<file>.cpuprofile     # top self-time functions
- * BENCH_RAW_WIRE=cloudevents makes the raw side send Switchyard's CloudEvents attributes (see README).
+ * BENCH_RAW_WIRE=plain makes the raw side send bodies alone (default: with Switchyard's CloudEvents attributes; see README).
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { BROKERS, brokerOf } from './index.mjs';
+import { DEFAULT_RAW_WIRE } from './lib/cloudevents.mjs';
 import { scenarios } from './lib/scenarios.mjs';
 import { switchyardSide } from './lib/switchyard-side.mjs';
 
@@ -34,7 +35,7 @@ if (first === '--summary') {
   const url = (spec.env ? process.env[spec.env] : undefined) ?? spec.url;
   const counts = Object.fromEntries(Object.entries(spec.counts).map(([k, v]) => [k, Number(countText) || v]));
   const scenario = scenarios(counts).find((s) => s.key === key);
-  const side = which === 'raw' ? (await spec.raw(url, { wire: process.env.BENCH_RAW_WIRE ?? 'plain' })).raw : await switchyardSide(url, `profile-${process.pid}`);
+  const side = which === 'raw' ? (await spec.raw(url, { wire: process.env.BENCH_RAW_WIRE ?? DEFAULT_RAW_WIRE })).raw : await switchyardSide(url, `profile-${process.pid}`);
   const topic = `bench.profile.${key}.${process.pid}`;
   const state = await scenario.setup(side, topic, scenario.count);
   const started = performance.now();

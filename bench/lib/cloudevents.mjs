@@ -1,12 +1,15 @@
 /**
- * `--raw-wire cloudevents`: the raw sides send, with every message, the metadata Switchyard sends —
- * its CloudEvents attributes, in each broker's binding as the adapter writes them — so a ratio
- * against them shows what Switchyard itself costs apart from carrying that metadata. With the
- * default (`plain`) the raw sides send bodies alone, plus what their request/reply needs.
+ * `--raw-wire cloudevents` (the default): the raw sides send, with every message, the metadata
+ * Switchyard sends — its CloudEvents attributes, in each broker's binding as the adapter writes
+ * them — so a ratio against them shows what Switchyard itself costs apart from carrying that
+ * metadata, which every Switchyard message carries (README: "CloudEvents on the wire"). With `plain` the
+ * raw sides send bodies alone, plus what their request/reply needs: the ratio then includes what
+ * carrying the metadata costs.
  */
 import { randomUUID } from 'node:crypto';
 
-export const RAW_WIRES = ['plain', 'cloudevents'];
+export const RAW_WIRES = ['cloudevents', 'plain'];
+export const DEFAULT_RAW_WIRE = 'cloudevents';
 const SOURCE = 'bench-raw';
 
 /** An event's attributes, as Switchyard sets them on a publish or a request (ce-correlationid = ce-id). */
