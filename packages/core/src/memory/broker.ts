@@ -104,13 +104,20 @@ export class GroupQueue {
   private dispatchScheduled = false;
   /** The policy its consumers declared (see the transport's adoptPolicy). */
   policy: GroupPolicy | undefined;
+  /** Stops the broker's wake-up calls: as long as they come, the broker's fault plan holds this queue and every message in it. */
+  private readonly stopWakeUps: () => void;
 
   constructor(
     readonly topic: string,
     readonly group: string,
     private readonly faults: FaultPlan,
   ) {
-    faults.onUp(() => this.schedule());
+    this.stopWakeUps = faults.onUp(() => this.schedule());
+  }
+
+  /** The group was deleted: the broker lets go of it (and of what it held). */
+  dispose(): void {
+    this.stopWakeUps();
   }
 
   get depth(): number {
@@ -287,6 +294,7 @@ export class MemoryBroker {
   deleteGroup(topic: string, group: string): void {
     const groups = this.topics.get(topic);
     if (!groups) return;
+    groups.get(group)?.dispose();
     groups.delete(group);
     if (groups.size === 0) this.topics.delete(topic);
   }

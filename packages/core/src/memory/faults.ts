@@ -64,9 +64,10 @@ export class FaultPlan implements MemoryFaults {
     return Date.now() < this.downUntil;
   }
 
-  /** Called when the broker comes back (dispatch resumes). */
-  onUp(listener: () => void): void {
+  /** Called when the broker comes back (dispatch resumes). Returns what stops the calls. */
+  onUp(listener: () => void): () => void {
     this.upListeners.add(listener);
+    return () => this.upListeners.delete(listener);
   }
 
   /** How many copies of this publish to enqueue (1, or 2 while a duplicate fault is armed). */
