@@ -2,9 +2,9 @@
  * `--raw-wire cloudevents` (the default): the raw sides send, with every message, the metadata
  * Switchyard sends — its CloudEvents attributes, in each broker's binding as the adapter writes
  * them — so a ratio against them shows what Switchyard itself costs apart from carrying that
- * metadata, which every Switchyard message carries (README: "CloudEvents on the wire"). With `plain` the
- * raw sides send bodies alone, plus what their request/reply needs: the ratio then includes what
- * carrying the metadata costs.
+ * metadata, which every Switchyard message carries (README: "CloudEvents on the wire"). With
+ * `plain` the raw sides send bodies alone, plus what their request/reply needs: the ratio then
+ * includes what carrying the metadata costs.
  */
 import { randomUUID } from 'node:crypto';
 
