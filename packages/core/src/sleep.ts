@@ -15,14 +15,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /**
  * Whether `ms` passed before `work` settled: false as soon as it resolves, true once the time is
  * up (work goes on), its rejection if it rejects first. The timer ends with the race either way: a
- * sleep left running after the work won kept the process alive until it ran out.
+ * sleep left running after the work won kept the process alive until it ran out. A plain timer,
+ * not an aborted controller: aborting builds a DOMException with a stack trace, and the Kafka
+ * consumer calls this once or twice per batch.
  */
-export async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
-  const decided = new AbortController();
-  const limit = sleep(ms, decided.signal).then(() => !decided.signal.aborted);
-  try {
-    return await Promise.race([work.then(() => false), limit]);
-  } finally {
-    decided.abort();
-  }
+export function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(true), Math.max(0, ms));
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve(false);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
