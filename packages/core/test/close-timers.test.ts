@@ -11,11 +11,13 @@ import { expect, it } from 'vitest';
 
 const coreDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Runs `body` (module code with `createBus` in scope) in a fresh process; returns what is still active after it (then the process exits). */
+/** Runs `body` (module code with `createBus` and core's `ChangeSignal` in scope) in a fresh process; returns what is still active after it (then the process exits). */
 function activeResourcesAfter(body: string): string[] {
   const dist = join(coreDir, 'dist/index.js');
+  const spi = join(coreDir, 'dist/spi-entry.js');
   if (!existsSync(dist)) throw new Error('packages/core/dist is missing: run `npm run build` first.');
-  const script = `const { createBus } = await import(${JSON.stringify(pathToFileURL(dist).href)});\n${body}\nconsole.log(JSON.stringify(process.getActiveResourcesInfo()));\nprocess.exit(0);`;
+  const imports = `const { createBus } = await import(${JSON.stringify(pathToFileURL(dist).href)});\nconst { ChangeSignal } = await import(${JSON.stringify(pathToFileURL(spi).href)});`;
+  const script = `${imports}\n${body}\nconsole.log(JSON.stringify(process.getActiveResourcesInfo()));\nprocess.exit(0);`;
   const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
   return JSON.parse(output.trim().split('\n').pop()!) as string[];
 }
@@ -35,6 +37,16 @@ it('close({ drainTimeoutMs }) after subscribe, request/reply and pull leaves no 
     const [pulled] = await bus.pull('close.pulled', { waitMs: 300_000 });
     await pulled.ack();
     await bus.close({ drainTimeoutMs: 600_000 });
+  `);
+  expect(resources).not.toContain('Timeout');
+});
+
+it('a ChangeSignal whose waiters all woke keeps no timer holding the process, though its shared timer stays armed', () => {
+  const resources = activeResourcesAfter(`
+    const signal = new ChangeSignal();
+    const waited = Promise.all([signal.wait(600_000), signal.wait(600_000)]);
+    signal.notify();
+    await waited;
   `);
   expect(resources).not.toContain('Timeout');
 });

@@ -55,6 +55,21 @@ describe('ChangeSignal (wake loops waiting for a change)', () => {
     expect(late).toBe(true);
   });
 
+  it('waits without an abort signal end at the earliest time any of them asked for, and a notify ends them all', async () => {
+    const signal = new ChangeSignal();
+    const started = Date.now();
+    const long = signal.wait(60_000);
+    await signal.wait(20);
+    await long; // woken with the short one: one shared timer
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(signal.waiting).toBe(0);
+    const again = [signal.wait(60_000), signal.wait(60_000)];
+    expect(signal.waiting).toBe(2);
+    signal.notify();
+    await Promise.all(again);
+    expect(signal.waiting).toBe(0);
+  });
+
   it('a wait ends after its time or when its abort signal fires, and leaves no waiter behind', async () => {
     const signal = new ChangeSignal();
     const started = Date.now();
