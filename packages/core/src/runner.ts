@@ -95,7 +95,7 @@ export class SubscriptionRunner {
 
   constructor(private readonly config: RunnerConfig) {
     this.telemetry = telemetryTarget(config.transport);
-    this.slots = new Slots(config.concurrency);
+    this.slots = new Slots(config.concurrency, this.stopping.signal);
     this.badTime = warnBadTimeOnce(config.logger);
     // One listener per delivery waiting for a slot, a delay or a retry: bounded by the prefetch,
     // which may well exceed Node's default of 10 — not a leak.
@@ -240,7 +240,7 @@ export class SubscriptionRunner {
     }
 
     for (;;) {
-      if (!this.slots.tryAcquire() && !(await this.slots.acquire(this.stopping.signal))) return this.settle(tracked, 'abandon', abandon);
+      if (!this.slots.tryAcquire() && !(await this.slots.acquire())) return this.settle(tracked, 'abandon', abandon);
       let failure: unknown;
       let succeeded = false;
       try {
