@@ -133,6 +133,8 @@ export class GroupConsumer implements TransportConsumer {
   private closing: Promise<void> | undefined;
   private commitDirty = false;
   private committing: Promise<void> | undefined;
+  /** The commit request on the wire now, if any (settles, never rejects): eachBatch paces fetches by it. */
+  private commitRequest: Promise<void> | undefined;
   /** A delayed commit (commitDelayMs) is due when this fires. */
   private commitTimer: NodeJS.Timeout | undefined;
   private generation = 0;
@@ -268,6 +270,14 @@ export class GroupConsumer implements TransportConsumer {
         this.deliver(state, wire, offset);
         resolved = message.offset;
       }
+      // kafkajs fetches again once every batch of its last fetch has returned. Under steady load
+      // that was one fetch per produce request: each brought back only what had arrived since,
+      // and cost client and broker CPU (314 fetches per 20,000 messages where raw kafkajs, whose
+      // eachBatch awaits its commit, made 155). So while offsets are being committed, wait for the
+      // request on the wire and the one after it, which carries what settled meanwhile: the same
+      // messages then come in fuller batches, for at most two commit round trips. Handlers are
+      // never waited for, and an idle consumer has no commit in flight.
+      for (let round = 0; round < 2 && this.commitRequest !== undefined && !halted(); round++) await outlasts(this.commitRequest, this.waitStep);
     } finally {
       if (resolved !== undefined) resolveOffset(resolved);
     }
@@ -393,7 +403,13 @@ export class GroupConsumer implements TransportConsumer {
   private async commitOnce(): Promise<void> {
     const due = this.uncommitted();
     if (due.length === 0 || this.consumer === undefined) return;
-    await this.consumer.commitOffsets(due.map(({ state, low }) => ({ topic: this.options.topic, partition: state.partition, offset: String(low) })));
+    const request = this.consumer.commitOffsets(due.map(({ state, low }) => ({ topic: this.options.topic, partition: state.partition, offset: String(low) })));
+    this.commitRequest = request.catch(() => undefined);
+    try {
+      await request;
+    } finally {
+      this.commitRequest = undefined;
+    }
     for (const { state, low } of due) state.committed = Math.max(state.committed, low);
   }
 
