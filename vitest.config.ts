@@ -4,6 +4,13 @@ import { defineConfig } from 'vitest/config';
 // (unit tests in parallel, broker suites one project at a time, since some restart a broker).
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'conformance/vitest.config.ts', 'examples/*/vitest.config.ts', 'adapters/*/vitest.config.ts', 'scripts/*/vitest.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'conformance/vitest.config.ts',
+      'examples/*/vitest.config.ts',
+      'adapters/*/vitest.config.ts',
+      'scripts/*/vitest.config.ts',
+      'bench/vitest.config.ts',
+    ],
   },
 });

@@ -64,6 +64,8 @@ export interface BrokerReport {
 
 export interface BenchReport {
   startedAt: string;
+  /** This run's id, in every name it used: topics `bench.<scenario>.<r|s>.<run>.<rep>`, the Switchyard side's service and groups `bench-<run>`. */
+  run: string;
   node: string;
   reps: number;
   scale: number;

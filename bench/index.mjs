@@ -106,7 +106,7 @@ export async function runBench(options = {}) {
   const only = options.only ? new Set(options.only) : undefined;
   const targets = options.url ? [{ name: brokerOf(String(options.url)), url: String(options.url) }] : (options.brokers ?? Object.keys(BROKERS)).map((b) => ({ name: brokerOf(b) }));
   const run = Math.random().toString(36).slice(2, 8);
-  const report = { startedAt: new Date().toISOString(), node: process.version, reps, scale, rawWire, brokers: [] };
+  const report = { startedAt: new Date().toISOString(), run, node: process.version, reps, scale, rawWire, brokers: [] };
   for (const target of targets) {
     const spec = BROKERS[target.name];
     const url = target.url ?? (spec.env ? process.env[spec.env] : undefined) ?? spec.url;
@@ -146,8 +146,13 @@ export async function runBench(options = {}) {
       entry.error = err instanceof Error ? err.message : String(err);
       log(`${target.name}: failed — ${entry.error}`);
     } finally {
-      await sides?.switchyard.close().catch(() => undefined);
-      await sides?.raw.close().catch(() => undefined);
+      // Nothing either side declared stays on the broker: later runs would measure a broker busy with it.
+      const cleanup = (what, work) => work.catch((err) => log(`${target.name}: ${what} failed — ${err instanceof Error ? err.message : String(err)}`));
+      if (sides) {
+        await cleanup('closing the Switchyard side', sides.switchyard.close());
+        if (sides.raw.removeTopics) await cleanup("removing the Switchyard side's topics", sides.raw.removeTopics(sides.switchyard.topics()));
+        await cleanup('closing the raw side', sides.raw.close());
+      }
     }
   }
   return report;

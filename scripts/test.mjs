@@ -12,7 +12,7 @@
  *   2. brokers: `scripts/brokers up` (installs and starts what is missing; fails loudly)
  *   3. each broker project: smoke tests of every broker, then each workspace marked
  *      "switchyard": { "testNeedsBrokers": true } in its package.json (the Redis and PostgreSQL
- *      stores, the outbox and its example), then each adapter's suites
+ *      stores, the outbox and its example, the bench's cleanup test), then each adapter's suites
  *
  * Environment:
  *   SWITCHYARD_TEST_ONLY=core,amqp   run only these vitest projects (names from their configs)
@@ -50,7 +50,7 @@ function projects() {
   // Workspaces whose tests need a server (Redis, PostgreSQL, a broker) say so in package.json —
   // "switchyard": { "testNeedsBrokers": true } — and run as stages of their own after
   // `scripts/brokers up`, one file at a time (their lease/TTL cases time real server clocks).
-  const candidates = [...withConfig('packages'), 'conformance', ...withConfig('examples')];
+  const candidates = [...withConfig('packages'), 'conformance', ...withConfig('examples'), ...(existsSync(join(root, 'bench/vitest.config.ts')) ? ['bench'] : [])];
   const list = [{ name: 'unit', dirs: candidates.filter((d) => !needsBrokers(d)), broker: false, parallel: true }];
   // No broker either, but after unit and on its own: npm pack's prepack empties and rebuilds each package's dist.
   if (existsSync(join(root, 'scripts/packaging/vitest.config.ts'))) list.push({ name: 'packaging', dirs: ['scripts/packaging'], broker: false, parallel: false });

@@ -10,7 +10,9 @@
  *   consume(topic, concurrency, handler): Promise<close> // settle each message after handler(body) resolves
  *   serve(topic, concurrency, answer): Promise<close>   // reply with answer(body)
  *   request(topic, body): Promise<reply>
- *   close(): Promise<void>
+ *   close(): Promise<void>                              // removes what the side declared (queues, groups, topics)
+ *   topics?(): string[]                                 // Switchyard only: the topics it used and their dead-letter topics
+ *   removeTopics?(names): Promise<void>                 // raw Kafka only: removes those topics (removing Switchyard's groups leaves them)
  * }
  */
 import { deferred, heapUsed, lanes, median, percentile, timed, until } from './measure.mjs';

@@ -2,13 +2,13 @@
  * The Switchyard side of every pair: the public Bus API on the broker's URL, used the way an app
  * uses it. Implements the Side interface (see scenarios.mjs).
  */
-import { createBus, silentLogger } from '@switchyard/core';
+import { createBus, deadLetterTopicOf, silentLogger } from '@switchyard/core';
 import { createTransport } from '@switchyard/core/spi';
 
 export async function switchyardSide(url, service) {
   const bus = await createBus({ url, service, logger: silentLogger });
-  /** Topics whose group prepare() declared: nothing consumes them, so close() removes them. */
-  const prepared = new Set();
+  /** Every topic this side gave a group (prepare, consume, serve): close() removes the groups, topics() names them for the rest. */
+  const touched = new Set();
   return {
     label: 'switchyard',
     /**
@@ -20,41 +20,48 @@ export async function switchyardSide(url, service) {
     async prepare(topic) {
       const declaring = await createBus({ url, service, logger: silentLogger });
       try {
+        touched.add(topic);
         await declaring.pull(topic, { waitMs: 0, max: 1 });
-        prepared.add(topic);
       } finally {
         await declaring.close();
       }
     },
     publish: (topic, body) => bus.publish(topic, body),
     async consume(topic, concurrency, handler) {
+      touched.add(topic);
       const sub = await bus.subscribe(topic, (msg) => handler(msg.body), { concurrency, deadLetter: false });
       return () => sub.close();
     },
     async serve(topic, concurrency, answer) {
+      touched.add(topic);
       const sub = await bus.reply(topic, (msg) => answer(msg.body), { concurrency });
       return () => sub.close();
     },
     request: (topic, body) => bus.request(topic, body, { timeoutMs: 30_000 }),
+    /** The topics used and their dead-letter topics, for the raw side to remove what removing the groups leaves (Kafka topics, NATS streams). */
+    topics: () => [...touched].flatMap((topic) => [topic, deadLetterTopicOf(topic)]),
     async close() {
       await bus.close();
-      await removeGroups(url, service, prepared);
+      await removeGroups(url, service, touched);
     },
   };
 }
 
 /**
- * The publish-only runs leave every message they published in the group prepare() declared (the
- * broker keeps them for it, as it should). Removed after the run, or each bench run leaves
- * thousands behind: the Pub/Sub emulator, which keeps them in its heap, slowed to a halt after a
- * few runs. Through the transport, since the Bus API has no way to remove a group.
+ * Every group the run declared is removed after it, with what it still holds: the publish-only
+ * runs leave every message they published in the group prepare() declared (the broker keeps them
+ * for it, as it should), and each consume and serve run leaves its group. Without this each bench
+ * run left them all on the broker: the Pub/Sub emulator, which keeps messages in its heap, slowed
+ * to a halt after a few runs, and a RabbitMQ with hundreds of idle quorum queues spent CPU on them
+ * that the next runs measured. Through the transport, since the Bus API has no way to remove a group.
  */
 async function removeGroups(url, service, topics) {
   if (topics.size === 0) return;
   const transport = await createTransport(new URL(url), { service, logger: silentLogger });
   try {
     await transport.connect();
-    for (const topic of topics) await transport.deleteGroup?.(topic, service);
+    // Each topic's group, and its dead-letter topic's group, which core declares with it so no dead letter is lost.
+    for (const topic of topics) for (const name of [topic, deadLetterTopicOf(topic)]) await transport.deleteGroup?.(name, service);
   } finally {
     await transport.close();
   }

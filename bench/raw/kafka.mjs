@@ -103,6 +103,12 @@ export async function kafkaSide(url, { wire = 'plain' } = {}) {
       await send(topic, [{ value: encode(body), headers: { ...headers, [names.replyTo]: replyTo } }]);
       return reply;
     },
+    /** Remove the named topics that exist: what the Switchyard side leaves once its groups are removed. */
+    async removeTopics(names) {
+      const existing = new Set(await admin.listTopics());
+      const left = names.filter((name) => existing.has(name));
+      if (left.length > 0) await admin.deleteTopics({ topics: left });
+    },
     async close() {
       for (const consumer of consumers) await consumer.disconnect().catch(() => undefined);
       await producer.disconnect();
