@@ -133,8 +133,8 @@ export class GroupConsumer implements TransportConsumer {
   private closing: Promise<void> | undefined;
   private commitDirty = false;
   private committing: Promise<void> | undefined;
-  /** The commit request on the wire now, if any (settles, never rejects): eachBatch paces fetches by it. */
-  private commitRequest: Promise<void> | undefined;
+  /** Resolved when the next commit request to start has completed: what committedSoFar() waits for. */
+  private nextCommit: { readonly promise: Promise<void>; readonly done: () => void } | undefined;
   /** A delayed commit (commitDelayMs) is due when this fires. */
   private commitTimer: NodeJS.Timeout | undefined;
   private generation = 0;
@@ -273,11 +273,11 @@ export class GroupConsumer implements TransportConsumer {
       // kafkajs fetches again once every batch of its last fetch has returned. Under steady load
       // that was one fetch per produce request: each brought back only what had arrived since,
       // and cost client and broker CPU (314 fetches per 20,000 messages where raw kafkajs, whose
-      // eachBatch awaits its commit, made 155). So while offsets are being committed, wait for the
-      // request on the wire and the one after it, which carries what settled meanwhile: the same
-      // messages then come in fuller batches, for at most two commit round trips. Handlers are
-      // never waited for, and an idle consumer has no commit in flight.
-      for (let round = 0; round < 2 && this.commitRequest !== undefined && !halted(); round++) await outlasts(this.commitRequest, this.waitStep);
+      // eachBatch awaits its commit, made 155). So while offsets are being committed, wait until
+      // what has settled so far is committed (the request on the wire, and at most the one after
+      // it): the same messages then come in fuller batches. Never for a handler, and not at all
+      // when no commit is running (an idle consumer).
+      if (this.committing !== undefined && !halted()) await outlasts(this.committedSoFar(), this.waitStep);
     } finally {
       if (resolved !== undefined) resolveOffset(resolved);
     }
@@ -367,6 +367,9 @@ export class GroupConsumer implements TransportConsumer {
   private startCommits(): void {
     this.committing ??= this.commitLoop().finally(() => {
       this.committing = undefined;
+      // Nothing settled since the last request started, or stopping: nothing more to wait for.
+      this.nextCommit?.done();
+      this.nextCommit = undefined;
       // Delayed commits: what settled while this one was in flight goes with the next, after the delay.
       if (this.commitDirty && this.options.commitDelayMs > 0 && !this.stopping && !this.closed) this.scheduleCommit();
     });
@@ -376,6 +379,9 @@ export class GroupConsumer implements TransportConsumer {
   private async commitLoop(): Promise<void> {
     while (this.commitDirty && !this.closed) {
       this.commitDirty = false;
+      // This request carries everything settled until now: it covers whoever waits now.
+      const covered = this.nextCommit;
+      this.nextCommit = undefined;
       const { topic, group, logger } = this.options;
       const log = (err: unknown) => logger.debug('Committing offsets failed; will retry', { topic, group, error: errorMessage(err) });
       const options = { initialDelayMs: 250, maxDelayMs: 2000, signal: this.lifetime.signal, retryIf: () => !this.stopping, onRetry: log };
@@ -385,10 +391,24 @@ export class GroupConsumer implements TransportConsumer {
         // Given up: stopping (flushCommits takes over) or closed.
         this.commitDirty = true;
         if (this.stopping) return;
+      } finally {
+        covered?.done();
       }
       // Delayed commits: one per delay while running (startCommits schedules the next).
       if (this.options.commitDelayMs > 0 && !this.stopping) return;
     }
+  }
+
+  /** Resolves once what has settled by now is committed: by the next commit request to start, or when the commit loop ends. */
+  private committedSoFar(): Promise<void> {
+    if (this.nextCommit === undefined) {
+      let done!: () => void;
+      const promise = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      this.nextCommit = { promise, done };
+    }
+    return this.nextCommit.promise;
   }
 
   /** Owned partitions whose lowest unsettled offset is above their last commit. */
@@ -403,13 +423,7 @@ export class GroupConsumer implements TransportConsumer {
   private async commitOnce(): Promise<void> {
     const due = this.uncommitted();
     if (due.length === 0 || this.consumer === undefined) return;
-    const request = this.consumer.commitOffsets(due.map(({ state, low }) => ({ topic: this.options.topic, partition: state.partition, offset: String(low) })));
-    this.commitRequest = request.catch(() => undefined);
-    try {
-      await request;
-    } finally {
-      this.commitRequest = undefined;
-    }
+    await this.consumer.commitOffsets(due.map(({ state, low }) => ({ topic: this.options.topic, partition: state.partition, offset: String(low) })));
     for (const { state, low } of due) state.committed = Math.max(state.committed, low);
   }
 
