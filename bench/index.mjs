@@ -115,10 +115,10 @@ export async function runBench(options = {}) {
     const rawLabel = rawWire === 'cloudevents' && target.name !== 'memory' ? 'raw+CloudEvents' : 'raw';
     log(`\n== ${target.name} (${entry.url}) — ${reps} reps, alternating; medians. scenario  ${rawLabel}  switchyard  ratio`);
     const counts = Object.fromEntries(Object.entries(spec.counts).map(([k, v]) => [k, v === 0 ? 0 : Math.max(1, Math.round(v * scale))]));
-    let sides;
+    const sides = {};
     try {
-      const { raw, anchors } = await spec.raw(url, { wire: rawWire });
-      sides = { raw, switchyard: await switchyardSide(url, `bench-${run}`), anchors };
+      Object.assign(sides, await spec.raw(url, { wire: rawWire }));
+      sides.switchyard = await switchyardSide(url, `bench-${run}`);
       const topicFor = (key, which, rep) => `bench.${key}.${which === 'raw' ? 'r' : 's'}.${run}.${rep}`;
       for (const scenario of scenarios(counts)) {
         if (only && !only.has(scenario.key)) continue;
@@ -126,7 +126,7 @@ export async function runBench(options = {}) {
         entry.results.push(result);
         log(formatResult(target.name, result));
       }
-      for (const [anchor, make] of Object.entries(anchors ?? {})) {
+      for (const [anchor, make] of Object.entries(sides.anchors ?? {})) {
         for (const scenario of scenarios(counts).filter((s) => s.key.startsWith('e2e') && (!only || only.has(s.key)))) {
           const anchored = { ...scenario, key: `${scenario.key}-${anchor.replace(/\W+/g, '-')}`, name: `${scenario.name} vs ${anchor}` };
           const result = await runPair({ scenario: anchored, sides: { raw: make(), switchyard: sides.switchyard }, reps, topicFor });
@@ -148,11 +148,10 @@ export async function runBench(options = {}) {
     } finally {
       // Nothing either side declared stays on the broker: later runs would measure a broker busy with it.
       const cleanup = (what, work) => work.catch((err) => log(`${target.name}: ${what} failed — ${err instanceof Error ? err.message : String(err)}`));
-      if (sides) {
-        await cleanup('closing the Switchyard side', sides.switchyard.close());
-        if (sides.raw.removeTopics) await cleanup("removing the Switchyard side's topics", sides.raw.removeTopics(sides.switchyard.topics()));
-        await cleanup('closing the raw side', sides.raw.close());
-      }
+      // Each side that came up is closed, also when the other one failed to.
+      if (sides.switchyard) await cleanup('closing the Switchyard side', sides.switchyard.close());
+      if (sides.switchyard && sides.raw?.removeTopics) await cleanup("removing the Switchyard side's topics", sides.raw.removeTopics(sides.switchyard.topics()));
+      if (sides.raw) await cleanup('closing the raw side', sides.raw.close());
     }
   }
   return report;
