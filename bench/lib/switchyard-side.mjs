@@ -7,8 +7,10 @@ import { createTransport } from '@switchyard/core/spi';
 
 export async function switchyardSide(url, service) {
   const bus = await createBus({ url, service, logger: silentLogger });
-  /** Every topic this side gave a group (prepare, consume, serve): close() removes the groups, topics() names them for the rest. */
+  /** Every topic this side gave a group (prepare, consume, serve). */
   const touched = new Set();
+  /** Those topics and their dead-letter topics, whose groups core declares with them so no dead letter is lost. */
+  const used = () => [...touched].flatMap((topic) => [topic, deadLetterTopicOf(topic)]);
   return {
     label: 'switchyard',
     /**
@@ -38,11 +40,11 @@ export async function switchyardSide(url, service) {
       return () => sub.close();
     },
     request: (topic, body) => bus.request(topic, body, { timeoutMs: 30_000 }),
-    /** The topics used and their dead-letter topics, for the raw side to remove what removing the groups leaves (Kafka topics, NATS streams). */
-    topics: () => [...touched].flatMap((topic) => [topic, deadLetterTopicOf(topic)]),
+    /** The topics used (with their dead-letter topics), for the raw Kafka side to remove: removing a group leaves its topic. */
+    topics: used,
     async close() {
       await bus.close();
-      await removeGroups(url, service, touched);
+      await removeGroups(url, service, used());
     },
   };
 }
@@ -56,12 +58,11 @@ export async function switchyardSide(url, service) {
  * that the next runs measured. Through the transport, since the Bus API has no way to remove a group.
  */
 async function removeGroups(url, service, topics) {
-  if (topics.size === 0) return;
+  if (topics.length === 0) return;
   const transport = await createTransport(new URL(url), { service, logger: silentLogger });
   try {
     await transport.connect();
-    // Each topic's group, and its dead-letter topic's group, which core declares with it so no dead letter is lost.
-    for (const topic of topics) for (const name of [topic, deadLetterTopicOf(topic)]) await transport.deleteGroup?.(name, service);
+    for (const topic of topics) await transport.deleteGroup?.(topic, service);
   } finally {
     await transport.close();
   }
