@@ -597,7 +597,7 @@ export class Bus<C extends Contract = EmptyContract> {
       ack: () =>
         once(() => {
           this.redeliveries.forget(delivery, target.topic, target.group);
-          return traceSettle(this.telemetry, 'ack', target.topic, target.group, delivery.message, undefined, () => delivery.ack());
+          return traceSettle(this.telemetry, 'ack', target.topic, target.group, delivery.message, undefined, ackDelivery, delivery);
         }),
       nack: (options = {}) => {
         let delayMs: number;
@@ -610,7 +610,7 @@ export class Bus<C extends Contract = EmptyContract> {
           if (msg.attempt >= maxAttempts) {
             await this.deadLetterOrKeep(target, delivery, new Error(options.reason ?? `Nacked on attempt ${msg.attempt} of ${maxAttempts}`), msg.attempt);
           } else {
-            await traceSettle(this.telemetry, 'nack', target.topic, target.group, delivery.message, undefined, () => this.giveBack(target, delivery, msg.attempt, delayMs));
+            await traceSettle(this.telemetry, 'nack', target.topic, target.group, delivery.message, undefined, (d) => this.giveBack(target, d, msg.attempt, delayMs), delivery);
           }
         });
       },
@@ -655,7 +655,7 @@ export class Bus<C extends Contract = EmptyContract> {
       }
       if (target.deadLetterTopic === false) this.logger.error('Dropping a message that cannot be handled (deadLetter: false)', { topic: target.topic, error: errorMessage(error) });
       this.redeliveries.forget(delivery, target.topic, target.group);
-      await traceSettle(this.telemetry, target.deadLetterTopic === false ? 'ack' : 'dead_letter', target.topic, target.group, delivery.message, undefined, () => delivery.ack());
+      await traceSettle(this.telemetry, target.deadLetterTopic === false ? 'ack' : 'dead_letter', target.topic, target.group, delivery.message, undefined, ackDelivery, delivery);
     } catch (dlqError) {
       countDeadLetterFailure(this.telemetry, target.topic, target.group, dlqError);
       // Back to the broker, later each time where it can delay: its next delivery retries only the dead-lettering.
@@ -666,9 +666,7 @@ export class Bus<C extends Contract = EmptyContract> {
         retryInMs: canDelay ? delayMs : 0,
         error: errorMessage(dlqError),
       });
-      await traceSettle(this.telemetry, canDelay ? 'nack' : 'abandon', target.topic, target.group, delivery.message, undefined, () =>
-        canDelay ? delivery.nack({ delayMs }) : delivery.abandon(),
-      );
+      await traceSettle(this.telemetry, canDelay ? 'nack' : 'abandon', target.topic, target.group, delivery.message, undefined, (d) => (canDelay ? d.nack({ delayMs }) : d.abandon()), delivery);
     }
   }
 
@@ -741,6 +739,7 @@ function optionalTimeout(value: unknown): number | undefined {
 
 /** What a subscribe handler leaves for the idempotency store: nothing (its return value is not a reply). */
 const noResult = (): undefined => undefined;
+const ackDelivery = (delivery: Delivery): Promise<void> => delivery.ack();
 
 /** How much longer than the request's timeout a transport's direct request waits for its reply. */
 const DIRECT_WAIT_MARGIN_MS = 1000;

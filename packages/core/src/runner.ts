@@ -474,20 +474,37 @@ export class SubscriptionRunner {
     return this.settle(tracked, 'dead_letter', ack, true);
   }
 
-  /** `final`: the message leaves for good (acked), so its redelivery count is forgotten. */
-  private async settle(tracked: Tracked, operation: SettleOperation, action: (d: Delivery) => Promise<void>, final = false): Promise<void> {
-    if (tracked.settled) return;
+  /**
+   * `final`: the message leaves for good (acked), so its redelivery count is forgotten. Not async:
+   * it runs for every message, and the transport's promise is all it needs to hand back.
+   */
+  private settle(tracked: Tracked, operation: SettleOperation, action: (d: Delivery) => Promise<void>, final = false): Promise<void> {
+    if (tracked.settled) return SETTLED;
     tracked.settled = true;
     const { config, telemetry } = this;
-    if (final) config.redeliveries.forget(tracked.delivery, config.topic, config.group);
-    await traceSettle(telemetry, operation, config.topic, config.group, tracked.delivery.message, tracked.otel, () => action(tracked.delivery));
+    try {
+      if (final) config.redeliveries.forget(tracked.delivery, config.topic, config.group);
+      return traceSettle(telemetry, operation, config.topic, config.group, tracked.delivery.message, tracked.otel, action, tracked.delivery);
+    } catch (err) {
+      // An adapter's settle that throws instead of rejecting: still a rejection, as from an async function.
+      return Promise.reject(err);
+    }
   }
 }
 
 // Shared, so settling and running a handler allocate no closure per message.
 const ack = (d: Delivery) => d.ack();
 const abandon = (d: Delivery) => d.abandon();
-const runUnlimited: LimitHandler = async (run) => run();
+/** What settling an already settled delivery returns. */
+const SETTLED: Promise<void> = Promise.resolve();
+/** Not async: the handler's own promise is passed on (one promise less per message); a throw becomes a rejection. */
+const runUnlimited: LimitHandler = (run) => {
+  try {
+    return Promise.resolve(run());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+};
 
 /**
  * How a retry after `delayMs` uses the broker: nack 'delayed' takes up to maxNackDelayMs and the

@@ -16,6 +16,9 @@ export interface DeliveryParts {
   extend?(ms: number): Promise<boolean>;
 }
 
+/** What a settlement that has nothing to wait for returns. */
+const DONE: Promise<void> = Promise.resolve();
+
 export function settleOnce(parts: DeliveryParts): Delivery & { readonly settled: boolean } {
   return new OnceDelivery(parts);
 }
@@ -51,16 +54,33 @@ class OnceDelivery implements Delivery {
     return this.#settled;
   }
 
-  async ack(): Promise<void> {
-    if (this.#claim()) await this.#parts.ack();
+  // Not async: these run for every message, and the adapter's own promise (or a shared resolved
+  // one) is all they need to return. A throw still becomes a rejection, as from an async function.
+  ack(): Promise<void> {
+    if (!this.#claim()) return DONE;
+    try {
+      return this.#parts.ack() ?? DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  async nack(options: { delayMs: number }): Promise<void> {
-    if (this.#claim()) await this.#parts.nack(options);
+  nack(options: { delayMs: number }): Promise<void> {
+    if (!this.#claim()) return DONE;
+    try {
+      return this.#parts.nack(options) ?? DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  async abandon(): Promise<void> {
-    if (this.#claim()) await this.#parts.abandon();
+  abandon(): Promise<void> {
+    if (!this.#claim()) return DONE;
+    try {
+      return this.#parts.abandon() ?? DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The first settlement wins; later calls are no-ops. */
