@@ -190,7 +190,7 @@ export class Bus<C extends Contract = EmptyContract> {
         schema: this.schemaFor(topic, options.schema),
         idempotency: resolveIdempotency(options.idempotency as IdempotencyOptions | undefined, group),
         logger: this.logger,
-        redeliveries: this.redeliveries,
+        redeliveries: this.redeliveries.scope(topic, group),
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
         // The handler's result is not kept (only a reply handler's is): passed on, not awaited here.
@@ -228,8 +228,9 @@ export class Bus<C extends Contract = EmptyContract> {
         ),
       );
       const out: PulledMessage<T>[] = [];
+      const counts = this.redeliveries.scope(topic, group);
       for (const delivery of deliveries) {
-        const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
+        const attempt = counts.attempt(delivery, this.transport.capabilities.deliveryCount);
         const forGroup = delivery.message.headers[InternalHeader.forGroup];
         if (forGroup !== undefined && forGroup !== group) {
           await delivery.ack(); // a copy republished for another group of the topic
@@ -293,7 +294,7 @@ export class Bus<C extends Contract = EmptyContract> {
         schema: this.schemaFor(topic, options.schema),
         idempotency,
         logger: this.logger,
-        redeliveries: this.redeliveries,
+        redeliveries: this.redeliveries.scope(topic, group),
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
         handle: async (msg, ctx, wire, limit) => {
@@ -596,7 +597,7 @@ export class Bus<C extends Contract = EmptyContract> {
       ...msg,
       ack: () =>
         once(() => {
-          this.redeliveries.forget(delivery, target.topic, target.group);
+          this.redeliveries.scope(target.topic, target.group).forget(delivery);
           return traceSettle(this.telemetry, 'ack', target.topic, target.group, delivery.message, undefined, ackDelivery, delivery);
         }),
       nack: (options = {}) => {
@@ -619,9 +620,10 @@ export class Bus<C extends Contract = EmptyContract> {
 
   /** A pulled delivery held past EMULATED_DELAY_HOLD_MS and still not due: a copy for its group takes its place. */
   private async replaceHeld(topic: string, group: string, delivery: Delivery, dueAt: number): Promise<void> {
-    const attempt = this.redeliveries.attempt(delivery, this.transport.capabilities.deliveryCount, topic, group);
+    const counts = this.redeliveries.scope(topic, group);
+    const attempt = counts.attempt(delivery, this.transport.capabilities.deliveryCount);
     await republishForGroup(this.transport, delivery.message, { topic, group, priorAttempts: attempt - 1, dueAt });
-    this.redeliveries.forget(delivery, topic, group);
+    counts.forget(delivery);
     await delivery.ack();
   }
 
@@ -640,7 +642,7 @@ export class Bus<C extends Contract = EmptyContract> {
       this.logger.warn('Could not schedule the delayed redelivery of a nacked message; it goes back at once', { topic: target.topic, error: errorMessage(err) });
       return caps.nack === 'none' ? delivery.abandon() : delivery.nack({ delayMs: 0 });
     }
-    this.redeliveries.forget(delivery, target.topic, target.group);
+    this.redeliveries.scope(target.topic, target.group).forget(delivery);
     await delivery.ack();
   }
 
@@ -654,7 +656,7 @@ export class Bus<C extends Contract = EmptyContract> {
         await deadLetter(target, delivery.message, error, attempt, 'minimal');
       }
       if (target.deadLetterTopic === false) this.logger.error('Dropping a message that cannot be handled (deadLetter: false)', { topic: target.topic, error: errorMessage(error) });
-      this.redeliveries.forget(delivery, target.topic, target.group);
+      this.redeliveries.scope(target.topic, target.group).forget(delivery);
       await traceSettle(this.telemetry, target.deadLetterTopic === false ? 'ack' : 'dead_letter', target.topic, target.group, delivery.message, undefined, ackDelivery, delivery);
     } catch (dlqError) {
       countDeadLetterFailure(this.telemetry, target.topic, target.group, dlqError);
@@ -666,7 +668,16 @@ export class Bus<C extends Contract = EmptyContract> {
         retryInMs: canDelay ? delayMs : 0,
         error: errorMessage(dlqError),
       });
-      await traceSettle(this.telemetry, canDelay ? 'nack' : 'abandon', target.topic, target.group, delivery.message, undefined, (d) => (canDelay ? d.nack({ delayMs }) : d.abandon()), delivery);
+      await traceSettle(
+        this.telemetry,
+        canDelay ? 'nack' : 'abandon',
+        target.topic,
+        target.group,
+        delivery.message,
+        undefined,
+        (d) => (canDelay ? d.nack({ delayMs }) : d.abandon()),
+        delivery,
+      );
     }
   }
 

@@ -16,7 +16,7 @@ import type { ClaimResult, IdempotencyStore } from './idempotency.js';
 import type { IdempotencyClaim } from './types.js';
 import { backoffDelay } from './retry.js';
 import { DEAD_LETTER_HEADROOM_BYTES } from './limits.js';
-import type { RedeliveryCounter } from './redeliveries.js';
+import type { RedeliveryScope } from './redeliveries.js';
 import { Slots } from './slots.js';
 import { outlasts, sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
@@ -40,8 +40,8 @@ export interface RunnerConfig {
   readonly schema: StandardSchemaV1 | undefined;
   readonly idempotency: ResolvedIdempotency | undefined;
   readonly logger: Logger;
-  /** Counts redeliveries where the broker does not (shared by the bus's subscriptions and pulls). */
-  readonly redeliveries: RedeliveryCounter;
+  /** Counts redeliveries where the broker does not (this topic and group's counts, shared with its pulls). */
+  readonly redeliveries: RedeliveryScope;
   /** Most handlers running at once; enforced here, whatever the transport hands over. */
   readonly concurrency: number;
   /** Longest one handler attempt may run; undefined: no limit. */
@@ -208,7 +208,7 @@ export class SubscriptionRunner {
   private async process(tracked: Tracked): Promise<void> {
     const { config } = this;
     const wire = tracked.delivery.message;
-    let attempt = config.redeliveries.attempt(tracked.delivery, config.transport.capabilities.deliveryCount, config.topic, config.group);
+    let attempt = config.redeliveries.attempt(tracked.delivery, config.transport.capabilities.deliveryCount);
 
     const forGroup = wire.headers[InternalHeader.forGroup];
     if (forGroup !== undefined && forGroup !== config.group) return this.settle(tracked, 'ack', ack, true);
@@ -483,7 +483,7 @@ export class SubscriptionRunner {
     tracked.settled = true;
     const { config, telemetry } = this;
     try {
-      if (final) config.redeliveries.forget(tracked.delivery, config.topic, config.group);
+      if (final) config.redeliveries.forget(tracked.delivery);
       return traceSettle(telemetry, operation, config.topic, config.group, tracked.delivery.message, tracked.otel, action, tracked.delivery);
     } catch (err) {
       // An adapter's settle that throws instead of rejecting: still a rejection, as from an async function.
