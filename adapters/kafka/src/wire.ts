@@ -49,7 +49,7 @@ export function fromKafkaMessage(message: KafkaMessage): WireMessage {
   const headers: Record<string, string> = {};
   const raw = message.headers;
   if (raw !== undefined) {
-    for (const name of Object.keys(raw)) {
+    for (const name in raw) {
       const value = raw[name];
       // A repeated header: its first value. A null value (or none) is no header.
       const first = Array.isArray(value) ? value[0] : value;

@@ -403,6 +403,7 @@ export function fromBindingHeaders(headers: Readonly<Record<string, string>>, pr
 /** Bytes a message occupies on the wire (body + header names and values), for payload limits. */
 export function wireSize(wire: WireMessage): number {
   let size = wire.body.byteLength + (wire.key === undefined ? 0 : Buffer.byteLength(wire.key));
-  for (const [name, value] of Object.entries(wire.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  // for-in, not Object.entries: no array per header on every publish.
+  for (const name in wire.headers) size += Buffer.byteLength(name) + Buffer.byteLength(wire.headers[name]!);
   return size;
 }
