@@ -193,8 +193,8 @@ export class Bus<C extends Contract = EmptyContract> {
         redeliveries: this.redeliveries.scope(topic, group),
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
-        // The handler's result is not kept (only a reply handler's is): passed on, not awaited here.
-        handle: (msg, ctx, _wire, limit) => limit(() => handler(msg as Message<T>, typedContext<C>(ctx))).then(noResult),
+        // The handler's result is not kept (only a reply handler's is: remembersResult): passed on, not awaited here.
+        handle: (msg, ctx, _wire, limit) => limit(() => handler(msg as Message<T>, typedContext<C>(ctx))),
         makeContext: this.contextFactory(),
       });
       return this.start(runner, topic, group, { maxAttempts: runner.maxAttempts, retry: runner.retry, deadLetterTopic, concurrency, ephemeral: false });
@@ -297,6 +297,7 @@ export class Bus<C extends Contract = EmptyContract> {
         redeliveries: this.redeliveries.scope(topic, group),
         concurrency,
         handlerTimeoutMs: optionalTimeout(options.handlerTimeoutMs),
+        remembersResult: true,
         handle: async (msg, ctx, wire, limit) => {
           let reply: ReplyEnvelope;
           try {
@@ -749,7 +750,6 @@ function optionalTimeout(value: unknown): number | undefined {
 }
 
 /** What a subscribe handler leaves for the idempotency store: nothing (its return value is not a reply). */
-const noResult = (): undefined => undefined;
 const ackDelivery = (delivery: Delivery): Promise<void> => delivery.ack();
 
 /** How much longer than the request's timeout a transport's direct request waits for its reply. */

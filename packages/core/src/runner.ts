@@ -21,7 +21,7 @@ import { Slots } from './slots.js';
 import { outlasts, sleep } from './sleep.js';
 import type { Delivery, Transport, TransportConsumer, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
-import { countDeadLetterFailure, runInContext, telemetryTarget, traceProcess, traceSettle, type SettleOperation, type TelemetryTarget } from './telemetry.js';
+import { countDeadLetterFailure, runInContext, telemetryActive, telemetryTarget, traceProcess, traceSettle, type SettleOperation, type TelemetryTarget } from './telemetry.js';
 import type { Capabilities, CloseOptions, HandlerContext, Logger, Message, RetryPolicy } from './types.js';
 
 export interface ResolvedIdempotency {
@@ -47,10 +47,16 @@ export interface RunnerConfig {
   /** Longest one handler attempt may run; undefined: no limit. */
   readonly handlerTimeoutMs: number | undefined;
   /**
-   * Runs the user handler; may return a string the idempotency store remembers (a reply).
-   * `limit` wraps the user's own code so handlerTimeoutMs applies to it alone.
+   * Runs the user handler. `limit` wraps the user's own code so handlerTimeoutMs applies to it
+   * alone. What it resolves to is ignored unless `remembersResult`.
    */
-  readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage, limit: LimitHandler) => Promise<string | undefined>;
+  readonly handle: (msg: Message, ctx: HandlerContext, wire: WireMessage, limit: LimitHandler) => Promise<unknown>;
+  /**
+   * Reply handlers: `handle` resolves to a string (the serialized reply) or undefined, which the
+   * idempotency store keeps for duplicates. A subscription's handler result is never kept, and
+   * ignoring it here costs no promise per message to map it to undefined.
+   */
+  readonly remembersResult?: boolean;
   /** `otel`: the process span's context for the handler's own sends (undefined when telemetry is off). */
   readonly makeContext: (msg: Message, attempt: number, signal: AbortSignal, otel: Context | undefined, claim?: IdempotencyClaim) => HandlerContext;
   /** Idempotency says this key was handled before; `result` is what handle returned then. */
@@ -353,18 +359,23 @@ export class SubscriptionRunner {
   /** Trace context rides in the wire headers (not msg.headers), so the span's parent comes from `wire`. */
   private invoke(msg: Message, attempt: number, tracked: Tracked): Promise<unknown> {
     const { config } = this;
-    const wire = tracked.delivery.message;
     // Returned, not awaited, and the handler's promise passed on as it is: each suspended async
     // frame held per in-flight message counts (npm run bench, heap per in-flight message).
-    return traceProcess<unknown>(this.telemetry, config.topic, config.group, msg, wire, (otel) => {
-      tracked.otel = otel;
-      const timeout = config.handlerTimeoutMs === undefined ? undefined : new AbortController();
-      const signal = timeout === undefined ? this.abandoning.signal : AbortSignal.any([this.abandoning.signal, timeout.signal]);
-      const limit = this.limiter(timeout);
-      const idem = config.idempotency;
-      if (idem === undefined) return config.handle(msg, config.makeContext(msg, attempt, signal, otel), wire, limit);
-      return this.invokeOnce(idem, msg, attempt, signal, otel, wire, limit);
-    });
+    // Without an OpenTelemetry SDK there is no span, and no closure per message to run in one.
+    if (!telemetryActive()) return this.runHandler(msg, attempt, tracked, undefined);
+    return traceProcess<unknown>(this.telemetry, config.topic, config.group, msg, tracked.delivery.message, (otel) => this.runHandler(msg, attempt, tracked, otel));
+  }
+
+  private runHandler(msg: Message, attempt: number, tracked: Tracked, otel: Context | undefined): Promise<unknown> {
+    const { config } = this;
+    const wire = tracked.delivery.message;
+    tracked.otel = otel;
+    const timeout = config.handlerTimeoutMs === undefined ? undefined : new AbortController();
+    const signal = timeout === undefined ? this.abandoning.signal : AbortSignal.any([this.abandoning.signal, timeout.signal]);
+    const limit = this.limiter(timeout);
+    const idem = config.idempotency;
+    if (idem === undefined) return config.handle(msg, config.makeContext(msg, attempt, signal, otel), wire, limit);
+    return this.invokeOnce(idem, msg, attempt, signal, otel, wire, limit);
   }
 
   /** With idempotency: claim the key, run the handler once for it, mark it done (or release it). */
@@ -390,7 +401,8 @@ export class SubscriptionRunner {
     const keeper = this.keepClaim(idem, key, token);
     let result: string | undefined;
     try {
-      result = await config.handle(msg, ctx, wire, limit);
+      const handled = await config.handle(msg, ctx, wire, limit);
+      if (config.remembersResult === true) result = handled as string | undefined;
     } catch (err) {
       clearInterval(keeper);
       await idem.store

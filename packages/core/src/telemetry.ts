@@ -112,6 +112,11 @@ export interface ProcessedMessage {
   readonly correlationId?: string | undefined;
 }
 
+/** Whether an SDK registered a tracer or a meter: what every trace* function checks first. */
+export function telemetryActive(): boolean {
+  return activeTracer() !== undefined || activeInstruments() !== undefined;
+}
+
 /**
  * Run a handler inside a CONSUMER span: child of the message's creation context, linked to it.
  * `fn` gets the context to run the handler's own sends in (undefined when tracing is off).
