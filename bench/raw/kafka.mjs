@@ -14,6 +14,17 @@ import { decode, encode, pool, prefetchFor } from '../lib/pool.mjs';
 const PARTITIONS = 4;
 const MAX_WAIT_MS = 250; // the adapter's maxWaitTime default
 
+/** A record's headers as text (each header's first value): what a consumer of the binding reads. */
+function attributesOf(headers) {
+  const out = {};
+  for (const name in headers) {
+    const value = headers[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
+
 /** --raw-wire cloudevents: the attributes as the adapter sends them (CloudEvents Kafka binding). */
 const binding = headerBinding('ce_', { id: 'id', replyTo: 'reply-to', inReplyTo: 'in-reply-to' });
 const kafkaHeaders = binding.headers;
@@ -86,7 +97,10 @@ export async function kafkaSide(url, { wire = 'plain' } = {}) {
         bodies.map((b) => record(topic, encode(b))),
       );
     },
-    consume: (topic, concurrency, handler) => consume(topic, concurrency, (message) => Promise.resolve(handler(decode(message.value)))),
+    // With the attributes on the wire, the handler gets them read, as a consumer of the binding
+    // reads them (kafkajs hands headers over as bytes; Switchyard decodes them for every message).
+    consume: (topic, concurrency, handler) =>
+      consume(topic, concurrency, (message) => Promise.resolve(handler(decode(message.value), ce ? attributesOf(message.headers) : undefined))),
     serve: (topic, concurrency, answer) =>
       consume(topic, concurrency, async (message) => {
         const reply = await answer(decode(message.value));

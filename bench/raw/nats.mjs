@@ -12,6 +12,13 @@ import { decode, encode, pool, prefetchFor } from '../lib/pool.mjs';
 
 const streamOf = (topic) => `raw_${topic.replace(/\W/g, '_')}`;
 
+/** A message's headers as text (each header's first value): what a consumer of the binding reads. */
+function attributesOf(headers) {
+  const out = {};
+  if (headers !== undefined) for (const [name, values] of headers) out[name] = values[0];
+  return out;
+}
+
 /** --raw-wire cloudevents: the attributes as the adapter sends them (CloudEvents NATS binding), through nats.js's headers. */
 function withAttributes(attributes) {
   const headers = natsHeaders();
@@ -56,7 +63,9 @@ export async function natsSide(url, { wire = 'plain' } = {}) {
         for await (const m of messages) {
           // The handler slot is free once the handler is done; the confirmed ack follows.
           run(async () => {
-            await handler(decode(m.data));
+            // With the attributes on the wire, read them, as a consumer of the binding does
+            // (nats.js parses the header block only when asked; Switchyard reads it for every message).
+            await handler(decode(m.data), ce ? attributesOf(m.headers) : undefined);
             void m.ackAck().catch(() => undefined);
           });
         }
