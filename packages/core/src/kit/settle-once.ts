@@ -54,30 +54,27 @@ class OnceDelivery implements Delivery {
     return this.#settled;
   }
 
-  // Not async: these run for every message, and the adapter's own promise (or a shared resolved
-  // one) is all they need to return. A throw still becomes a rejection, as from an async function.
   ack(): Promise<void> {
-    if (!this.#claim()) return DONE;
-    try {
-      return this.#parts.ack() ?? DONE;
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#settle('ack');
   }
 
   nack(options: { delayMs: number }): Promise<void> {
-    if (!this.#claim()) return DONE;
-    try {
-      return this.#parts.nack(options) ?? DONE;
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#settle('nack', options);
   }
 
   abandon(): Promise<void> {
+    return this.#settle('abandon');
+  }
+
+  /**
+   * Not async: this runs for every message, and the adapter's own promise (or a shared resolved
+   * one) is all it needs to return. A throw still becomes a rejection, as from an async function.
+   */
+  #settle(action: 'ack' | 'nack' | 'abandon', options?: { delayMs: number }): Promise<void> {
     if (!this.#claim()) return DONE;
+    const parts = this.#parts;
     try {
-      return this.#parts.abandon() ?? DONE;
+      return (action === 'nack' ? parts.nack(options!) : parts[action]()) ?? DONE;
     } catch (err) {
       return Promise.reject(err);
     }
