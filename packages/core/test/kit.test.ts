@@ -70,6 +70,29 @@ describe('settleOnce (a delivery settles exactly once)', () => {
     expect(delivery.settled).toBe(true);
     expect(await delivery.extend?.(1000)).toBe(false);
   });
+
+  it("turns an adapter's synchronous throw into a rejection and passes its promise's outcome on", async () => {
+    const parts = (ack: () => Promise<void> | void) => ({
+      message: { body: new Uint8Array(), headers: {} },
+      deliveryCount: 1,
+      ack,
+      nack: () => undefined,
+      abandon: () => undefined,
+    });
+    const throwing = settleOnce(
+      parts(() => {
+        throw new Error('channel closed');
+      }),
+    );
+    let settling: Promise<void> | undefined;
+    expect(() => {
+      settling = throwing.ack();
+    }).not.toThrow();
+    await expect(settling).rejects.toThrow('channel closed');
+    await expect(settleOnce(parts(() => Promise.reject(new Error('refused')))).ack()).rejects.toThrow('refused');
+    // A second settlement of a settled delivery resolves without calling the adapter.
+    await expect(throwing.abandon()).resolves.toBeUndefined();
+  });
 });
 
 describe('probeHealth (adapters that ask the broker)', () => {
