@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionError, createBus, memoryFaults, memoryIdempotencyStore, silentLogger, type Bus, type Message } from '../src/index.js';
 import { topic, waitFor, closeAfterEach } from './helpers.js';
 
@@ -65,6 +65,29 @@ describe('memoryFaults: injected broker misbehaviour for apps’ own tests', () 
     await bus.publish(t, { i: 3 });
     await waitFor(seen, 2);
     expect(seen).toEqual([1, 3]);
+  });
+
+  it('down: delivery resumes even when the up-timer fires before Date.now() has passed the down time', async () => {
+    // Timers run on the event loop's monotonic clock, which can reach a timer's due time a
+    // moment before Date.now() (what isDown reads) does. Here the wall clock lags 20 ms from the
+    // moment the broker goes down, so the up-timer always fires while it still reads "down".
+    const name = brokerName();
+    const bus = await busOn(name);
+    const t = topic('down-early');
+    const seen: number[] = [];
+    await bus.subscribe(t, (m) => void seen.push((m.body as { i: number }).i));
+    const faults = memoryFaults(name);
+    faults.delay(t, 20);
+    await bus.publish(t, { i: 1 }); // reaches the queue while the broker is down
+    faults.down(100);
+    const wallClock = Date.now.bind(Date);
+    const lagging = vi.spyOn(Date, 'now').mockImplementation(() => wallClock() - 20);
+    try {
+      await waitFor(seen, 1, 2000);
+    } finally {
+      lagging.mockRestore();
+    }
+    expect(seen).toEqual([1]);
   });
 
   it('refuses nonsense fault settings', () => {

@@ -44,8 +44,18 @@ export class FaultPlan implements MemoryFaults {
 
   down(ms: number): void {
     this.downUntil = Math.max(this.downUntil, Date.now() + positive(ms, 'ms'));
+    this.wakeUpWhenBack();
+  }
+
+  /**
+   * Timers run on the event loop's monotonic clock, which can reach a timer's due time a moment
+   * before Date.now() (what isDown reads) passes downUntil: waking up then found the broker still
+   * down and dispatched nothing, and nothing woke it again. So a timer that fires early waits out
+   * the rest.
+   */
+  private wakeUpWhenBack(): void {
     clearTimeout(this.upTimer);
-    this.upTimer = setTimeout(() => this.wakeUp(), this.downUntil - Date.now());
+    this.upTimer = setTimeout(() => (this.isDown ? this.wakeUpWhenBack() : this.wakeUp()), Math.max(1, this.downUntil - Date.now()));
     this.upTimer.unref();
   }
 
