@@ -1,11 +1,12 @@
 /**
  * A bench run leaves nothing it declared on the broker. `switchyard bench <url>` is pointed at
  * users' own brokers, and what a run leaves slows the runs after it. Before this held, each run
- * left its Switchyard side's groups and dead-letter groups, and its Kafka topics: after the
- * runs of earlier development rounds the local RabbitMQ held 1,598 idle quorum queues (and kept spending CPU on them)
- * and Kafka 2,632 topics (enough for topic creation to fail in leader elections). One repetition
- * of three scenarios at a small scale per broker, then the Switchyard transport says whether each
- * group still exists, and Kafka's admin whether any topic of the run is left.
+ * left its Switchyard side's groups and dead-letter groups, and its Kafka topics: after the runs
+ * of earlier development rounds the local RabbitMQ held 1,598 idle quorum queues (and kept
+ * spending CPU on them) and Kafka 2,632 topics (enough for topic creation to fail in leader
+ * elections). One repetition of three scenarios at a small scale per broker, then the Switchyard
+ * transport says whether each group still exists, and Kafka's admin whether any topic of the run
+ * is left.
  */
 import { deadLetterTopicOf, silentLogger } from '@switchyard/core';
 import { createTransport } from '@switchyard/core/spi';

@@ -164,7 +164,7 @@ export class SubscriptionRunner {
         let failure: unknown;
         let failed = false;
         try {
-          await this.invoke(msg, msg.attempt, tracked);
+          await this.invoke(msg, tracked);
         } catch (err) {
           failed = true;
           failure = err;
@@ -357,17 +357,18 @@ export class SubscriptionRunner {
   }
 
   /** Trace context rides in the wire headers (not msg.headers), so the span's parent comes from `wire`. */
-  private invoke(msg: Message, attempt: number, tracked: Tracked): Promise<unknown> {
+  private invoke(msg: Message, tracked: Tracked): Promise<unknown> {
     const { config } = this;
     // Returned, not awaited, and the handler's promise passed on as it is: each suspended async
     // frame held per in-flight message counts (npm run bench, heap per in-flight message).
     // Without an OpenTelemetry SDK there is no span, and no closure per message to run in one.
-    if (!telemetryActive()) return this.runHandler(msg, attempt, tracked, undefined);
-    return traceProcess<unknown>(this.telemetry, config.topic, config.group, msg, tracked.delivery.message, (otel) => this.runHandler(msg, attempt, tracked, otel));
+    if (!telemetryActive()) return this.runHandler(msg, tracked, undefined);
+    return traceProcess<unknown>(this.telemetry, config.topic, config.group, msg, tracked.delivery.message, (otel) => this.runHandler(msg, tracked, otel));
   }
 
-  private runHandler(msg: Message, attempt: number, tracked: Tracked, otel: Context | undefined): Promise<unknown> {
+  private runHandler(msg: Message, tracked: Tracked, otel: Context | undefined): Promise<unknown> {
     const { config } = this;
+    const { attempt } = msg;
     const wire = tracked.delivery.message;
     tracked.otel = otel;
     const timeout = config.handlerTimeoutMs === undefined ? undefined : new AbortController();
