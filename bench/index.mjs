@@ -39,7 +39,9 @@ export const BROKERS = {
     url: 'kafka://127.0.0.1:9092',
     raw: async (url, options) => ({ raw: await (await import('./raw/kafka.mjs')).kafkaSide(url, options) }),
     // inFlight 0: raw kafkajs (eachBatch) fetches nothing more for a partition until its batch's handlers finish, so it cannot park N handlers.
-    counts: { publishSeq: 1_500, publish64: 20_000, e2e1: 8_000, e2e16: 20_000, requestSeq: 100, request32: 500, inFlight: 0 },
+    // Doubled once both sides got faster: at half these counts the runs took 0.5–1 s, and the per-run ratios of publish 64 spread
+    // 0.70–1.00 within one run (2026-11-25); at these counts 0.88–1.02 over three runs.
+    counts: { publishSeq: 3_000, publish64: 40_000, e2e1: 16_000, e2e16: 40_000, requestSeq: 100, request32: 500, inFlight: 0 },
   },
   nats: {
     env: 'SWITCHYARD_TEST_NATS_URL',
