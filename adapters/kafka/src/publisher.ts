@@ -1,6 +1,6 @@
 /**
- * Idempotent producer (acks=all, one request in flight) behind core's Batcher: publishes of one
- * event-loop turn, and those that arrive while a produce request is in flight, go out together
+ * Idempotent producer (acks=all, one request in flight) behind core's Batcher: publishes issued
+ * together, and those that arrive while a produce request is in flight, go out together
  * in the next one, in arrival order, so per-key order is kept and throughput does not depend on one round trip per message.
  * Each publish resolves only when the broker acknowledged the request that carried it.
  */
@@ -26,8 +26,9 @@ export class Publisher {
     private readonly requestTimeout: number,
     private readonly logger: Logger,
   ) {
-    // gather 'tick': publishes of one turn go in one produce request, like an app's explicit batch.
-    this.batcher = new Batcher({ maxBatchBytes, gather: 'tick', send: (records) => this.sendBatch(records) });
+    // The publishers a produce request confirmed go in the next one together, like an app's explicit
+    // batch; 'microtasks' sends it before the consumers of this process handle what arrived with it.
+    this.batcher = new Batcher({ maxBatchBytes, gather: 'microtasks', send: (records) => this.sendBatch(records) });
   }
 
   /** Connect the producer (a failed connect is not kept: the next publish tries again). */

@@ -191,6 +191,23 @@ describe('Batcher (publish micro-batching)', () => {
     expect((await batchSizes('now')).length).toBeGreaterThan(3);
   });
 
+  it("gather 'microtasks': callers in a publish loop fill each batch, and it goes before the turn's macrotasks", async () => {
+    const events: string[] = [];
+    const batcher = new Batcher<number>({ maxBatchBytes: 1000, gather: 'microtasks', send: async (items) => void events.push(`send ${items.join(',')}`) });
+    // Callers whose next item follows their confirmation through a few awaits, as a publish path's does.
+    const caller = async (n: number) => {
+      for (let i = 0; i < 3; i++) {
+        await Promise.resolve();
+        await batcher.add(n + 10 * i, 1);
+      }
+    };
+    // Scheduled before any batch: with gather 'tick' it would run before the second one.
+    setImmediate(() => events.push('macrotask'));
+    await Promise.all([caller(1), caller(2), caller(3)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['send 1,2,3', 'send 11,12,13', 'send 21,22,23', 'macrotask']);
+  });
+
   it("gather 'tick': an idle batcher sends at once what this turn added, without waiting out a macrotask", async () => {
     const sent: number[][] = [];
     const batcher = new Batcher<number>({ maxBatchBytes: 1000, gather: 'tick', send: async (items) => void sent.push(items) });

@@ -11,16 +11,23 @@ export interface BatcherOptions<T> {
   /** Most items in one batch (default: no limit besides bytes). */
   readonly maxBatchItems?: number;
   /**
-   * 'tick': before sending each batch after the first, wait one macrotask (setImmediate) so that
-   * every add() of this turn joins it — above all the callers whose previous item the last batch
-   * just confirmed (their next add comes a few microtasks after the resolve). Without it (default
-   * 'now') a batch goes as soon as the previous one is done, so N callers in a publish loop
-   * alternate between a batch of N-1 and a batch of 1: about half of what explicit batches of N
-   * reach. Costs one macrotask per batch, not per item. An idle batcher's first batch waits only
-   * for the adds of the current synchronous turn (a microtask): nobody's next add is pending
-   * then, and a lone publish (a request, a reply) does not wait out a macrotask.
+   * How a batch after the first waits for the callers whose previous item the last batch just
+   * confirmed (their next add comes a few microtasks after the resolve). Without waiting
+   * (default 'now') a batch goes as soon as the previous one is done, so N callers in a publish
+   * loop alternate between a batch of N-1 and a batch of 1: about half of what explicit batches
+   * of N reach.
+   * - 'tick': one macrotask (setImmediate): every add() of this event-loop turn joins, also those
+   *   made in other I/O callbacks of the same turn (acks of handlers finishing one by one).
+   * - 'microtasks': until the microtask queue has drained (process.nextTick): the confirmed
+   *   callers' next items join, and the batch goes before the turn's other I/O callbacks run. In a
+   *   process that also consumes, a macrotask would queue the next produce request behind the
+   *   handling of whatever fetch responses arrived with the confirmation (Kafka, concurrency 1:
+   *   7-10 % more messages a second this way).
+   * Either costs one wait per batch, not per item. An idle batcher's first batch waits only for
+   * the adds of the current synchronous turn (a microtask): nobody's next add is pending then,
+   * and a lone publish (a request, a reply) does not wait.
    */
-  readonly gather?: 'now' | 'tick';
+  readonly gather?: 'now' | 'tick' | 'microtasks';
   /** Send one batch (in arrival order). A rejection fails every item in it. */
   readonly send: (items: T[]) => Promise<void>;
 }
@@ -55,7 +62,7 @@ export class Batcher<T> {
   private async flush(): Promise<void> {
     const { maxBatchBytes, maxBatchItems = Number.POSITIVE_INFINITY, send, gather = 'now' } = this.options;
     try {
-      if (gather === 'tick') await Promise.resolve();
+      if (gather !== 'now') await Promise.resolve();
       while (this.queue.length > 0) {
         const batch: Queued<T>[] = [];
         let bytes = 0;
@@ -71,6 +78,7 @@ export class Batcher<T> {
           for (const q of batch) q.reject(err);
         }
         if (gather === 'tick') await nextMacrotask();
+        else if (gather === 'microtasks') await microtasksDrained();
       }
     } finally {
       this.flushing = false;
@@ -79,3 +87,5 @@ export class Batcher<T> {
 }
 
 const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Awaited from a microtask: Node runs next-tick callbacks once the microtask queue is empty. */
+const microtasksDrained = () => new Promise<void>((resolve) => process.nextTick(resolve));
