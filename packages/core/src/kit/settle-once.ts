@@ -45,9 +45,11 @@ class OnceDelivery implements Delivery {
     this.#parts = parts;
     this.message = parts.message;
     this.deliveryCount = parts.deliveryCount;
-    if (parts.brokerId !== undefined) Object.defineProperty(this, 'brokerId', { value: parts.brokerId, enumerable: true });
+    // Assigned, not defined with Object.defineProperty: that took 100-170 ns per delivery against
+    // about 10 for an assignment (one per message, on every broker that names its messages).
+    if (parts.brokerId !== undefined) this.brokerId = parts.brokerId;
     // Only where the broker has leases: core extends what has an extend().
-    if (parts.extend !== undefined) Object.defineProperty(this, 'extend', { value: OnceDelivery.#extendUnlessSettled, enumerable: true });
+    if (parts.extend !== undefined) this.extend = OnceDelivery.#extendUnlessSettled;
   }
 
   get settled(): boolean {
