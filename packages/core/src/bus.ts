@@ -41,7 +41,7 @@ import { backoffDelay, DEFAULT_RETRY, resolveRetryPolicy } from './retry.js';
 import { SubscriptionRunner, type ResolvedIdempotency } from './runner.js';
 import type { ConsumeOptions, Delivery, GroupPolicy, PublishRequest, Transport, WireMessage } from './spi.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
-import { countDeadLetterFailure, telemetryTarget, traceReceive, traceSend, traceSettle, type TelemetryTarget } from './telemetry.js';
+import { countDeadLetterFailure, telemetryActive, telemetryTarget, traceReceive, traceSend, traceSettle, type TelemetryTarget } from './telemetry.js';
 import type {
   Capabilities,
   CloseOptions,
@@ -99,7 +99,9 @@ export class Bus<C extends Contract = EmptyContract> {
   private readonly id = randomUUID().slice(0, 8);
   private readonly requester: Requester;
   private readonly subscriptions = new Set<SubscriptionRunner>();
-  private readonly operations = new Set<Promise<unknown>>();
+  /** publish(), subscribe() and other calls under way, which close() lets finish (see watch()). */
+  private operationsUnderWay = 0;
+  private operationsDone: (() => void) | undefined;
   private state: State = 'open';
   private effectiveCapabilities: Capabilities | undefined;
   private headerLimits: HeaderLimits | undefined;
@@ -152,10 +154,9 @@ export class Bus<C extends Contract = EmptyContract> {
 
   /** Resolves once the broker confirmed the write. */
   publish<K extends TopicName<C>>(topic: K, body: PublishBody<C, K>, options: PublishOptions = {}): Promise<PublishResult> {
-    return this.track(() => {
-      this.assertState('open');
-      return this.send(topic, body, options, {});
-    });
+    // No closure for track(): this runs for every message.
+    if (this.state !== 'open') return Promise.reject(new ClosedError());
+    return this.watch(this.send(topic, body, options, NOTHING_INHERITED));
   }
 
   /** With `options.schema` (any Standard Schema) on a topic outside the contract, `msg.body` is the schema's output. */
@@ -354,7 +355,7 @@ export class Bus<C extends Contract = EmptyContract> {
     this.state = 'closing';
     this.closeSignal.abort();
     // Let subscribe()/publish() calls already under way finish, so nothing they started is left half-done.
-    await Promise.allSettled([...this.operations]);
+    await this.operationsSettled();
     await Promise.allSettled([...this.subscriptions].map((s) => s.close(options)));
     await this.pullHold.close();
     await this.pullBridge.close();
@@ -431,7 +432,16 @@ export class Bus<C extends Contract = EmptyContract> {
     const prepared = this.prepare(topic, body, options, inherited, NO_HEADERS);
     // A sync schema adds no await, so publishes issued in order reach the transport in order.
     const { wire, id } = prepared instanceof Promise ? await prepared : prepared;
-    await this.deliver(topic, wire, options.delayMs, inherited);
+    const request = this.publishRequest(topic, wire, options.delayMs);
+    if (telemetryActive()) await traceSend(this.telemetry, topic, wire, inherited.otel, this.publishConfirmed, request);
+    else {
+      // publishConfirmed() inlined: without telemetry a publish then has one async frame less.
+      try {
+        await this.transport.publish(request);
+      } catch (err) {
+        throw this.publishError(topic, err);
+      }
+    }
     return { id };
   }
 
@@ -476,19 +486,22 @@ export class Bus<C extends Contract = EmptyContract> {
   }
 
   private deliver(topic: string, wire: OwnedWire, delayMs: number | undefined, inherited: Inherited): Promise<void> {
-    const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
-    const request: PublishRequest = nativeDelayMs > 0 ? { topic, message: wire, delayMs: nativeDelayMs } : { topic, message: wire };
-    return traceSend(this.telemetry, topic, wire, inherited.otel, () => this.publishConfirmed(request));
+    return traceSend(this.telemetry, topic, wire, inherited.otel, this.publishConfirmed, this.publishRequest(topic, wire, delayMs));
   }
 
-  /** The transport's publish, its failures as Switchyard errors. */
-  private async publishConfirmed(request: PublishRequest): Promise<void> {
+  private publishRequest(topic: string, wire: OwnedWire, delayMs: number | undefined): PublishRequest {
+    const nativeDelayMs = nativeDelayOf(this.transport.capabilities, delayMs ?? 0);
+    return nativeDelayMs > 0 ? { topic, message: wire, delayMs: nativeDelayMs } : { topic, message: wire };
+  }
+
+  /** The transport's publish, its failures as Switchyard errors. An arrow: traceSend calls it detached. */
+  private readonly publishConfirmed = async (request: PublishRequest): Promise<void> => {
     try {
       await this.transport.publish(request);
     } catch (err) {
       throw this.publishError(request.topic, err);
     }
-  }
+  };
 
   private publishError(topic: string, err: unknown): SwitchyardError {
     if (err instanceof SwitchyardError) return err;
@@ -543,10 +556,11 @@ export class Bus<C extends Contract = EmptyContract> {
    */
   private async askDirect(topic: string, id: string, wire: OwnedWire, timeoutMs: number, inherited: Inherited): Promise<void> {
     let answered: Promise<WireMessage | undefined> | undefined;
-    await traceSend(this.telemetry, topic, wire, inherited.otel, async () => {
+    const sendDirect = async (): Promise<void> => {
       // The transport's wait outlasts core's timer, so the caller sees core's RequestTimeoutError.
       answered = this.transport.requestDirect!(topic, wire, timeoutMs + DIRECT_WAIT_MARGIN_MS);
-    });
+    };
+    await traceSend(this.telemetry, topic, wire, inherited.otel, sendDirect, undefined);
     answered!.then(
       (reply) => {
         if (reply !== undefined) return this.requester.accept(reply);
@@ -726,12 +740,33 @@ export class Bus<C extends Contract = EmptyContract> {
     } catch (err) {
       return Promise.reject(err);
     }
-    this.operations.add(promise);
-    void promise.then(
-      () => this.operations.delete(promise),
-      () => this.operations.delete(promise),
-    );
+    return this.watch(promise);
+  }
+
+  /** An operation under way that close() waits for: counted, with one shared callback, since publish() watches every message. */
+  private watch<T>(promise: Promise<T>): Promise<T> {
+    this.operationsUnderWay++;
+    void promise.then(this.operationDone, this.operationDone);
     return promise;
+  }
+
+  private readonly operationDone = (): void => {
+    if (--this.operationsUnderWay > 0) return;
+    const done = this.operationsDone;
+    this.operationsDone = undefined;
+    done?.();
+  };
+
+  /** Resolves once no operation is under way. */
+  private operationsSettled(): Promise<void> {
+    if (this.operationsUnderWay === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const earlier = this.operationsDone;
+      this.operationsDone = () => {
+        earlier?.();
+        resolve();
+      };
+    });
   }
 }
 
@@ -757,6 +792,8 @@ const DIRECT_WAIT_MARGIN_MS = 1000;
 
 /** No extra headers: shared, so a plain publish allocates no empty object for them. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+/** What a publish outside any handler inherits: nothing (one shared object, not one per publish). */
+const NOTHING_INHERITED: Inherited = Object.freeze({});
 
 /** Own keys of a record, counted without allocating their array (once per publish). */
 function countOf(record: Readonly<Record<string, string>>): number {

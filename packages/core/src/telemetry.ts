@@ -45,12 +45,13 @@ export type SettleOperation = 'ack' | 'nack' | 'abandon' | 'dead_letter';
 /**
  * Publish one message under a PRODUCER span whose context goes into the message's headers. The
  * wire was built for this send alone (OwnedWire), so trace context goes straight into its
- * headers: no copy of headers or message per publish.
+ * headers: no copy of headers or message per publish. `send(request)` publishes it: a shared
+ * function and its argument, so that a publish makes no closure when telemetry is off.
  */
-export function traceSend(target: TelemetryTarget, topic: string, wire: OwnedWire, parent: Context | undefined, send: () => Promise<void>): Promise<void> {
+export function traceSend<R>(target: TelemetryTarget, topic: string, wire: OwnedWire, parent: Context | undefined, send: (request: R) => Promise<void>, request: R): Promise<void> {
   const tracer = activeTracer();
   const instruments = activeInstruments();
-  if (tracer === undefined && instruments === undefined) return send();
+  if (tracer === undefined && instruments === undefined) return send(request);
   const base = baseAttributes(target, 'send', 'send', topic);
   const op: Operation = {
     name: `send ${topic}`,
@@ -61,7 +62,7 @@ export function traceSend(target: TelemetryTarget, topic: string, wire: OwnedWir
   };
   return runOperation(tracer, instruments, op, 'send', (ctx) => {
     if (tracer !== undefined) propagation.inject(ctx, wire.headers);
-    return send();
+    return send(request);
   });
 }
 

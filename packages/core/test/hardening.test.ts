@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, type Delivery, type Logger, type Message, type Transport, ValidationError } from '../src/index.js';
+import { ClosedError, createBus, type Delivery, type Logger, type Message, type Transport, ValidationError } from '../src/index.js';
 import { createMemoryTransport } from '../src/memory/transport.js';
 import { busWithout, closeAfterEach, memoryBus, topic, waitFor } from './helpers.js';
 
@@ -599,3 +599,27 @@ describe('pull over push, for transports without native pull', () => {
 function countless(d: Delivery): Delivery {
   return Object.assign(Object.create(d) as Delivery, { deliveryCount: 1 });
 }
+
+describe('close() lets the publishes under way finish', () => {
+  it('waits for every unconfirmed publish, then refuses new ones with ClosedError', async () => {
+    let confirm!: () => void;
+    const confirmed = new Promise<void>((resolve) => (confirm = resolve));
+    const events: string[] = [];
+    const bus = await busWithout({}, undefined, {
+      publish: async () => {
+        await confirmed;
+        events.push('confirmed');
+      },
+    });
+    const t = topic('close-waits');
+    const publishes = [bus.publish(t, 1), bus.publish(t, 2)];
+    const closed = bus.close().then(() => events.push('closed'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual([]);
+    confirm();
+    await closed;
+    await Promise.all(publishes);
+    expect(events).toEqual(['confirmed', 'confirmed', 'closed']);
+    await expect(bus.publish(t, 3)).rejects.toBeInstanceOf(ClosedError);
+  });
+});
