@@ -97,7 +97,7 @@ export function formatResult(broker, r) {
  *   rawWire  — 'cloudevents' (default: raw sides send Switchyard's CloudEvents attributes in their
  *              broker's binding; not memory's anchors) or 'plain' (raw sides send bodies alone)
  *   log      — line printer (default: nothing)
- * Resolves to { startedAt, node, host, reps, brokers: [{ broker, url, results, inFlight, error? }] }.
+ * Resolves to { startedAt, run, node, reps, scale, rawWire, brokers: [{ broker, url, run, results, inFlight, error? }] }.
  */
 export async function runBench(options = {}) {
   const log = options.log ?? (() => undefined);
@@ -112,7 +112,7 @@ export async function runBench(options = {}) {
   for (const target of targets) {
     const spec = BROKERS[target.name];
     const url = target.url ?? (spec.env ? process.env[spec.env] : undefined) ?? spec.url;
-    const entry = { broker: target.name, url: redactUrl(new URL(url)), results: [], inFlight: undefined };
+    const entry = { broker: target.name, url: redactUrl(new URL(url)), run, results: [], inFlight: undefined };
     report.brokers.push(entry);
     const rawLabel = rawWire === 'cloudevents' && target.name !== 'memory' ? 'raw+CloudEvents' : 'raw';
     log(`\n== ${target.name} (${entry.url}) — ${reps} reps, alternating; medians. scenario  ${rawLabel}  switchyard  ratio`);
