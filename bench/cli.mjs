@@ -16,7 +16,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { redactUrl } from '@switchyard/core/spi';
 import { BROKERS, brokerOf, runBench } from './index.mjs';
+import { RAW_WIRES } from './lib/cloudevents.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +54,8 @@ const options = {
   rawWire: values['raw-wire'] ?? process.env.BENCH_RAW_WIRE,
   log: (line) => console.log(line),
 };
+// Checked here too, so a bad value is one error and not one per broker process.
+if (options.rawWire !== undefined && !RAW_WIRES.includes(options.rawWire)) throw new Error(`bench: --raw-wire must be ${RAW_WIRES.join(' or ')}, got "${options.rawWire}"`);
 const brokers = options.url ? [] : (options.brokers ?? Object.keys(BROKERS)).map(brokerOf);
 const report = brokers.length > 1 ? await eachInOwnProcess(brokers) : await runBench(options);
 
@@ -88,7 +92,8 @@ async function eachInOwnProcess(names) {
       } catch {
         const error = `its bench process ended (${code}) without a report; its output above says why`;
         console.log(`${broker}: failed — ${error}`);
-        part = { brokers: [{ broker, results: [], error }] };
+        const { env, url } = BROKERS[broker];
+        part = { brokers: [{ broker, url: redactUrl(new URL((env ? process.env[env] : undefined) ?? url)), run: undefined, results: [], error }] };
       }
       reports.push(part);
     }

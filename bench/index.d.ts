@@ -55,8 +55,8 @@ export interface BrokerReport {
   broker: BrokerName;
   /** The URL used, credentials redacted. */
   url: string;
-  /** The id of the run that benched this broker, in every name it used (see BenchReport.run). */
-  run: string;
+  /** The id of the run that benched this broker, in every name it used (see BenchReport.run); undefined when its bench process ended without a report. */
+  run: string | undefined;
   results: ScenarioResult[];
   /** Heap per message parked in a handler (concurrency = count), bytes. */
   inFlight?: { count: number; rawBytes: number; switchyardBytes: number };
