@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigurationError } from '@switchyard/core';
-import { booleanOption, parseUrlOptions } from '@switchyard/core/spi';
+import { booleanOption, decodeUrlPart, parseUrlOptions } from '@switchyard/core/spi';
 
 const MIB = 1024 * 1024;
 /** RabbitMQ's own default max_message_size. */
@@ -79,16 +79,8 @@ export function resolveConfig(url: URL) {
     if (value !== undefined) tls[name] = name === 'ca' || name === 'cert' || name === 'key' ? readPem(name, String(value)) : value;
   }
   const credentials = url.username !== '' || url.password !== '';
-  const [username, password] = credentials ? [decode(url.username, 'user info'), decode(url.password, 'user info')] : [undefined, undefined];
-  return { options, protocol, hostname, port, vhost: rawPath === '' ? '/' : decode(rawPath, 'vhost'), username, password, tls } as const;
-}
-
-function decode(text: string, what: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new ConfigurationError(`amqp URL ${what} is not valid percent-encoding.`);
-  }
+  const [username, password] = credentials ? [decodeUrlPart(url.username, 'amqp', 'user info'), decodeUrlPart(url.password, 'amqp', 'user info')] : [undefined, undefined];
+  return { options, protocol, hostname, port, vhost: rawPath === '' ? '/' : decodeUrlPart(rawPath, 'amqp', 'vhost'), username, password, tls } as const;
 }
 
 function readPem(option: string, path: string): Buffer {

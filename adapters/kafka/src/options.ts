@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigurationError } from '@switchyard/core';
-import { booleanOption, parseUrlOptions, redactUrl } from '@switchyard/core/spi';
+import { booleanOption, decodeUrlPart, parseUrlOptions, redactUrl } from '@switchyard/core/spi';
 
 const hostPort = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?):\d{1,5}$/i;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -67,8 +67,8 @@ export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[
       `kafka option heartbeatInterval (${options.heartbeatInterval}) must be below sessionTimeout (${options.sessionTimeout}); about a third of it is usual.`,
     );
   }
-  const username = decodeUserInfo(url.username);
-  const password = decodeUserInfo(url.password);
+  const username = decodeUrlPart(url.username, 'kafka', 'user info');
+  const password = decodeUrlPart(url.password, 'kafka', 'user info');
   let sasl: KafkaSettings['sasl'];
   if (options.sasl !== undefined || username !== '') {
     if (username === '' || password === '') {
@@ -78,13 +78,4 @@ export function parseKafkaUrl(url: URL, service: string, hosts: readonly string[
   }
   const brokers = [first, ...extra.filter((b) => b !== first)];
   return { ...options, brokers, clientId: options.clientId ?? `switchyard-${service}`, sasl, redacted };
-}
-
-/** A URIError would escape as an untyped error; its message has no input, but say what to fix. */
-function decodeUserInfo(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new ConfigurationError('The kafka URL user info is not valid percent-encoding: write "%" as %25 and reserved characters as %XX.');
-  }
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigurationError } from '@switchyard/core';
-import { booleanOption, parseUrlOptions, redactUrl } from '@switchyard/core/spi';
+import { booleanOption, decodeUrlPart, parseUrlOptions, redactUrl } from '@switchyard/core/spi';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const hostPort = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/i;
@@ -67,17 +67,8 @@ export function parseNatsUrl(url: URL, hosts: readonly string[] = []): NatsSetti
   for (const server of extra) {
     if (!hostPort.test(server)) throw new ConfigurationError(`Invalid server "${server}" in the nats URL: use nats://host:port[,host:port].`);
   }
-  const user = decodeUserInfo(url.username);
-  const pass = decodeUserInfo(url.password);
+  const user = decodeUrlPart(url.username, 'nats', 'user info');
+  const pass = decodeUrlPart(url.password, 'nats', 'user info');
   const credentials = user === '' ? {} : pass === '' ? { token: user } : { user, pass };
   return { options, servers: [first, ...extra.filter((s) => s !== first)], ...credentials, redacted };
-}
-
-/** A URIError would escape as an untyped error; its message has no input, but say what to fix. */
-function decodeUserInfo(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new ConfigurationError('The nats URL user info is not valid percent-encoding: write "%" as %25 and reserved characters as %XX.');
-  }
 }

@@ -8,7 +8,7 @@ export type { TransportTelemetry } from './spi.js';
 export type { Capabilities, Logger } from './types.js';
 export { createTransport, parseBusUrl, ADAPTER_PACKAGES, PLANNED_ADAPTERS, type ParsedBusUrl } from './registry.js';
 export { redactUrl, scrubSecrets, urlSecrets } from './redact.js';
-export { parseUrlOptions, booleanOption } from './url-options.js';
+export { parseUrlOptions, booleanOption, decodeUrlPart } from './url-options.js';
 export { errorMessage } from './errors.js';
 export { captureTraceContext, runInTraceContext, type TraceContext } from './telemetry.js';
 export { checkPublish, MAX_DELAY_MS, PUBLISH_OPTIONS } from './publish-checks.js';

@@ -27,5 +27,18 @@ export function parseUrlOptions<S extends ZodRawShape>(url: URL, shape: S, trans
   return parsed.data;
 }
 
+/**
+ * A percent-encoded part of a transport URL (user info, a vhost) decoded. decodeURIComponent's
+ * URIError would escape untyped; this says what to fix, and never echoes the text (it may be a
+ * password).
+ */
+export function decodeUrlPart(text: string, transport: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigurationError(`The ${transport} URL ${what} is not valid percent-encoding: write "%" as %25 and reserved characters as %XX.`);
+  }
+}
+
 /** z.coerce.boolean() treats "false" as true; this doesn't. */
 export const booleanOption = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');

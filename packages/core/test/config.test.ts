@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigurationError, createBus, defineContract, registerTransport, silentLogger, ValidationError } from '../src/index.js';
-import { backoffDelay, parseBusUrl, parseUrlOptions, PLANNED_ADAPTERS, redactUrl } from '../src/spi-entry.js';
+import { backoffDelay, decodeUrlPart, parseBusUrl, parseUrlOptions, PLANNED_ADAPTERS, redactUrl } from '../src/spi-entry.js';
 import { resolveRetryPolicy } from '../src/retry.js';
 import { installedCoreCopy } from './helpers.js';
 
@@ -73,6 +73,18 @@ describe('URL → transport registry', () => {
     expect(redactUrl('amqp://user:hunter2@host:5672/?token=abc&x=1')).toBe('amqp://user:***@host:5672/?token=***&x=1');
     expect(redactUrl('amqps://h/?passphrase=p&cert=/c.pem')).toBe('amqps://h/?passphrase=***&cert=%2Fc.pem');
     expect(() => parseUrlOptions(new URL('kafka://h?a=1&a=2'), { a: z.string() }, 'kafka')).toThrow(/appears twice/);
+  });
+
+  it('decodes percent-encoded URL parts; bad encoding is a ConfigurationError that names the part, never its text', () => {
+    expect(decodeUrlPart('p%40ss%2Fw', 'kafka', 'user info')).toBe('p@ss/w');
+    let thrown: unknown;
+    try {
+      decodeUrlPart('hunter2%E0%A4%A', 'amqp', 'user info');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigurationError);
+    expect((thrown as Error).message).toBe('The amqp URL user info is not valid percent-encoding: write "%" as %25 and reserved characters as %XX.');
   });
 
   it('requires a portable service name and known createBus options', async () => {
