@@ -757,15 +757,11 @@ export class Bus<C extends Contract = EmptyContract> {
     done?.();
   };
 
-  /** Resolves once no operation is under way. */
+  /** Resolves once no operation is under way. Only shutdown() waits for this, and it runs once. */
   private operationsSettled(): Promise<void> {
     if (this.operationsUnderWay === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const earlier = this.operationsDone;
-      this.operationsDone = () => {
-        earlier?.();
-        resolve();
-      };
+      this.operationsDone = resolve;
     });
   }
 }
