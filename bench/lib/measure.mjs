@@ -6,11 +6,17 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
-/** A full GC before measuring, so one run's garbage is not billed to the next. */
+/** A full GC, for heap measurements (heapUsed). */
 export const gc = runInNewContext('gc');
 
+/**
+ * One run's time, rate and CPU. No full GC before it: V8 answers a forced GC by keeping the old
+ * generation's limit just above what is live, and then marks incrementally again and again (25
+ * full GCs instead of 6 over six runs of 3,000 Kafka publishes; write barriers are slow while
+ * marking). That doubled both sides' CPU per message over the first thousand messages of every
+ * run. Alternating which side goes first shares out what one run leaves for the next to collect.
+ */
 export async function timed(count, run) {
-  gc();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const extra = await run();
