@@ -91,7 +91,7 @@ export function formatResult(broker, r) {
  * Run the bench. Options (all optional):
  *   url      — a broker URL: bench that broker there (overrides `brokers`)
  *   brokers  — names (memory, amqp, kafka, nats, sqs, pubsub); default all
- *   reps     — repetitions per side (default 3); medians are reported
+ *   reps     — repetitions per side (default 3), after one warm-up run per side; medians are reported
  *   scale    — multiplies every message count (default 1)
  *   only     — scenario keys to run: publish-seq, publish-64, e2e-c1, e2e-c16, rr-seq, rr-32, inflight
  *   rawWire  — 'cloudevents' (default: raw sides send Switchyard's CloudEvents attributes in their
