@@ -40,11 +40,13 @@ export interface ScenarioResult {
   count: number;
   raw: SideSummary;
   switchyard: SideSummary;
-  /** switchyard.rate / raw.rate (medians). */
+  /** Switchyard's rate over raw's: the median of the per-pair ratios (the two runs of a pair ran back to back). */
   ratio: number;
+  /** switchyard.rate / raw.rate: the two sides' medians, from runs at different moments (for comparison). */
+  ratioOfMedians: number;
   /** Lowest and highest ratio of the individual alternating run pairs: how noisy it was. */
   ratioSpread: number[];
-  /** Latency scenarios: switchyard / raw (lower is better). */
+  /** Latency scenarios: switchyard / raw, the median of the per-pair ratios (lower is better). */
   p50Ratio?: number;
   p99Ratio?: number;
   /** Every run of each side. */

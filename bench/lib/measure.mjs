@@ -73,3 +73,39 @@ export async function lanes(count, parallel, worker) {
     }),
   );
 }
+
+/** Rep i's Switchyard value over rep i's raw value, for every rep both sides finished. */
+function pairRatios(runs, field) {
+  return runs.raw.map((r, i) => (runs.switchyard[i] ? runs.switchyard[i][field] / r[field] : Number.NaN)).filter(Number.isFinite);
+}
+
+/**
+ * Medians of each side's runs, and the ratios. A ratio is the median of the per-pair ratios: the
+ * two runs of a pair ran back to back, so whatever drifts during a bench (the broker's JIT and
+ * GC, the other processes on 2 cores) moves both alike. The ratio of the two sides' medians
+ * (`ratioOfMedians`, in the report) compares runs from different moments: on Kafka's sequential
+ * publish, whose rate rose and fell by 1.7× within one bench, it read 0.83 while five of the
+ * seven pairs read 0.94–1.09.
+ */
+export function summarize(scenario, runs) {
+  const m = (which, field) => median(runs[which].map((r) => r[field]));
+  const out = {
+    scenario: scenario.name,
+    key: scenario.key,
+    count: scenario.count,
+    raw: { rate: m('raw', 'rate'), cpuUsPerMsg: m('raw', 'cpuUsPerMsg') },
+    switchyard: { rate: m('switchyard', 'rate'), cpuUsPerMsg: m('switchyard', 'cpuUsPerMsg') },
+    runs,
+  };
+  const pairs = pairRatios(runs, 'rate');
+  out.ratio = median(pairs);
+  out.ratioOfMedians = out.switchyard.rate / out.raw.rate;
+  if (scenario.latency) {
+    for (const which of ['raw', 'switchyard']) Object.assign(out[which], { p50: m(which, 'p50'), p99: m(which, 'p99') });
+    out.p50Ratio = median(pairRatios(runs, 'p50'));
+    out.p99Ratio = median(pairRatios(runs, 'p99'));
+  }
+  // Spread of the per-run ratios, to show how noisy the box was.
+  out.ratioSpread = pairs.length > 0 ? [Math.min(...pairs), Math.max(...pairs)] : [];
+  return out;
+}

@@ -15,7 +15,7 @@
  *   removeTopics?(names): Promise<void>                 // raw Kafka only: removes those topics (removing Switchyard's groups leaves them)
  * }
  */
-import { deferred, heapUsed, lanes, median, percentile, timed, until } from './measure.mjs';
+import { deferred, heapUsed, lanes, percentile, summarize, timed, until } from './measure.mjs';
 import { body } from './pool.mjs';
 
 const RUN_TIMEOUT_MS = 180_000;
@@ -209,26 +209,4 @@ export async function runPair({ scenario, sides, reps, topicFor, onRun }) {
     }
   }
   return summarize(scenario, runs);
-}
-
-export function summarize(scenario, runs) {
-  const m = (which, field) => median(runs[which].map((r) => r[field]));
-  const out = {
-    scenario: scenario.name,
-    key: scenario.key,
-    count: scenario.count,
-    raw: { rate: m('raw', 'rate'), cpuUsPerMsg: m('raw', 'cpuUsPerMsg') },
-    switchyard: { rate: m('switchyard', 'rate'), cpuUsPerMsg: m('switchyard', 'cpuUsPerMsg') },
-    runs,
-  };
-  out.ratio = out.switchyard.rate / out.raw.rate;
-  if (scenario.latency) {
-    for (const which of ['raw', 'switchyard']) Object.assign(out[which], { p50: m(which, 'p50'), p99: m(which, 'p99') });
-    out.p50Ratio = out.switchyard.p50 / out.raw.p50;
-    out.p99Ratio = out.switchyard.p99 / out.raw.p99;
-  }
-  // Spread of the per-run ratios, to show how noisy the box was.
-  const pairs = runs.raw.map((r, i) => (runs.switchyard[i] ? runs.switchyard[i].rate / r.rate : Number.NaN)).filter(Number.isFinite);
-  out.ratioSpread = pairs.length > 0 ? [Math.min(...pairs), Math.max(...pairs)] : [];
-  return out;
 }
