@@ -30,6 +30,7 @@ export async function pubsubSide(url, { wire = 'plain' } = {}) {
   });
   const topics = new Map();
   const subscriptions = new Set();
+  const prepared = new Set();
   const topicOf = async (name) => {
     let topic = topics.get(name);
     if (!topic) {
@@ -76,8 +77,11 @@ export async function pubsubSide(url, { wire = 'plain' } = {}) {
   const publish = async (name, value, attributes) => (await topicOf(name)).publishMessage({ data: Buffer.from(JSON.stringify(value)), attributes });
   return {
     label: 'raw',
+    // Publish-only runs prepare the same topic once per run (one topic per side): one subscription for them all.
     async prepare(name) {
+      if (prepared.has(name)) return;
       await subscription(name, 1);
+      prepared.add(name);
     },
     publish: (name, body) => publish(name, body, ce ? pubsubAttributes(eventAttributes(name)) : undefined),
     consume: (name, concurrency, handler) => consume(name, concurrency, (m) => handler(JSON.parse(m.data.toString('utf8')))),
