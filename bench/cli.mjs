@@ -18,11 +18,40 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { redactUrl } from '@switchyard/core/spi';
-import { BROKERS, brokerOf, runBench } from './index.mjs';
+import { BROKERS, brokerOf, runBench, SCENARIO_KEYS } from './index.mjs';
 import { RAW_WIRES } from './lib/cloudevents.mjs';
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench [-- <options>]      (or: node bench/cli.mjs [<options>])
+  --broker a,b     brokers: memory, amqp, kafka, nats, sqs, pubsub (default all; BENCH_BROKERS)
+  --url <url>      one broker at this URL, instead of --broker
+  --only a,b       scenarios: ${SCENARIO_KEYS.join(', ')} (default all; BENCH_ONLY)
+  --reps <n>       measured runs per side, after one warm-up run (default 3; BENCH_REPS)
+  --scale <s>      multiplies every message count (default 1; BENCH_SCALE)
+  --raw-wire <w>   what the raw sides send: ${RAW_WIRES.join(' (default) or ')} (BENCH_RAW_WIRE)
+  --out <dir>      where the JSON report goes (default bench-results/)
+  -h, --help       this text
+Broker URLs: SWITCHYARD_TEST_<BROKER>_URL, else the scripts/brokers addresses. See bench/README.md.`;
+
+/** A mistake in the command line: say what, show the usage, exit 2. */
+function usageError(message) {
+  console.error(`bench: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({ options: cliOptions() }));
+} catch (err) {
+  usageError(err instanceof Error ? err.message : String(err));
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function cliOptions() {
+  return {
+    help: { type: 'boolean', short: 'h' },
     broker: { type: 'string' },
     reps: { type: 'string' },
     scale: { type: 'string' },
@@ -32,8 +61,8 @@ const { values } = parseArgs({
     'raw-wire': { type: 'string' },
     // Internal: a child benching one broker writes its report here and nothing else.
     'report-file': { type: 'string' },
-  },
-});
+  };
+}
 const list = (text) =>
   text
     ?.split(',')
@@ -42,7 +71,7 @@ const list = (text) =>
 const number = (text, name) => {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!(n > 0)) throw new Error(`bench: --${name} must be a positive number, got "${text}"`);
+  if (!(n > 0)) usageError(`--${name} must be a positive number, got "${text}"`);
   return n;
 };
 
@@ -55,9 +84,19 @@ const options = {
   rawWire: values['raw-wire'] ?? process.env.BENCH_RAW_WIRE,
   log: (line) => console.log(line),
 };
-// Checked here too, so a bad value is one error and not one per broker process.
-if (options.rawWire !== undefined && !RAW_WIRES.includes(options.rawWire)) throw new Error(`bench: --raw-wire must be ${RAW_WIRES.join(' or ')}, got "${options.rawWire}"`);
-const brokers = options.url ? [] : (options.brokers ?? Object.keys(BROKERS)).map(brokerOf);
+// Checked here too (runBench checks them as well), so a bad value is one error and not one per broker process.
+if (options.rawWire !== undefined && !RAW_WIRES.includes(options.rawWire)) usageError(`--raw-wire must be ${RAW_WIRES.join(' or ')}, got "${options.rawWire}"`);
+const unknownScenarios = (options.only ?? []).filter((key) => !SCENARIO_KEYS.includes(key));
+if (unknownScenarios.length > 0) usageError(`--only: unknown scenario ${unknownScenarios.map((k) => `"${k}"`).join(', ')}`);
+const knownBroker = (nameOrUrl) => {
+  try {
+    return brokerOf(nameOrUrl);
+  } catch (err) {
+    return usageError(String(err instanceof Error ? err.message : err).replace(/^bench: /, ''));
+  }
+};
+if (options.url) knownBroker(options.url);
+const brokers = options.url ? [] : (options.brokers ?? Object.keys(BROKERS)).map(knownBroker);
 const report = brokers.length > 1 ? await eachInOwnProcess(brokers) : await runBench(options);
 
 if (values['report-file']) {

@@ -64,6 +64,9 @@ export const BROKERS = {
   },
 };
 
+/** The keys `only` takes: every scenario's, and 'inflight' (heap per in-flight message). */
+export const SCENARIO_KEYS = [...scenarios({}).map((s) => s.key), 'inflight'];
+
 const ALIASES = { rabbitmq: 'amqp', amqps: 'amqp', gcppubsub: 'pubsub', jetstream: 'nats' };
 
 /** 'amqp', 'rabbitmq', or a URL whose scheme names the broker. */
@@ -107,6 +110,8 @@ export async function runBench(options = {}) {
   if (!RAW_WIRES.includes(rawWire)) throw new Error(`bench: raw wire "${rawWire}" is unknown; use ${RAW_WIRES.join(' or ')}.`);
   const scale = options.scale ?? 1;
   const only = options.only ? new Set(options.only) : undefined;
+  const unknown = [...(only ?? [])].filter((key) => !SCENARIO_KEYS.includes(key));
+  if (unknown.length > 0) throw new Error(`bench: unknown scenario ${unknown.map((k) => `"${k}"`).join(', ')}; use ${SCENARIO_KEYS.join(', ')}.`);
   const targets = options.url ? [{ name: brokerOf(String(options.url)), url: String(options.url) }] : (options.brokers ?? Object.keys(BROKERS)).map((b) => ({ name: brokerOf(b) }));
   const run = Math.random().toString(36).slice(2, 8);
   const report = { startedAt: new Date().toISOString(), run, node: process.version, reps, scale, rawWire, brokers: [] };
