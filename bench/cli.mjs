@@ -25,7 +25,8 @@ const USAGE = `usage: npm run bench [-- <options>]      (or: node bench/cli.mjs 
   --broker a,b     brokers: memory, amqp, kafka, nats, sqs, pubsub (default all; BENCH_BROKERS)
   --url <url>      one broker at this URL, instead of --broker
   --only a,b       scenarios: ${SCENARIO_KEYS.join(', ')} (default all; BENCH_ONLY)
-  --reps <n>       measured runs per side, after one warm-up run (default 3; BENCH_REPS)
+  --reps <n>       repetitions: raw, Switchyard, Switchyard, raw, then the other way round (default 3;
+                   BENCH_REPS); each side runs once first, unmeasured
   --scale <s>      multiplies every message count (default 1; BENCH_SCALE)
   --raw-wire <w>   what the raw sides send: ${RAW_WIRES.join(' (default) or ')} (BENCH_RAW_WIRE)
   --out <dir>      where the JSON report goes (default bench-results/)

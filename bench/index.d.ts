@@ -7,7 +7,7 @@ export interface BenchOptions {
   url?: string;
   /** Brokers by name (aliases: rabbitmq, gcppubsub, jetstream); default all six. */
   brokers?: string[];
-  /** Repetitions per side; medians are reported. Default 3. */
+  /** Repetitions, each raw, Switchyard, Switchyard, raw (the next the other way round), after one warm-up run per side. Default 3. */
   reps?: number;
   /** Multiplies every default message count. Default 1. */
   scale?: number;
@@ -40,13 +40,13 @@ export interface ScenarioResult {
   count: number;
   raw: SideSummary;
   switchyard: SideSummary;
-  /** Switchyard's rate over raw's: the median of the per-pair ratios (the two runs of a pair ran back to back). */
+  /** Switchyard's rate over raw's: the median of the repetitions' ratios (each repetition: raw, Switchyard, Switchyard, raw, or the other way round). */
   ratio: number;
   /** switchyard.rate / raw.rate: the two sides' medians, from runs at different moments (for comparison). */
   ratioOfMedians: number;
-  /** Lowest and highest ratio of the individual alternating run pairs: how noisy it was. */
+  /** Lowest and highest ratio of the repetitions: how noisy it was. */
   ratioSpread: number[];
-  /** Latency scenarios: switchyard / raw, the median of the per-pair ratios (lower is better). */
+  /** Latency scenarios: switchyard / raw, the median of the repetitions' ratios (lower is better). */
   p50Ratio?: number;
   p99Ratio?: number;
   /** Every run of each side. */
@@ -68,7 +68,7 @@ export interface BrokerReport {
 
 export interface BenchReport {
   startedAt: string;
-  /** This run's id, in every name it used: topics `bench.<scenario>.<r|s>.<run>.<rep>`, the Switchyard side's service and groups `bench-<run>`. */
+  /** This run's id, in every name it used: topics `bench.<scenario>.<r|s>.<run>.<label>` (`<rep>a`, `<rep>b`, `warm`, or `all` for a publish-only scenario), the Switchyard side's service and groups `bench-<run>`. */
   run: string;
   node: string;
   reps: number;

@@ -94,8 +94,9 @@ export function formatResult(broker, r) {
  * Run the bench. Options (all optional):
  *   url      — a broker URL: bench that broker there (overrides `brokers`)
  *   brokers  — names (memory, amqp, kafka, nats, sqs, pubsub); default all
- *   reps     — repetitions per side (default 3), after one warm-up run per side; rates are medians, a ratio is
- *              the median of the per-pair ratios
+ *   reps     — repetitions (default 3), each raw, Switchyard, Switchyard, raw (the next the other way round),
+ *              after one warm-up run per side; rates are medians of the runs, a ratio is the median of the
+ *              repetitions' ratios
  *   scale    — multiplies every message count (default 1)
  *   only     — scenario keys to run: publish-seq, publish-64, e2e-c1, e2e-c16, rr-seq, rr-32, inflight
  *   rawWire  — 'cloudevents' (default: raw sides send Switchyard's CloudEvents attributes in their
@@ -121,7 +122,9 @@ export async function runBench(options = {}) {
     const entry = { broker: target.name, url: redactUrl(new URL(url)), run, results: [], inFlight: undefined };
     report.brokers.push(entry);
     const rawLabel = rawWire === 'cloudevents' && target.name !== 'memory' ? 'raw+CloudEvents' : 'raw';
-    log(`\n== ${target.name} (${entry.url}) — ${reps} reps, alternating. scenario  ${rawLabel}  switchyard (medians)  ratio (median of the pairs')`);
+    log(
+      `\n== ${target.name} (${entry.url}) — ${reps} reps (raw, Switchyard, Switchyard, raw; then the other way round). scenario  ${rawLabel}  switchyard (medians)  ratio (median of the reps')`,
+    );
     const counts = Object.fromEntries(Object.entries(spec.counts).map(([k, v]) => [k, v === 0 ? 0 : Math.max(1, Math.round(v * scale))]));
     const sides = {};
     try {

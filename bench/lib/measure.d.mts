@@ -2,8 +2,10 @@
 import type { ScenarioResult } from '../index.js';
 
 export type Run = { count: number; seconds: number; rate: number; cpuUsPerMsg: number; p50?: number; p99?: number };
+/** Each side's runs in the order they ran: two per repetition. */
 export type Runs = { raw: Run[]; switchyard: Run[] };
 
+export const RUNS_PER_REP: number;
 export function median(values: number[]): number;
 export function percentile(sortedValues: number[], p: number): number;
 export function summarize(scenario: { name: string; key: string; count: number; latency?: boolean }, runs: Runs): ScenarioResult;

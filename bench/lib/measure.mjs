@@ -74,18 +74,33 @@ export async function lanes(count, parallel, worker) {
   );
 }
 
-/** Rep i's Switchyard value over rep i's raw value, for every rep both sides finished. */
-function pairRatios(runs, field) {
-  return runs.raw.map((r, i) => (runs.switchyard[i] ? runs.switchyard[i][field] / r[field] : Number.NaN)).filter(Number.isFinite);
+/** Runs per side in one repetition (raw, Switchyard, Switchyard, raw). */
+export const RUNS_PER_REP = 2;
+
+/**
+ * A side's runs in repetition `rep`, as one: their mean. With raw's runs first and last and
+ * Switchyard's in the middle (or the other way round), a rate that drifts in a straight line
+ * gives both sides the same mean.
+ */
+function repOf(sideRuns, rep, field) {
+  const mine = sideRuns.slice(rep * RUNS_PER_REP, (rep + 1) * RUNS_PER_REP);
+  if (mine.length < RUNS_PER_REP) return Number.NaN;
+  return mine.reduce((sum, r) => sum + r[field], 0) / mine.length;
+}
+
+/** Each complete repetition's Switchyard value over its raw value. */
+function repRatios(runs, field) {
+  const reps = Math.floor(runs.raw.length / RUNS_PER_REP);
+  return Array.from({ length: reps }, (_, rep) => repOf(runs.switchyard, rep, field) / repOf(runs.raw, rep, field)).filter(Number.isFinite);
 }
 
 /**
- * Medians of each side's runs, and the ratios. A ratio is the median of the per-pair ratios: the
- * two runs of a pair ran back to back, so whatever drifts during a bench (the broker's JIT and
- * GC, the other processes on 2 cores) moves both alike. The ratio of the two sides' medians
- * (`ratioOfMedians`, in the report) compares runs from different moments: on Kafka's sequential
- * publish, whose rate rose and fell by 1.7× within one bench, it read 0.83 while five of the
- * seven pairs read 0.94–1.09.
+ * Medians of each side's runs, and the ratios. A ratio is the median of the repetitions' ratios:
+ * within a repetition (raw, Switchyard, Switchyard, raw) both sides meet the same moments of the
+ * bench, while whatever drifts (the broker's JIT and GC, the other processes on 2 cores) moves
+ * the two sides' medians, which come from different moments. On Kafka's sequential publish,
+ * whose rate rose and fell by 1.7× within one bench, the ratio of the medians (`ratioOfMedians`,
+ * in the report) read 0.83 while five of seven back-to-back pairs read 0.94–1.09.
  */
 export function summarize(scenario, runs) {
   const m = (which, field) => median(runs[which].map((r) => r[field]));
@@ -97,15 +112,15 @@ export function summarize(scenario, runs) {
     switchyard: { rate: m('switchyard', 'rate'), cpuUsPerMsg: m('switchyard', 'cpuUsPerMsg') },
     runs,
   };
-  const pairs = pairRatios(runs, 'rate');
-  out.ratio = median(pairs);
+  const ratios = repRatios(runs, 'rate');
+  out.ratio = median(ratios);
   out.ratioOfMedians = out.switchyard.rate / out.raw.rate;
   if (scenario.latency) {
     for (const which of ['raw', 'switchyard']) Object.assign(out[which], { p50: m(which, 'p50'), p99: m(which, 'p99') });
-    out.p50Ratio = median(pairRatios(runs, 'p50'));
-    out.p99Ratio = median(pairRatios(runs, 'p99'));
+    out.p50Ratio = median(repRatios(runs, 'p50'));
+    out.p99Ratio = median(repRatios(runs, 'p99'));
   }
-  // Spread of the per-run ratios, to show how noisy the box was.
-  out.ratioSpread = pairs.length > 0 ? [Math.min(...pairs), Math.max(...pairs)] : [];
+  // Spread of the repetitions' ratios, to show how noisy the box was.
+  out.ratioSpread = ratios.length > 0 ? [Math.min(...ratios), Math.max(...ratios)] : [];
   return out;
 }

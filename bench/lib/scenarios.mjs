@@ -187,25 +187,35 @@ async function runSide(scenario, side, which, topic, count) {
   }
 }
 
+/** The order of one repetition's four runs; the next repetition takes the other. */
+const ORDERS = [
+  ['raw', 'switchyard', 'switchyard', 'raw'],
+  ['switchyard', 'raw', 'raw', 'switchyard'],
+];
+
 /**
- * One scenario on both sides, `reps` times, alternating which goes first. Every run that consumes
- * gets a fresh topic, so nothing one run left behind is consumed or counted by the next.
- * Publish-only runs (`sameTopic`) use one topic per side: the first thousand records of a fresh
- * Kafka topic went 25 % slower than later ones, on both sides, a third of a sequential run.
- * Each side first runs a quarter of the messages unmeasured: the first measured pair was
- * otherwise the slowest on both sides (cold JIT in this process and in the broker), by up to 2×.
+ * One scenario on both sides, `reps` times. Each repetition runs raw, Switchyard, Switchyard, raw
+ * (the next one the other way round), so that what drifts steadily during a bench, and what
+ * alternates from one run to the next, weighs on both sides alike: on the Pub/Sub emulator,
+ * runs 1, 3, 5 and 7 of a bench were fast and runs 0, 2, 4 and 6 slow (by 1.5×), whichever side
+ * ran them, which with pairs run raw, Switchyard then Switchyard, raw made each pair's ratio swing
+ * from 0.65 to 1.57. Every run that consumes gets a fresh topic, so nothing one run left behind is
+ * consumed or counted by the next. Publish-only runs (`sameTopic`) use one topic per side: the
+ * first thousand records of a fresh Kafka topic went 25 % slower than later ones, on both sides,
+ * a third of a sequential run. Each side first runs a quarter of the messages unmeasured: the
+ * first measured runs were otherwise the slowest on both sides (cold JIT in this process and in
+ * the broker), by up to 2×.
  */
-export async function runPair({ scenario, sides, reps, topicFor, onRun }) {
-  const topicOf = (which, rep) => topicFor(scenario.key, which, scenario.sameTopic ? 'all' : rep);
+export async function runPair({ scenario, sides, reps, topicFor }) {
+  const topicOf = (which, label) => topicFor(scenario.key, which, scenario.sameTopic ? 'all' : label);
   const warmUpCount = Math.max(1, Math.ceil(scenario.count * WARM_UP_SHARE));
   for (const which of ['raw', 'switchyard']) await runSide(scenario, sides[which], which, topicOf(which, 'warm'), warmUpCount);
   const runs = { raw: [], switchyard: [] };
   for (let rep = 0; rep < reps; rep++) {
-    const order = rep % 2 === 0 ? ['raw', 'switchyard'] : ['switchyard', 'raw'];
-    for (const which of order) {
-      const result = await runSide(scenario, sides[which], which, topicOf(which, rep), scenario.count);
-      runs[which].push(result);
-      onRun?.(which, rep, result);
+    for (const which of ORDERS[rep % 2]) {
+      // Each side's first and second run of the repetition: `<rep>a`, `<rep>b`.
+      const label = `${rep}${runs[which].length % 2 === 0 ? 'a' : 'b'}`;
+      runs[which].push(await runSide(scenario, sides[which], which, topicOf(which, label), scenario.count));
     }
   }
   return summarize(scenario, runs);
