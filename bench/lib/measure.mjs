@@ -14,7 +14,8 @@ export const gc = runInNewContext('gc');
  * generation's limit just above what is live, and then marks incrementally again and again (25
  * full GCs instead of 6 over six runs of 3,000 Kafka publishes; write barriers are slow while
  * marking). That doubled both sides' CPU per message over the first thousand messages of every
- * run. Alternating which side goes first shares out what one run leaves for the next to collect.
+ * run. The order of the runs (raw, Switchyard, Switchyard, raw; then the other way round) shares
+ * out what one run leaves for the next to collect.
  */
 export async function timed(count, run) {
   const cpu = process.cpuUsage();
