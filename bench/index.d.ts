@@ -78,9 +78,9 @@ export interface BenchReport {
 }
 
 export declare const BROKERS: Record<BrokerName, { env: string | undefined; url: string; counts: Record<string, number> }>;
-/** The broker name for a name, alias or URL (by its scheme); throws for an unknown one. */
 /** The keys `BenchOptions.only` takes. */
 export declare const SCENARIO_KEYS: readonly string[];
+/** The broker name for a name, alias or URL (by its scheme); throws for an unknown one. */
 export declare function brokerOf(nameOrUrl: string): BrokerName;
 export declare function formatResult(broker: string, result: ScenarioResult): string;
 export declare function runBench(options?: BenchOptions): Promise<BenchReport>;

@@ -11,6 +11,7 @@ describe('bench options', () => {
   });
 
   it('an unknown raw wire is an error that lists the known ones', async () => {
+    // As a JavaScript caller could pass it; the type allows only the known ones.
     await expect(runBench({ brokers: ['memory'], rawWire: 'binary' as 'plain' })).rejects.toThrow('bench: raw wire "binary" is unknown; use cloudevents or plain.');
   });
 
