@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { redactUrl } from '@switchyard/core/spi';
 import { BROKERS, brokerOf, runBench, SCENARIO_KEYS } from './index.mjs';
 import { RAW_WIRES } from './lib/cloudevents.mjs';
+import { optionProblem } from './lib/options.mjs';
 
 const USAGE = `usage: npm run bench [-- <options>]      (or: node bench/cli.mjs [<options>])
   --broker a,b     brokers: memory, amqp, kafka, nats, sqs, pubsub (default all; BENCH_BROKERS)
@@ -85,10 +86,9 @@ const options = {
   rawWire: values['raw-wire'] ?? process.env.BENCH_RAW_WIRE,
   log: (line) => console.log(line),
 };
-// Checked here too (runBench checks them as well), so a bad value is one error and not one per broker process.
-if (options.rawWire !== undefined && !RAW_WIRES.includes(options.rawWire)) usageError(`--raw-wire must be ${RAW_WIRES.join(' or ')}, got "${options.rawWire}"`);
-const unknownScenarios = (options.only ?? []).filter((key) => !SCENARIO_KEYS.includes(key));
-if (unknownScenarios.length > 0) usageError(`--only: unknown scenario ${unknownScenarios.map((k) => `"${k}"`).join(', ')}`);
+// runBench checks these too; checked here first, a bad value is one error and not one per broker process.
+const problem = optionProblem(options);
+if (problem) usageError(problem);
 const knownBroker = (nameOrUrl) => {
   try {
     return brokerOf(nameOrUrl);

@@ -8,8 +8,9 @@
  * See README.md for the scenarios, the guarantees each raw baseline keeps, options and the report.
  */
 import { redactUrl } from '@switchyard/core/spi';
-import { DEFAULT_RAW_WIRE, RAW_WIRES } from './lib/cloudevents.mjs';
-import { inFlightMemory, runPair, scenarios } from './lib/scenarios.mjs';
+import { DEFAULT_RAW_WIRE } from './lib/cloudevents.mjs';
+import { optionProblem } from './lib/options.mjs';
+import { inFlightMemory, runPair, SCENARIO_KEYS, scenarios } from './lib/scenarios.mjs';
 import { switchyardSide } from './lib/switchyard-side.mjs';
 
 /**
@@ -65,7 +66,7 @@ export const BROKERS = {
 };
 
 /** The keys `only` takes: every scenario's, and 'inflight' (heap per in-flight message). */
-export const SCENARIO_KEYS = [...scenarios({}).map((s) => s.key), 'inflight'];
+export { SCENARIO_KEYS };
 
 const ALIASES = { rabbitmq: 'amqp', amqps: 'amqp', gcppubsub: 'pubsub', jetstream: 'nats' };
 
@@ -108,11 +109,10 @@ export async function runBench(options = {}) {
   const log = options.log ?? (() => undefined);
   const reps = options.reps ?? 3;
   const rawWire = options.rawWire ?? DEFAULT_RAW_WIRE;
-  if (!RAW_WIRES.includes(rawWire)) throw new Error(`bench: raw wire "${rawWire}" is unknown; use ${RAW_WIRES.join(' or ')}.`);
   const scale = options.scale ?? 1;
+  const problem = optionProblem({ rawWire, only: options.only });
+  if (problem) throw new Error(`bench: ${problem}`);
   const only = options.only ? new Set(options.only) : undefined;
-  const unknown = [...(only ?? [])].filter((key) => !SCENARIO_KEYS.includes(key));
-  if (unknown.length > 0) throw new Error(`bench: unknown scenario ${unknown.map((k) => `"${k}"`).join(', ')}; use ${SCENARIO_KEYS.join(', ')}.`);
   const targets = options.url ? [{ name: brokerOf(String(options.url)), url: String(options.url) }] : (options.brokers ?? Object.keys(BROKERS)).map((b) => ({ name: brokerOf(b) }));
   const run = Math.random().toString(36).slice(2, 8);
   const report = { startedAt: new Date().toISOString(), run, node: process.version, reps, scale, rawWire, brokers: [] };

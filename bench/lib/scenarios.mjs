@@ -51,6 +51,9 @@ async function prepareAndPrime(side, topic) {
   await prime(side, topic);
 }
 
+/** The keys runBench's `only` takes: every scenario's, and 'inflight' (heap per in-flight message). */
+export const SCENARIO_KEYS = [...scenarios({}).map((s) => s.key), 'inflight'];
+
 export function scenarios(counts) {
   const list = [
     {
