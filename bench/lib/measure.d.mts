@@ -5,7 +5,8 @@ export type Run = { count: number; seconds: number; rate: number; cpuUsPerMsg: n
 /** Each side's runs in the order they ran: two per repetition. */
 export type Runs = { raw: Run[]; switchyard: Run[] };
 
-export const RUNS_PER_REP: number;
+/** The order of one repetition's runs, then of the next. */
+export const ORDERS: readonly (readonly ('raw' | 'switchyard')[])[];
 export function median(values: number[]): number;
 export function percentile(sortedValues: number[], p: number): number;
 export function summarize(scenario: { name: string; key: string; count: number; latency?: boolean }, runs: Runs): ScenarioResult;

@@ -75,8 +75,15 @@ export async function lanes(count, parallel, worker) {
   );
 }
 
-/** Runs per side in one repetition (raw, Switchyard, Switchyard, raw). */
-export const RUNS_PER_REP = 2;
+/**
+ * The order of one repetition's four runs; the next repetition takes the other. The statistics
+ * below rely on it: each side runs twice per repetition, once near each end or both in the middle.
+ */
+export const ORDERS = [
+  ['raw', 'switchyard', 'switchyard', 'raw'],
+  ['switchyard', 'raw', 'raw', 'switchyard'],
+];
+const RUNS_PER_REP = 2;
 
 /**
  * A side's runs in repetition `rep`, as one: their mean. With raw's runs first and last and

@@ -15,7 +15,7 @@
  *   removeTopics?(names): Promise<void>                 // raw Kafka only: removes those topics (removing Switchyard's groups leaves them)
  * }
  */
-import { deferred, heapUsed, lanes, percentile, summarize, timed, until } from './measure.mjs';
+import { deferred, heapUsed, lanes, ORDERS, percentile, summarize, timed, until } from './measure.mjs';
 import { body } from './pool.mjs';
 
 const RUN_TIMEOUT_MS = 180_000;
@@ -189,12 +189,6 @@ async function runSide(scenario, side, which, topic, count) {
     await scenario.teardown?.(state);
   }
 }
-
-/** The order of one repetition's four runs; the next repetition takes the other. */
-const ORDERS = [
-  ['raw', 'switchyard', 'switchyard', 'raw'],
-  ['switchyard', 'raw', 'raw', 'switchyard'],
-];
 
 /**
  * One scenario on both sides, `reps` times. Each repetition runs raw, Switchyard, Switchyard, raw

@@ -4,15 +4,11 @@
  * side has two runs per repetition, and each repetition's ratio compares runs of the same moments.
  */
 import { describe, expect, it } from 'vitest';
-import { type Run, type Runs, summarize } from '../lib/measure.mjs';
+import { ORDERS, type Run, type Runs, summarize } from '../lib/measure.mjs';
 
 const COUNT = 1000;
 const run = (rate: number, extra: Partial<Run> = {}): Run => ({ count: COUNT, seconds: COUNT / rate, rate, cpuUsPerMsg: 100, ...extra });
 const scenario = { name: 'publish sequential', key: 'publish-seq', count: COUNT };
-const ORDERS = [
-  ['raw', 'switchyard', 'switchyard', 'raw'],
-  ['switchyard', 'raw', 'raw', 'switchyard'],
-] as const;
 
 /** The runs of `reps` repetitions in the bench's order: `speed(position)` is how fast the broker was for the position-th run, Switchyard reaching `factor(rep)` of raw. */
 function bench(reps: number, speed: (position: number) => number, factor: (rep: number) => number): Runs {
